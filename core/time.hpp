@@ -1,0 +1,41 @@
+// Time for the protocol core. Instant is monotonic with an arbitrary origin (0 in the
+// simulator); no clock inside the core can produce one: only node/ (from steady_clock)
+// and sim/ (virtual time) create Instants. UnixTime is wall time, passed in where records
+// need an absolute expiry.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace core {
+
+using Duration = std::chrono::microseconds;
+
+struct Instant {
+    Duration since_origin{};
+    friend auto operator<=>(Instant, Instant) = default;
+    friend Instant operator+(Instant t, Duration d) { return {t.since_origin + d}; }
+    friend Instant operator-(Instant t, Duration d) { return {t.since_origin - d}; }
+    friend Duration operator-(Instant a, Instant b) { return a.since_origin - b.since_origin; }
+    static constexpr Instant max() { return {Duration::max()}; }
+};
+
+// Seconds since the Unix epoch; what goes on the wire and into the store.
+struct UnixTime {
+    std::int64_t seconds = 0;
+    friend auto operator<=>(UnixTime, UnixTime) = default;
+};
+
+// Converts between a host's Instant and wall time, given one pair observed together.
+// The core keeps one of these so that it never reads a wall clock itself.
+struct WallClockAnchor {
+    Instant instant{};
+    UnixTime unix{};
+    UnixTime to_unix(Instant now) const {
+        return {unix.seconds + std::chrono::duration_cast<std::chrono::seconds>(now - instant).count()};
+    }
+};
+
+inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace core

@@ -1,0 +1,71 @@
+// Every tunable of the DHT core in one place, with the reason for each default. Limits
+// here bound memory and work per node; the simulator may shrink caches to fit 100,000
+// nodes in one process.
+#pragma once
+
+#include "core/time.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace dht {
+
+using namespace std::chrono_literals;
+
+struct Config {
+    // Kademlia parameters (paper, section 2.2 and 2.3).
+    std::size_t k = 20;
+    std::size_t alpha = 3;
+    // At most this many entries from one IPv4 /24 or IPv6 /64 per bucket: makes filling a
+    // bucket with one operator's nodes expensive. Loopback addresses are exempt only when
+    // allow_loopback_subnet is set (local test networks run every node on 127.0.0.1).
+    std::size_t subnet_entries_max = 2;
+    bool allow_loopback_subnet = false;
+
+    // A request unanswered after rpc_timeout is sent once more (rpc_retries) after a
+    // backoff of twice the timeout plus jitter; a lookup stops waiting on it after the
+    // first timeout so that one slow peer does not stall the whole lookup.
+    core::Duration rpc_timeout = 1000ms;
+    unsigned rpc_retries = 1;
+    std::size_t pending_rpcs_max = 4096;
+    std::size_t lookups_max = 256;
+    // A lookup that has not converged by then finishes with what it has.
+    core::Duration lookup_deadline = 30s;
+
+    core::Duration bucket_refresh_interval = 15min;
+    // How often a node republishes the values it put itself.
+    core::Duration republish_interval = 1h;
+    // How often expired records are swept from the store, and how many per sweep.
+    core::Duration expiry_sweep_interval = 60s;
+    std::size_t expiry_sweep_batch = 1000;
+
+    // Values and their time to live.
+    std::size_t value_size_max = 64 * 1024;
+    core::Duration ttl_default = 1h;
+    core::Duration ttl_max = 24h;
+    std::size_t values_per_key_max = 32;
+    std::size_t records_max = 100'000;
+    std::size_t records_per_source_max = 1024;
+    std::size_t bytes_per_source_max = 4 * 1024 * 1024;
+    std::size_t own_puts_max = 4096;
+
+    // Packet security. Packets whose send time is further than this from our wall clock
+    // are dropped as stale; within the window, a per-peer sliding window of 64 nonce
+    // counters rejects replays.
+    core::Duration packet_age_max = 60s;
+    // Shared keys cost ~64 µs to derive: cache them per peer public key.
+    std::size_t key_cache_max = 4096;
+    // Reassembly of messages larger than one packet (big values).
+    std::size_t reassembly_max = 64;
+    std::size_t reassembly_bytes_max = 4 * 1024 * 1024;
+    core::Duration reassembly_timeout = 5s;
+    // Hello replies go to an unauthenticated address: limit them (token bucket).
+    double hello_rate_per_s = 200.0;
+    double hello_burst = 400.0;
+
+    // Peers heard from within this window count as active (kadmium_active_peers).
+    core::Duration active_window = 5min;
+};
+
+}  // namespace dht
