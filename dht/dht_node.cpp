@@ -1,0 +1,848 @@
+// DhtNode: the hub of the DHT core. Sections, in order: construction and helpers; keys
+// and replay windows; sending; the incoming-packet path (every rejection is counted);
+// requests we answer; responses and RPC completion; lookups, puts and gets; timers.
+#include "dht/dht_node.hpp"
+
+#include "core/assert.hpp"
+#include "dht/lookup.hpp"
+#include "dht/routing_table.hpp"
+#include "dht/wire.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <list>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace dht {
+
+using core::Bytes;
+using core::ByteView;
+using core::Duration;
+using core::Instant;
+using wire::Message;
+using wire::MsgType;
+
+namespace {
+
+struct PublicKeyHash {
+    std::size_t operator()(PublicKey const& pk) const {
+        std::size_t h;
+        std::memcpy(&h, pk.bytes.data(), sizeof h);
+        return h;
+    }
+};
+
+// Why we sent a request: decides what its answer (or its failure) does.
+enum class Purpose : std::uint8_t { lookup_query, eviction_ping, contact_ping, bootstrap_hello, store_for_put };
+
+struct PendingRpc {
+    std::uint32_t txid = 0;
+    RpcType type = RpcType::ping;
+    Purpose purpose = Purpose::contact_ping;
+    std::optional<Contact> peer;  // nullopt for a hello: the key is what we want to learn
+    Endpoint to;
+    Message request;
+    Instant deadline;
+    unsigned attempt = 0;
+    LookupId lookup = 0;
+};
+
+struct LookupState {
+    LookupState(LookupId i, LookupKind k, bool in, Lookup l, Instant start, Instant end)
+        : id(i), kind(k), internal(in), lookup(std::move(l)), started(start), deadline(end) {}
+    LookupId id = 0;
+    LookupKind kind = LookupKind::find_node;
+    bool internal = false;
+    Lookup lookup;
+    Instant started;
+    Instant deadline;
+    std::vector<Bytes> values;  // get: distinct values so far
+    std::shared_ptr<Bytes const> value;  // put
+    std::uint32_t ttl_s = 0;             // put
+    bool storing = false;                // put: the STORE phase has begun
+    std::size_t stores_pending = 0;
+    std::size_t stores_tried = 0;
+    std::size_t stores_accepted = 0;
+    std::vector<Contact> closest;  // fixed when the search phase ends
+};
+
+// A sliding window of the last 64 packet counters seen from one peer (RFC 6479 style).
+struct ReplayWindow {
+    std::uint64_t highest = 0;
+    std::uint64_t seen = 0;  // bit i set: counter (highest - i) was seen
+
+    bool is_replay(std::uint64_t c) const {
+        if (c > highest) return false;
+        std::uint64_t back = highest - c;
+        return back >= 64 || ((seen >> back) & 1u);
+    }
+    void mark(std::uint64_t c) {
+        if (c > highest) {
+            std::uint64_t shift = c - highest;
+            seen = shift >= 64 ? 0 : seen << shift;
+            seen |= 1;
+            highest = c;
+        } else {
+            seen |= std::uint64_t{1} << (highest - c);
+        }
+    }
+};
+
+struct PeerKey {
+    core::SharedKey key;
+    ReplayWindow replay;
+    std::list<PublicKey>::iterator lru;
+};
+
+struct Partial {
+    Instant started;
+    std::uint32_t count = 0;
+    std::uint32_t received = 0;
+    std::vector<Bytes> chunks;
+    std::size_t bytes = 0;
+};
+
+struct OwnPut {
+    Key key;
+    std::shared_ptr<Bytes const> value;
+    core::UnixTime expires_at;
+    Instant next_republish;
+};
+
+struct SourceUsage {
+    std::size_t records = 0;
+    std::size_t bytes = 0;
+};
+
+}  // namespace
+
+struct DhtNode::Impl {
+    Config config;
+    PublicKey public_key;
+    NodeId id;
+    core::PacketCrypto const& crypto;
+    store::RecordStore& store;
+    core::Rng rng;
+    core::WallClockAnchor wall;
+    RoutingTable table;
+    Stats stats;
+
+    std::unordered_map<PublicKey, PeerKey, PublicKeyHash> keys;
+    std::list<PublicKey> keys_lru;  // most recently used first
+    std::uint64_t last_counter = 0;
+    std::uint32_t next_seq = 0;
+
+    std::map<std::pair<PublicKey, std::uint32_t>, Partial> partials;
+    std::size_t partial_bytes = 0;
+
+    std::map<std::uint32_t, PendingRpc> pending;
+    std::set<std::pair<Instant, std::uint32_t>> deadlines;
+
+    std::map<LookupId, LookupState> lookups;
+    LookupId next_lookup_id = 1;
+
+    std::map<std::pair<Key, NodeId>, OwnPut> own_puts;
+    std::unordered_map<NodeId, SourceUsage, core::NodeIdHash> usage;
+
+    Instant next_refresh;
+    Instant next_sweep;
+    bool joined = false;
+    double hello_tokens;
+    Instant hello_refill;
+
+    std::deque<core::Transmit> transmits;
+    std::deque<Event> events;
+
+    Impl(Config const& c, PublicKey const& pk, core::PacketCrypto const& cr, store::RecordStore& st, core::Rng r,
+         Instant now, core::WallClockAnchor w)
+        : config(c),
+          public_key(pk),
+          id(core::node_id_of(pk)),
+          crypto(cr),
+          store(st),
+          rng(std::move(r)),
+          wall(w),
+          table(id, c.k, c.subnet_entries_max, c.allow_loopback_subnet),
+          hello_tokens(c.hello_burst),
+          hello_refill(now) {
+        CORE_ASSERT(config.k <= wire::contacts_max && config.alpha > 0);
+        CORE_ASSERT(config.value_size_max <= wire::value_size_max);
+        // Spread timers so that nodes started together do not refresh in lockstep.
+        next_refresh = now + jitter(config.bucket_refresh_interval);
+        next_sweep = now + jitter(config.expiry_sweep_interval);
+        rebuild_usage();
+    }
+
+    Duration jitter(Duration base) {
+        auto span = static_cast<std::uint64_t>(base.count() / 4 + 1);
+        return base - Duration(static_cast<Duration::rep>(span / 2)) + Duration(static_cast<Duration::rep>(rng.uniform(span)));
+    }
+    core::UnixTime unix_now(Instant now) const { return wall.to_unix(now); }
+    std::uint64_t unix_us(Instant now) const {
+        auto us = wall.unix.seconds * 1'000'000 + (now - wall.instant).count();
+        return us < 0 ? 0 : static_cast<std::uint64_t>(us);
+    }
+    void drop(DropReason r) { ++stats.drop(r); }
+
+    void rebuild_usage() {
+        usage.clear();
+        auto r = store.for_each([&](store::Record const& rec) {
+            auto& u = usage[rec.source];
+            ++u.records;
+            u.bytes += rec.value.size();
+            return true;
+        });
+        if (!r) ++stats.store_errors;
+    }
+
+    // ---- Keys and replay windows. ----
+
+    PeerKey* key_for(PublicKey const& pk) {
+        if (auto it = keys.find(pk); it != keys.end()) {
+            keys_lru.splice(keys_lru.begin(), keys_lru, it->second.lru);
+            return &it->second;
+        }
+        auto shared = crypto.shared_key(pk);
+        if (!shared) return nullptr;
+        if (keys.size() >= config.key_cache_max) {
+            keys.erase(keys_lru.back());
+            keys_lru.pop_back();
+        }
+        keys_lru.push_front(pk);
+        auto [it, inserted] = keys.emplace(pk, PeerKey{*shared, {}, keys_lru.begin()});
+        CORE_ASSERT(inserted);
+        return &it->second;
+    }
+
+    // ---- Sending. ----
+
+    void send_message(Instant now, PublicKey const& to_key, Endpoint const& to, Message const& m) {
+        auto* peer = key_for(to_key);
+        if (!peer) return;  // callers check keys of contacts before they get here
+        Bytes body = wire::encode(m);
+        CORE_ASSERT(body.size() <= wire::message_size_max);
+        auto count = static_cast<std::uint32_t>((body.size() + wire::fragment_chunk_max - 1) / wire::fragment_chunk_max);
+        if (count == 0) count = 1;
+        std::uint32_t seq = next_seq++;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            std::size_t begin = i * wire::fragment_chunk_max;
+            std::size_t len = std::min(wire::fragment_chunk_max, body.size() - begin);
+            Bytes plain = wire::encode_fragment(seq, i, count, ByteView(body).subspan(begin, len));
+            core::PacketCrypto::Nonce nonce;
+            // The counter is our wall time in µs, strictly increasing: receivers use it for
+            // both the staleness check and the replay window.
+            last_counter = std::max(last_counter + 1, unix_us(now));
+            for (int b = 0; b < 8; ++b) nonce[b] = static_cast<std::byte>(last_counter >> (56 - 8 * b));
+            rng.fill(std::span(nonce).subspan(8));
+            Bytes packet = wire::encode_sealed(crypto, peer->key, public_key, nonce, plain);
+            stats.bytes_out += packet.size();
+            ++stats.packets_out;
+            transmits.push_back({to, std::move(packet)});
+        }
+    }
+
+    std::uint32_t fresh_txid() {
+        for (;;) {
+            auto t = static_cast<std::uint32_t>(rng.next());
+            if (t != 0 && !pending.contains(t)) return t;
+        }
+    }
+
+    static RpcType rpc_type_of(MsgType t) {
+        switch (t) {
+            case MsgType::ping: return RpcType::ping;
+            case MsgType::find_node: return RpcType::find_node;
+            case MsgType::find_value: return RpcType::find_value;
+            case MsgType::store: return RpcType::store;
+            default: break;
+        }
+        CORE_ASSERT(false && "not a request");
+        return RpcType::ping;
+    }
+
+    // Sends a request to a contact; false when it cannot be sent (bad key or too many
+    // pending requests), in which case the caller treats it as failed at once.
+    bool send_request(Instant now, Contact const& to, Message m, Purpose purpose, LookupId lookup) {
+        if (pending.size() >= config.pending_rpcs_max) return false;
+        if (to.id == id || to.address.port == 0 || to.address.is_unspecified()) return false;
+        if (!key_for(to.public_key)) return false;
+        m.txid = fresh_txid();
+        PendingRpc p{m.txid, rpc_type_of(m.type), purpose, to, to.address, m, now + config.rpc_timeout, 0, lookup};
+        send_message(now, to.public_key, to.address, m);
+        deadlines.insert({p.deadline, p.txid});
+        pending.emplace(p.txid, std::move(p));
+        return true;
+    }
+
+    void send_hello(Instant now, Endpoint const& to) {
+        if (pending.size() >= config.pending_rpcs_max) return;
+        PendingRpc p;
+        p.txid = fresh_txid();
+        p.type = RpcType::hello;
+        p.purpose = Purpose::bootstrap_hello;
+        p.to = to;
+        p.request.type = MsgType::ping;
+        p.request.txid = p.txid;
+        p.deadline = now + config.rpc_timeout;
+        transmit_hello(to, p.txid);
+        deadlines.insert({p.deadline, p.txid});
+        pending.emplace(p.txid, std::move(p));
+    }
+
+    void transmit_hello(Endpoint const& to, std::uint32_t txid) {
+        Bytes packet = wire::encode_hello(public_key, txid);
+        stats.bytes_out += packet.size();
+        ++stats.packets_out;
+        transmits.push_back({to, std::move(packet)});
+    }
+
+    // ---- The incoming-packet path. ----
+
+    void handle_datagram(Instant now, Endpoint const& from, ByteView d) {
+        stats.bytes_in += d.size();
+        ++stats.packets_in;
+        if (d.size() < 2) return drop(DropReason::too_short);
+        if (d.size() > wire::packet_size_max) return drop(DropReason::too_large);
+        if (std::to_integer<std::uint8_t>(d[0]) != wire::protocol_tag) return drop(DropReason::unknown_protocol);
+        auto kind = std::to_integer<std::uint8_t>(d[1]);
+        if (kind == wire::kind_hello) return on_hello(now, from, d);
+        if (kind == wire::kind_sealed) return on_sealed(now, from, d);
+        drop(DropReason::unknown_kind);
+    }
+
+    void on_hello(Instant now, Endpoint const& from, ByteView d) {
+        auto hello = wire::parse_hello(d);
+        if (!hello) return drop(d.size() < wire::hello_size ? DropReason::too_short : DropReason::too_large);
+        if (hello->sender == public_key) return drop(DropReason::from_self);
+        // The reply goes to an address nobody has proven: rate-limit it (token bucket).
+        hello_tokens = std::min(config.hello_burst,
+                                hello_tokens + core::to_seconds(now - hello_refill) * config.hello_rate_per_s);
+        hello_refill = now;
+        if (hello_tokens < 1.0) return drop(DropReason::rate_limited);
+        hello_tokens -= 1.0;
+        if (!key_for(hello->sender)) return drop(DropReason::bad_public_key);
+        Message pong;
+        pong.type = MsgType::pong;
+        pong.txid = hello->txid;
+        pong.observed = from;
+        ++stats.rpc_count(RpcType::hello, RpcOutcome::served);
+        send_message(now, hello->sender, from, pong);
+    }
+
+    void on_sealed(Instant now, Endpoint const& from, ByteView d) {
+        auto sealed = wire::parse_sealed(d);
+        if (!sealed) return drop(DropReason::too_short);
+        if (sealed->sender == public_key) return drop(DropReason::from_self);
+        std::uint64_t counter = sealed->counter();
+        auto age_max = static_cast<std::uint64_t>(config.packet_age_max.count());
+        std::uint64_t now_us = unix_us(now);
+        if (counter + age_max < now_us || counter > now_us + age_max) return drop(DropReason::stale);
+        auto* peer = key_for(sealed->sender);
+        if (!peer) return drop(DropReason::bad_public_key);
+        if (peer->replay.is_replay(counter)) return drop(DropReason::replayed);
+        Bytes plain(sealed->ciphertext.size() - core::PacketCrypto::mac_size);
+        if (!crypto.open(peer->key, sealed->nonce, sealed->ciphertext, plain)) return drop(DropReason::bad_mac);
+        peer->replay.mark(counter);
+
+        core::DecodeError error{};
+        auto fragment = wire::decode_fragment(plain, error);
+        if (!fragment) return drop(DropReason::malformed);
+        if (fragment->count == 1) return on_message_bytes(now, sealed->sender, from, fragment->chunk);
+        reassemble(now, sealed->sender, from, *fragment);
+    }
+
+    void reassemble(Instant now, PublicKey const& sender, Endpoint const& from, wire::Fragment const& f) {
+        auto key = std::make_pair(sender, f.seq);
+        auto it = partials.find(key);
+        if (it == partials.end()) {
+            // Bounds: total partial messages, bytes, and per-sender count (so one peer
+            // cannot take every slot).
+            std::size_t from_sender = 0;
+            for (auto s = partials.lower_bound({sender, 0}); s != partials.end() && s->first.first == sender; ++s)
+                ++from_sender;
+            if (partials.size() >= config.reassembly_max || from_sender >= 4) return drop(DropReason::reassembly_full);
+            Partial p;
+            p.started = now;
+            p.count = f.count;
+            p.chunks.resize(f.count);
+            it = partials.emplace(key, std::move(p)).first;
+        }
+        auto& p = it->second;
+        if (p.count != f.count) return drop(DropReason::bad_fragment);
+        if (!p.chunks[f.index].empty() || f.chunk.empty()) return drop(DropReason::bad_fragment);
+        if (partial_bytes + f.chunk.size() > config.reassembly_bytes_max) return drop(DropReason::reassembly_full);
+        p.chunks[f.index].assign(f.chunk.begin(), f.chunk.end());
+        p.bytes += f.chunk.size();
+        partial_bytes += f.chunk.size();
+        if (++p.received < p.count) return;
+        Bytes whole;
+        whole.reserve(p.bytes);
+        for (auto const& c : p.chunks) whole.insert(whole.end(), c.begin(), c.end());
+        partial_bytes -= p.bytes;
+        partials.erase(it);
+        on_message_bytes(now, sender, from, whole);
+    }
+
+    void expire_partials(Instant now) {
+        for (auto it = partials.begin(); it != partials.end();) {
+            if (now - it->second.started >= config.reassembly_timeout) {
+                partial_bytes -= it->second.bytes;
+                it = partials.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    void on_message_bytes(Instant now, PublicKey const& sender, Endpoint const& from, ByteView bytes) {
+        core::DecodeError error{};
+        auto m = wire::decode(bytes, error);
+        if (!m) return drop(DropReason::malformed);
+        Contact contact = Contact::make(sender, from);
+        if (wire::is_request(m->type)) on_request(now, contact, *m);
+        else on_response(now, contact, *m);
+    }
+
+    // Any authenticated packet tells us the sender is alive at `from`.
+    void observe(Instant now, Contact const& contact) {
+        bool was_empty = table.size() == 0;
+        auto result = table.observe(contact, now);
+        if (result.ping_oldest) {
+            Message ping;
+            ping.type = MsgType::ping;
+            if (!send_request(now, *result.ping_oldest, ping, Purpose::eviction_ping, 0))
+                table.on_failure(result.ping_oldest->id);
+        }
+        if (was_empty && table.size() > 0 && !joined) join(now);
+    }
+
+    // ---- Requests we answer. ----
+
+    void on_request(Instant now, Contact const& from, Message const& m) {
+        observe(now, from);
+        Message reply;
+        reply.type = wire::response_to(m.type);
+        reply.txid = m.txid;
+        RpcOutcome outcome = RpcOutcome::served;
+        switch (m.type) {
+            case MsgType::ping: reply.observed = from.address; break;
+            case MsgType::find_node: reply.nodes = table.closest(m.target, config.k); break;
+            case MsgType::find_value:
+                reply.nodes = table.closest(m.target, config.k);
+                reply.values = local_values(now, m.target, wire::values_bytes_budget);
+                break;
+            case MsgType::store:
+                reply.accepted = accept_store(now, from.id, m);
+                if (!reply.accepted) outcome = RpcOutcome::rejected;
+                break;
+            default: CORE_ASSERT(false);
+        }
+        ++stats.rpc_count(rpc_type_of(m.type), outcome);
+        send_message(now, from.public_key, from.address, reply);
+    }
+
+    std::vector<Bytes> local_values(Instant now, Key const& key, std::size_t budget) {
+        std::vector<Bytes> out;
+        auto records = store.get(key, unix_now(now), std::min(config.values_per_key_max, wire::values_max));
+        if (!records) {
+            ++stats.store_errors;
+            return out;
+        }
+        std::size_t used = 0;
+        for (auto& r : records.value()) {
+            if (used + r.value.size() + 8 > budget) break;
+            used += r.value.size() + 8;
+            out.push_back(std::move(r.value));
+        }
+        return out;
+    }
+
+    bool accept_store(Instant now, NodeId const& source, Message const& m) {
+        CORE_ASSERT(m.value);
+        if (m.value->size() > config.value_size_max || m.ttl_s == 0) return false;
+        auto ttl_max_s = std::chrono::duration_cast<std::chrono::seconds>(config.ttl_max).count();
+        std::int64_t ttl_s = std::min<std::int64_t>(m.ttl_s, ttl_max_s);
+        return store_record(now, m.target, m.value, ttl_s, source);
+    }
+
+    // Stores (or refreshes) one record, enforcing the per-key, total and per-source limits.
+    bool store_record(Instant now, Key const& key, std::shared_ptr<Bytes const> const& value, std::int64_t ttl_s,
+                      NodeId const& source) {
+        auto unix = unix_now(now);
+        auto existing = store.get(key, unix, config.values_per_key_max);
+        if (!existing) {
+            ++stats.store_errors;
+            return false;
+        }
+        bool refresh = std::any_of(existing.value().begin(), existing.value().end(),
+                                   [&](store::Record const& r) { return r.value == *value; });
+        bool own = source == id;
+        if (!refresh) {
+            if (existing.value().size() >= config.values_per_key_max) return false;
+            if (store.count() >= config.records_max) return false;
+            auto& u = usage[source];
+            if (!own && (u.records + 1 > config.records_per_source_max ||
+                         u.bytes + value->size() > config.bytes_per_source_max))
+                return false;
+        }
+        store::Record rec{key, *value, source, unix, {unix.seconds + ttl_s}};
+        if (auto r = store.put(rec); !r) {
+            ++stats.store_errors;
+            return false;
+        }
+        if (!refresh) {
+            auto& u = usage[source];
+            ++u.records;
+            u.bytes += value->size();
+        }
+        return true;
+    }
+
+    // ---- Responses and RPC completion. ----
+
+    void on_response(Instant now, Contact const& from, Message const& m) {
+        auto it = pending.find(m.txid);
+        if (it == pending.end()) return drop(DropReason::unknown_transaction);
+        auto& p = it->second;
+        bool sender_ok = p.peer ? p.peer->id == from.id : p.to == from.address;
+        if (!sender_ok || wire::response_to(p.request.type) != m.type) return drop(DropReason::unexpected_response);
+        PendingRpc done = std::move(p);
+        deadlines.erase({done.deadline, done.txid});
+        pending.erase(it);
+        ++stats.rpc_count(done.type, RpcOutcome::ok);
+        observe(now, from);
+        on_rpc_done(now, done, from, &m);
+    }
+
+    // `response` is null when the request failed after its retries.
+    void on_rpc_done(Instant now, PendingRpc const& p, Contact const& from, Message const* response) {
+        switch (p.purpose) {
+            case Purpose::bootstrap_hello:
+                if (response) {
+                    events.push_back(BootstrapReached{p.to, from.id});
+                    if (!joined) join(now);
+                }
+                break;
+            case Purpose::eviction_ping:
+            case Purpose::contact_ping:
+                if (!response) table.on_failure(p.peer->id);
+                break;
+            case Purpose::lookup_query: {
+                if (!response) table.on_failure(p.peer->id);
+                auto it = lookups.find(p.lookup);
+                if (it == lookups.end()) break;
+                auto& l = it->second;
+                if (response) {
+                    l.lookup.on_answer(from.id, response->nodes);
+                    for (auto const& v : response->values) add_value(l, v);
+                } else {
+                    l.lookup.on_failure(p.peer->id);
+                }
+                advance(now, l);
+                break;
+            }
+            case Purpose::store_for_put: {
+                if (!response) table.on_failure(p.peer->id);
+                auto it = lookups.find(p.lookup);
+                if (it == lookups.end()) break;
+                auto& l = it->second;
+                CORE_ASSERT(l.stores_pending > 0);
+                --l.stores_pending;
+                if (response && response->accepted) ++l.stores_accepted;
+                if (l.stores_pending == 0) finish(now, l);
+                break;
+            }
+        }
+    }
+
+    void add_value(LookupState& l, Bytes const& v) {
+        if (l.values.size() >= config.values_per_key_max) return;
+        if (std::find(l.values.begin(), l.values.end(), v) != l.values.end()) return;
+        l.values.push_back(v);
+    }
+
+    void on_rpc_timeout(Instant now, std::uint32_t txid) {
+        auto it = pending.find(txid);
+        CORE_ASSERT(it != pending.end());
+        auto& p = it->second;
+        if (p.attempt < config.rpc_retries) {
+            ++p.attempt;
+            if (p.purpose == Purpose::lookup_query) {
+                if (auto l = lookups.find(p.lookup); l != lookups.end()) {
+                    l->second.lookup.on_slow(p.peer->id);
+                    advance(now, l->second);
+                }
+            }
+            // Back off: twice the timeout plus jitter drawn from our own Rng.
+            auto base = config.rpc_timeout * 2;
+            auto jitter_us = rng.uniform(static_cast<std::uint64_t>(config.rpc_timeout.count() / 2 + 1));
+            // `it` may be invalid after advance() inserted into pending: look it up again.
+            auto again = pending.find(txid);
+            CORE_ASSERT(again != pending.end());
+            auto& q = again->second;
+            q.deadline = now + base + Duration(static_cast<Duration::rep>(jitter_us));
+            deadlines.insert({q.deadline, q.txid});
+            if (q.type == RpcType::hello) transmit_hello(q.to, q.txid);
+            else send_message(now, q.peer->public_key, q.to, q.request);
+            return;
+        }
+        PendingRpc done = std::move(p);
+        pending.erase(it);
+        ++stats.rpc_count(done.type, RpcOutcome::timeout);
+        Contact none{};
+        on_rpc_done(now, done, done.peer ? *done.peer : none, nullptr);
+    }
+
+    // ---- Lookups, puts and gets. ----
+
+    LookupId start_lookup(Instant now, LookupKind kind, NodeId const& target, bool internal,
+                          std::shared_ptr<Bytes const> value = nullptr, std::uint32_t ttl_s = 0) {
+        LookupId lid = next_lookup_id++;
+        ++stats.lookups_started;
+        LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha), now, now + config.lookup_deadline);
+        l.value = std::move(value);
+        l.ttl_s = ttl_s;
+        table.touch_bucket(std::min<std::size_t>(table.prefix_len_of(target), 255), now);
+        if (lookups.size() >= config.lookups_max) {
+            // Over the limit: report at once, empty-handed, rather than queue unboundedly.
+            emit_done(now, l);
+            return lid;
+        }
+        l.lookup.add(table.closest(target, config.k), 1);
+        auto [it, inserted] = lookups.emplace(lid, std::move(l));
+        CORE_ASSERT(inserted);
+        advance(now, it->second);
+        return lid;
+    }
+
+    void advance(Instant now, LookupState& l) {
+        if (l.storing) return;
+        for (auto const& c : l.lookup.next_queries()) {
+            Message q;
+            q.type = l.kind == LookupKind::get ? MsgType::find_value : MsgType::find_node;
+            q.target = l.lookup.target();
+            if (!send_request(now, c.contact, q, Purpose::lookup_query, l.id)) l.lookup.on_failure(c.contact.id);
+        }
+        if (!l.lookup.finished()) {
+            // A failed send above may have freed a slot: ask again until stable.
+            auto more = l.lookup.next_queries();
+            for (auto const& c : more) {
+                Message q;
+                q.type = l.kind == LookupKind::get ? MsgType::find_value : MsgType::find_node;
+                q.target = l.lookup.target();
+                if (!send_request(now, c.contact, q, Purpose::lookup_query, l.id)) l.lookup.on_failure(c.contact.id);
+            }
+            if (!l.lookup.finished()) return;
+        }
+        search_done(now, l);
+    }
+
+    void search_done(Instant now, LookupState& l) {
+        l.closest = l.lookup.closest_answered();
+        if (l.kind != LookupKind::put) return finish(now, l);
+        l.storing = true;
+        // We hold a replica too when we are among the k closest known to the target.
+        bool self_among_closest = l.closest.size() < config.k ||
+                                  l.lookup.target().closer(id, l.closest.back().id);
+        if (self_among_closest) {
+            ++l.stores_tried;
+            auto ttl_s = static_cast<std::int64_t>(l.ttl_s);
+            if (store_record(now, l.lookup.target(), l.value, ttl_s, id)) ++l.stores_accepted;
+        }
+        for (auto const& c : l.closest) {
+            Message s;
+            s.type = MsgType::store;
+            s.target = l.lookup.target();
+            s.value = l.value;
+            s.ttl_s = l.ttl_s;
+            ++l.stores_tried;
+            if (send_request(now, c, s, Purpose::store_for_put, l.id)) ++l.stores_pending;
+        }
+        if (l.stores_pending == 0) finish(now, l);
+    }
+
+    void emit_done(Instant now, LookupState& l) {
+        LookupDone done;
+        done.id = l.id;
+        done.kind = l.kind;
+        done.internal = l.internal;
+        done.target = l.lookup.target();
+        done.closest = l.closest;
+        done.values = std::move(l.values);
+        done.stores_tried = l.stores_tried;
+        done.stores_accepted = l.stores_accepted;
+        done.hops = l.lookup.hops();
+        done.queried = l.lookup.queried();
+        done.elapsed = now - l.started;
+        ++stats.lookups_done;
+        events.push_back(std::move(done));
+    }
+
+    // Ends a lookup: reports it and forgets it. Requests still in flight for it find no
+    // lookup when they complete, which is harmless.
+    void finish(Instant now, LookupState& l) {
+        if (l.kind == LookupKind::get)
+            for (auto& v : local_values(now, l.lookup.target(), wire::values_bytes_budget)) add_value(l, v);
+        LookupId lid = l.id;
+        emit_done(now, l);
+        lookups.erase(lid);
+    }
+
+    void join(Instant now) {
+        joined = true;
+        start_lookup(now, LookupKind::find_node, id, true);
+    }
+
+    LookupId put(Instant now, Key const& key, Bytes value, Duration ttl, bool internal) {
+        CORE_ASSERT(value.size() <= config.value_size_max);
+        auto ttl_s = std::chrono::duration_cast<std::chrono::seconds>(std::min(ttl, config.ttl_max)).count();
+        if (ttl_s <= 0) ttl_s = 1;
+        auto shared = std::make_shared<Bytes const>(std::move(value));
+        if (!internal) remember_put(now, key, shared, ttl_s);
+        return start_lookup(now, LookupKind::put, key, internal, shared, static_cast<std::uint32_t>(ttl_s));
+    }
+
+    void remember_put(Instant now, Key const& key, std::shared_ptr<Bytes const> const& value, std::int64_t ttl_s) {
+        auto k = std::make_pair(key, core::blake2b_256(*value));
+        if (!own_puts.contains(k) && own_puts.size() >= config.own_puts_max) return;  // served, not republished
+        own_puts[k] = OwnPut{key, value, {unix_now(now).seconds + ttl_s}, now + config.republish_interval};
+    }
+
+    // ---- Timers. ----
+
+    std::optional<Instant> next_wakeup() const {
+        Instant t = std::min(next_refresh, next_sweep);
+        if (!deadlines.empty()) t = std::min(t, deadlines.begin()->first);
+        for (auto const& [lid, l] : lookups) t = std::min(t, l.deadline);
+        for (auto const& [k, p] : partials) t = std::min(t, p.started + config.reassembly_timeout);
+        for (auto const& [k, p] : own_puts) t = std::min(t, p.next_republish);
+        return t;
+    }
+
+    void handle_timeout(Instant now) {
+        // RPC deadlines first: their completions may finish lookups.
+        while (!deadlines.empty() && deadlines.begin()->first <= now) {
+            auto txid = deadlines.begin()->second;
+            deadlines.erase(deadlines.begin());
+            on_rpc_timeout(now, txid);
+        }
+        for (auto it = lookups.begin(); it != lookups.end();) {
+            auto next = std::next(it);
+            if (it->second.deadline <= now) {
+                auto& l = it->second;
+                if (!l.storing && l.kind == LookupKind::put) {
+                    search_done(now, l);  // store on what we found; finishes on answers
+                    l.deadline = now + config.rpc_timeout * 4;
+                } else {
+                    if (!l.storing) l.closest = l.lookup.closest_answered();
+                    finish(now, l);
+                }
+            }
+            it = next;
+        }
+        expire_partials(now);
+        if (now >= next_refresh) {
+            refresh_buckets(now);
+            next_refresh = now + jitter(config.bucket_refresh_interval / 4);
+        }
+        if (now >= next_sweep) {
+            if (store.erase_expired(unix_now(now), config.expiry_sweep_batch) > 0) rebuild_usage();
+            next_sweep = now + jitter(config.expiry_sweep_interval);
+        }
+        republish_due(now);
+    }
+
+    void refresh_buckets(Instant now) {
+        if (table.size() == 0) return;
+        // At most a few refresh lookups per tick, so a node never floods after a pause.
+        int started = 0;
+        for (std::size_t prefix = 0; prefix < table.bucket_count() && started < 4; ++prefix) {
+            if (now - table.bucket_last_lookup(prefix) < config.bucket_refresh_interval) continue;
+            auto target = NodeId::random_in_bucket(id, 255 - static_cast<int>(prefix), rng);
+            start_lookup(now, LookupKind::find_node, target, true);
+            ++started;
+        }
+    }
+
+    void republish_due(Instant now) {
+        auto unix = unix_now(now);
+        for (auto it = own_puts.begin(); it != own_puts.end();) {
+            auto& p = it->second;
+            if (p.expires_at <= unix) {
+                it = own_puts.erase(it);
+                continue;
+            }
+            if (p.next_republish <= now) {
+                p.next_republish = now + config.republish_interval;
+                auto remaining = static_cast<std::uint32_t>(p.expires_at.seconds - unix.seconds);
+                start_lookup(now, LookupKind::put, p.key, true, p.value, remaining);
+            }
+            ++it;
+        }
+    }
+};
+
+DhtNode::DhtNode(Config const& config, core::PublicKey const& public_key, core::PacketCrypto const& crypto,
+                 store::RecordStore& store, core::Rng rng, core::Instant now, core::WallClockAnchor wall)
+    : impl_(std::make_unique<Impl>(config, public_key, crypto, store, std::move(rng), now, wall)) {}
+
+DhtNode::~DhtNode() = default;
+
+void DhtNode::handle_datagram(core::Instant now, Endpoint const& from, core::ByteView bytes) {
+    impl_->handle_datagram(now, from, bytes);
+}
+void DhtNode::handle_timeout(core::Instant now) { impl_->handle_timeout(now); }
+
+void DhtNode::bootstrap(core::Instant now, Endpoint const& address) { impl_->send_hello(now, address); }
+
+void DhtNode::add_known_contact(core::Instant now, Contact const& contact) {
+    if (contact.id != core::node_id_of(contact.public_key)) return;
+    Message ping;
+    ping.type = MsgType::ping;
+    impl_->send_request(now, contact, ping, Purpose::contact_ping, 0);
+}
+
+LookupId DhtNode::find_node(core::Instant now, NodeId const& target) {
+    return impl_->start_lookup(now, LookupKind::find_node, target, false);
+}
+LookupId DhtNode::get(core::Instant now, Key const& key) { return impl_->start_lookup(now, LookupKind::get, key, false); }
+LookupId DhtNode::put(core::Instant now, Key const& key, core::Bytes value, core::Duration ttl) {
+    return impl_->put(now, key, std::move(value), ttl, false);
+}
+
+std::optional<core::Transmit> DhtNode::poll_transmit() {
+    if (impl_->transmits.empty()) return std::nullopt;
+    auto t = std::move(impl_->transmits.front());
+    impl_->transmits.pop_front();
+    return t;
+}
+std::optional<Event> DhtNode::poll_event() {
+    if (impl_->events.empty()) return std::nullopt;
+    auto e = std::move(impl_->events.front());
+    impl_->events.pop_front();
+    return e;
+}
+std::optional<core::Instant> DhtNode::next_wakeup() const { return impl_->next_wakeup(); }
+
+NodeId const& DhtNode::id() const { return impl_->id; }
+Stats const& DhtNode::stats() const { return impl_->stats; }
+Config const& DhtNode::config() const { return impl_->config; }
+std::size_t DhtNode::peer_count() const { return impl_->table.size(); }
+std::size_t DhtNode::active_peer_count(core::Instant now) const {
+    return impl_->table.active_count(now, impl_->config.active_window);
+}
+std::vector<PeerInfo> DhtNode::peers() const {
+    std::vector<PeerInfo> out;
+    for (auto const& e : impl_->table.entries()) out.push_back({e.contact, e.last_seen, e.failures});
+    return out;
+}
+std::vector<Contact> DhtNode::closest_known(NodeId const& target, std::size_t n) const {
+    return impl_->table.closest(target, n);
+}
+std::size_t DhtNode::lookups_in_flight() const { return impl_->lookups.size(); }
+std::size_t DhtNode::record_count() const { return impl_->store.count(); }
+
+}  // namespace dht

@@ -1,0 +1,172 @@
+#include "dht/routing_table.hpp"
+
+#include "core/assert.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace dht {
+
+RoutingTable::RoutingTable(NodeId self, std::size_t k, std::size_t subnet_entries_max, bool allow_loopback_subnet)
+    : self_(self), k_(k), subnet_entries_max_(subnet_entries_max), allow_loopback_subnet_(allow_loopback_subnet) {
+    CORE_ASSERT(k_ > 0 && subnet_entries_max_ > 0);
+}
+
+RoutingTable::Bucket& RoutingTable::bucket_for(NodeId const& id) {
+    auto prefix = prefix_len_of(id);
+    CORE_ASSERT(prefix < 256);
+    if (buckets_.size() <= prefix) buckets_.resize(prefix + 1);
+    return buckets_[prefix];
+}
+
+bool RoutingTable::subnet_full(Bucket const& b, Endpoint const& address) const {
+    if (allow_loopback_subnet_ && address.is_loopback()) return false;
+    auto key = address.subnet_key();
+    std::size_t n = 0;
+    for (auto const& e : b.entries)
+        if (e.contact.address.subnet_key() == key) ++n;
+    return n >= subnet_entries_max_;
+}
+
+RoutingTable::ObserveResult RoutingTable::observe(Contact const& contact, core::Instant now) {
+    CORE_ASSERT(contact.id == core::node_id_of(contact.public_key));
+    if (contact.id == self_) return {Outcome::rejected_self, std::nullopt};
+    auto& b = bucket_for(contact.id);
+    auto it = std::find_if(b.entries.begin(), b.entries.end(), [&](Entry const& e) { return e.contact.id == contact.id; });
+    if (it != b.entries.end()) {
+        Entry e = *it;
+        // The packet was authenticated with this id's key, so a new address is really theirs.
+        e.contact.address = contact.address;
+        e.last_seen = now;
+        e.failures = 0;
+        b.entries.erase(it);
+        b.entries.push_back(e);
+        if (b.pinging == contact.id) {
+            // The entry we pinged for eviction is alive: Kademlia keeps it and drops the newcomer.
+            b.pinging.reset();
+            b.candidate.reset();
+        }
+        return {Outcome::updated, std::nullopt};
+    }
+    if (subnet_full(b, contact.address)) return {Outcome::rejected_subnet, std::nullopt};
+    if (b.entries.size() < k_) {
+        b.entries.push_back({contact, now, 0});
+        ++size_;
+        return {Outcome::added, std::nullopt};
+    }
+    // Full: the newcomer waits while the least-recently-seen (or a stale) entry is pinged.
+    b.candidate = contact;
+    if (b.pinging) return {Outcome::pending, std::nullopt};
+    auto target = std::find_if(b.entries.begin(), b.entries.end(), [](Entry const& e) { return e.failures >= stale_failures; });
+    if (target == b.entries.end()) target = b.entries.begin();
+    b.pinging = target->contact.id;
+    return {Outcome::pending, target->contact};
+}
+
+void RoutingTable::on_failure(NodeId const& id) {
+    if (id == self_) return;
+    auto& b = bucket_for(id);
+    auto it = std::find_if(b.entries.begin(), b.entries.end(), [&](Entry const& e) { return e.contact.id == id; });
+    if (it == b.entries.end()) return;
+    ++it->failures;
+    if (b.pinging == id) {
+        b.pinging.reset();
+        if (b.candidate) {
+            Contact candidate = *b.candidate;
+            b.candidate.reset();
+            Entry removed = *it;
+            b.entries.erase(it);
+            if (!subnet_full(b, candidate.address)) {
+                // last_seen of the candidate: when it was observed is not kept; use the
+                // evicted entry's, which is older than every other entry's.
+                b.entries.insert(b.entries.begin(), {candidate, removed.last_seen, 0});
+            } else {
+                --size_;
+            }
+            return;
+        }
+    }
+    if (it->failures >= remove_failures) {
+        b.entries.erase(it);
+        --size_;
+    }
+}
+
+void RoutingTable::remove(NodeId const& id) {
+    if (id == self_) return;
+    auto& b = bucket_for(id);
+    auto it = std::find_if(b.entries.begin(), b.entries.end(), [&](Entry const& e) { return e.contact.id == id; });
+    if (it == b.entries.end()) return;
+    if (b.pinging == id) b.pinging.reset();
+    b.entries.erase(it);
+    --size_;
+}
+
+RoutingTable::Entry const* RoutingTable::find(NodeId const& id) const {
+    if (id == self_) return nullptr;
+    auto prefix = prefix_len_of(id);
+    if (prefix >= buckets_.size()) return nullptr;
+    for (auto const& e : buckets_[prefix].entries)
+        if (e.contact.id == id) return &e;
+    return nullptr;
+}
+
+std::vector<Contact> RoutingTable::closest(NodeId const& target, std::size_t n) const {
+    struct Item {
+        bool stale;
+        NodeId distance;
+        Entry const* entry;
+    };
+    std::vector<Item> items;
+    items.reserve(size_);
+    for (auto const& b : buckets_)
+        for (auto const& e : b.entries) items.push_back({e.failures >= stale_failures, target.distance(e.contact.id), &e});
+    auto less = [](Item const& a, Item const& b) {
+        if (a.stale != b.stale) return !a.stale;
+        return a.distance < b.distance;
+    };
+    n = std::min(n, items.size());
+    std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(n), items.end(), less);
+    std::vector<Contact> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(items[i].entry->contact);
+    return out;
+}
+
+std::size_t RoutingTable::active_count(core::Instant now, core::Duration window) const {
+    std::size_t n = 0;
+    for (auto const& b : buckets_)
+        for (auto const& e : b.entries)
+            if (now - e.last_seen <= window && e.failures == 0) ++n;
+    return n;
+}
+
+std::vector<RoutingTable::Entry> RoutingTable::entries() const {
+    std::vector<Entry> out;
+    out.reserve(size_);
+    for (auto const& b : buckets_) out.insert(out.end(), b.entries.begin(), b.entries.end());
+    return out;
+}
+
+bool RoutingTable::check_invariants() const {
+    std::size_t total = 0;
+    for (std::size_t prefix = 0; prefix < buckets_.size(); ++prefix) {
+        auto const& b = buckets_[prefix];
+        if (b.entries.size() > k_) return false;
+        std::map<std::uint64_t, std::size_t> per_subnet;
+        for (std::size_t i = 0; i < b.entries.size(); ++i) {
+            auto const& e = b.entries[i];
+            if (prefix_len_of(e.contact.id) != prefix) return false;
+            if (i > 0 && e.last_seen < b.entries[i - 1].last_seen) return false;
+            if (!(allow_loopback_subnet_ && e.contact.address.is_loopback()) &&
+                ++per_subnet[e.contact.address.subnet_key()] > subnet_entries_max_)
+                return false;
+            for (std::size_t j = i + 1; j < b.entries.size(); ++j)
+                if (b.entries[j].contact.id == e.contact.id) return false;
+        }
+        total += b.entries.size();
+    }
+    return total == size_;
+}
+
+}  // namespace dht

@@ -1,0 +1,95 @@
+// Kademlia k-buckets (paper, section 2.2). One bucket per shared-prefix length with our
+// own id, created lazily: only the ~log2(N) far buckets ever fill, so memory stays small
+// at 100,000 simulated nodes. Entries are ordered least-recently-seen first. A full
+// bucket never drops its oldest entry on sight: the newcomer waits as the bucket's
+// replacement candidate while the oldest is pinged, and replaces it only if that ping
+// fails. At most subnet_entries_max entries per IPv4 /24 or IPv6 /64 per bucket.
+// Pure: no I/O, no clock; the caller sends the pings this table asks for.
+#pragma once
+
+#include "core/time.hpp"
+#include "dht/contact.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+namespace dht {
+
+class RoutingTable {
+public:
+    struct Entry {
+        Contact contact;
+        core::Instant last_seen;
+        unsigned failures = 0;  // consecutive failed RPCs; reset by any answer
+    };
+
+    enum class Outcome {
+        added,            // inserted into a bucket with room
+        updated,          // already present: moved to most-recently-seen
+        pending,          // bucket full: kept as replacement candidate (see ping_oldest)
+        rejected_subnet,  // the bucket already holds subnet_entries_max from that subnet
+        rejected_self,    // our own id
+    };
+    struct ObserveResult {
+        Outcome outcome;
+        // Set when the caller must ping this entry: if the ping fails, call on_failure,
+        // which replaces it with the candidate.
+        std::optional<Contact> ping_oldest;
+    };
+
+    // Entries with this many consecutive failures are stale: pinged first when a
+    // candidate waits, and listed after healthy entries by closest().
+    static constexpr unsigned stale_failures = 2;
+    // Entries with this many are removed even without a replacement.
+    static constexpr unsigned remove_failures = 5;
+
+    RoutingTable(NodeId self, std::size_t k, std::size_t subnet_entries_max, bool allow_loopback_subnet);
+
+    // We heard from `contact` (an authenticated packet, or a ping answer) at `now`.
+    ObserveResult observe(Contact const& contact, core::Instant now);
+    // An RPC to `id` failed after its retries. When `id` was being pinged for eviction
+    // and a candidate waits, the candidate takes its place.
+    void on_failure(NodeId const& id);
+    void remove(NodeId const& id);
+
+    // Up to `n` contacts closest to `target`, healthy entries before stale ones.
+    std::vector<Contact> closest(NodeId const& target, std::size_t n) const;
+
+    bool contains(NodeId const& id) const { return find(id) != nullptr; }
+    Entry const* find(NodeId const& id) const;
+    std::size_t size() const { return size_; }
+    std::size_t active_count(core::Instant now, core::Duration window) const;
+    std::vector<Entry> entries() const;
+
+    // Buckets are indexed by shared prefix length (0 = the far half of the id space).
+    std::size_t bucket_count() const { return buckets_.size(); }
+    std::size_t bucket_size(std::size_t prefix_len) const { return buckets_[prefix_len].entries.size(); }
+    core::Instant bucket_last_lookup(std::size_t prefix_len) const { return buckets_[prefix_len].last_lookup; }
+    void touch_bucket(std::size_t prefix_len, core::Instant now) { buckets_[prefix_len].last_lookup = now; }
+    std::size_t prefix_len_of(NodeId const& id) const { return static_cast<std::size_t>(self_.distance(id).leading_zeros()); }
+    NodeId const& self() const { return self_; }
+
+    // Checks every invariant (sizes, ordering, subnet limits); for tests and sim builds.
+    bool check_invariants() const;
+
+private:
+    struct Bucket {
+        std::vector<Entry> entries;  // least-recently-seen first
+        std::optional<Contact> candidate;
+        std::optional<NodeId> pinging;  // the entry whose eviction ping is in flight
+        core::Instant last_lookup{};
+    };
+
+    Bucket& bucket_for(NodeId const& id);
+    bool subnet_full(Bucket const& b, Endpoint const& address) const;
+
+    NodeId self_;
+    std::size_t k_;
+    std::size_t subnet_entries_max_;
+    bool allow_loopback_subnet_;
+    std::vector<Bucket> buckets_;
+    std::size_t size_ = 0;
+};
+
+}  // namespace dht
