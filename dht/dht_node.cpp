@@ -605,7 +605,7 @@ struct DhtNode::Impl {
         LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha), now, now + config.lookup_deadline);
         l.value = std::move(value);
         l.ttl_s = ttl_s;
-        table.touch_bucket(std::min<std::size_t>(table.prefix_len_of(target), 255), now);
+        table.touch_bucket(table.prefix_len_of(target), now);
         if (lookups.size() >= config.lookups_max) {
             // Over the limit: report at once, empty-handed, rather than queue unboundedly.
             emit_done(now, l);

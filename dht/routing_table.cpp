@@ -29,8 +29,8 @@ bool RoutingTable::subnet_full(Bucket const& b, Endpoint const& address) const {
 }
 
 RoutingTable::ObserveResult RoutingTable::observe(Contact const& contact, core::Instant now) {
-    CORE_ASSERT(contact.id == core::node_id_of(contact.public_key));
     if (contact.id == self_) return {Outcome::rejected_self, std::nullopt};
+    CORE_ASSERT_EXPENSIVE(contact.id == core::node_id_of(contact.public_key));
     auto& b = bucket_for(contact.id);
     auto it = std::find_if(b.entries.begin(), b.entries.end(), [&](Entry const& e) { return e.contact.id == contact.id; });
     if (it != b.entries.end()) {

@@ -66,7 +66,10 @@ public:
     std::size_t bucket_count() const { return buckets_.size(); }
     std::size_t bucket_size(std::size_t prefix_len) const { return buckets_[prefix_len].entries.size(); }
     core::Instant bucket_last_lookup(std::size_t prefix_len) const { return buckets_[prefix_len].last_lookup; }
-    void touch_bucket(std::size_t prefix_len, core::Instant now) { buckets_[prefix_len].last_lookup = now; }
+    // Records a lookup into that bucket's range (buckets not created yet need no record).
+    void touch_bucket(std::size_t prefix_len, core::Instant now) {
+        if (prefix_len < buckets_.size()) buckets_[prefix_len].last_lookup = now;
+    }
     std::size_t prefix_len_of(NodeId const& id) const { return static_cast<std::size_t>(self_.distance(id).leading_zeros()); }
     NodeId const& self() const { return self_; }
 

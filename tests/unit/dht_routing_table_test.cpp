@@ -1,0 +1,140 @@
+// Routing table rules: k per bucket, ping-before-evict of the least-recently-seen entry,
+// at most two entries per /24 (or /64) per bucket, closest-first ordering.
+#include "dht/routing_table.hpp"
+
+#include "core/rng.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace dht;
+using core::Instant;
+using namespace std::chrono_literals;
+
+namespace {
+// A contact whose id falls in bucket `prefix_len` of `self`, on its own /24 by default.
+Contact contact_in_bucket(NodeId const& self, std::size_t prefix_len, core::Rng& rng, std::uint8_t subnet) {
+    for (;;) {
+        core::PublicKey pk;
+        rng.fill(pk.bytes);
+        auto id = core::node_id_of(pk);
+        if (static_cast<std::size_t>(self.distance(id).leading_zeros()) == prefix_len)
+            return Contact::make(pk, core::Endpoint::v4(10, subnet, static_cast<std::uint8_t>(rng.uniform(250)), 1, 4000));
+    }
+}
+}  // namespace
+
+TEST_CASE("routing table: a full bucket pings its oldest entry and evicts only if the ping fails", "[unit]") {
+    core::Rng rng(1);
+    NodeId self;
+    rng.fill(self.bytes);
+    RoutingTable table(self, 4, 2, false);
+    std::vector<Contact> in;
+    for (int i = 0; i < 4; ++i) {
+        in.push_back(contact_in_bucket(self, 0, rng, static_cast<std::uint8_t>(i)));
+        CHECK(table.observe(in.back(), Instant{} + std::chrono::seconds(i)).outcome == RoutingTable::Outcome::added);
+    }
+    auto newcomer = contact_in_bucket(self, 0, rng, 50);
+    auto r = table.observe(newcomer, Instant{} + 10s);
+    CHECK(r.outcome == RoutingTable::Outcome::pending);
+    REQUIRE(r.ping_oldest);
+    CHECK(r.ping_oldest->id == in[0].id);  // least recently seen
+    CHECK_FALSE(table.contains(newcomer.id));
+
+    SECTION("the oldest answers: it stays, the newcomer is dropped") {
+        CHECK(table.observe(in[0], Instant{} + 11s).outcome == RoutingTable::Outcome::updated);
+        CHECK(table.contains(in[0].id));
+        CHECK_FALSE(table.contains(newcomer.id));
+        // And the next newcomer pings the new oldest, in[1].
+        auto again = table.observe(contact_in_bucket(self, 0, rng, 51), Instant{} + 12s);
+        REQUIRE(again.ping_oldest);
+        CHECK(again.ping_oldest->id == in[1].id);
+    }
+    SECTION("the ping fails: the newcomer replaces the oldest") {
+        table.on_failure(in[0].id);
+        CHECK_FALSE(table.contains(in[0].id));
+        CHECK(table.contains(newcomer.id));
+        CHECK(table.size() == 4);
+    }
+    SECTION("while a ping is in flight, more newcomers do not start more pings") {
+        auto second = table.observe(contact_in_bucket(self, 0, rng, 52), Instant{} + 10s);
+        CHECK(second.outcome == RoutingTable::Outcome::pending);
+        CHECK_FALSE(second.ping_oldest);
+    }
+    SECTION("a failure of an entry that was not pinged does not evict it at once") {
+        table.on_failure(in[2].id);
+        CHECK(table.contains(in[2].id));
+    }
+    CHECK(table.check_invariants());
+}
+
+TEST_CASE("routing table: at most two entries per /24 per bucket; loopback exempt only when allowed", "[unit]") {
+    core::Rng rng(2);
+    NodeId self;
+    rng.fill(self.bytes);
+    RoutingTable table(self, 20, 2, false);
+    int added = 0, rejected = 0;
+    for (int i = 0; i < 6; ++i) {
+        auto c = contact_in_bucket(self, 0, rng, 7);  // all in 10.7.x.0/24? no: third octet random
+        c.address = core::Endpoint::v4(10, 7, 7, static_cast<std::uint8_t>(i + 1), 4000);
+        auto o = table.observe(c, Instant{}).outcome;
+        if (o == RoutingTable::Outcome::added) ++added;
+        if (o == RoutingTable::Outcome::rejected_subnet) ++rejected;
+    }
+    CHECK(added == 2);
+    CHECK(rejected == 4);
+    // Another bucket has its own allowance.
+    auto other = contact_in_bucket(self, 1, rng, 7);
+    other.address = core::Endpoint::v4(10, 7, 7, 200, 4000);
+    CHECK(table.observe(other, Instant{}).outcome == RoutingTable::Outcome::added);
+    // IPv6 groups by /64.
+    auto v6a = contact_in_bucket(self, 2, rng, 0);
+    auto v6b = contact_in_bucket(self, 2, rng, 0);
+    auto v6c = contact_in_bucket(self, 2, rng, 0);
+    v6a.address = *core::Endpoint::parse("[2001:db8:0:1::a]:1");
+    v6b.address = *core::Endpoint::parse("[2001:db8:0:1::b]:1");
+    v6c.address = *core::Endpoint::parse("[2001:db8:0:1::c]:1");
+    table.observe(v6a, Instant{});
+    table.observe(v6b, Instant{});
+    CHECK(table.observe(v6c, Instant{}).outcome == RoutingTable::Outcome::rejected_subnet);
+    CHECK(table.check_invariants());
+
+    RoutingTable local(self, 20, 2, true);
+    for (int i = 0; i < 6; ++i) {
+        auto c = contact_in_bucket(self, 0, rng, 0);
+        c.address = core::Endpoint::v4(127, 0, 0, 1, static_cast<std::uint16_t>(5000 + i));
+        CHECK(local.observe(c, Instant{}).outcome == RoutingTable::Outcome::added);
+    }
+}
+
+TEST_CASE("routing table: closest() is sorted by XOR distance and puts stale entries last", "[unit]") {
+    core::Rng rng(3);
+    NodeId self;
+    rng.fill(self.bytes);
+    RoutingTable table(self, 20, 2, true);
+    std::vector<Contact> all;
+    for (int i = 0; i < 200; ++i) {
+        core::PublicKey pk;
+        rng.fill(pk.bytes);
+        auto c = Contact::make(pk, core::Endpoint::v4(127, 0, 0, 1, static_cast<std::uint16_t>(i + 1)));
+        if (table.observe(c, Instant{} + std::chrono::milliseconds(i)).outcome == RoutingTable::Outcome::added)
+            all.push_back(c);
+    }
+    CHECK(table.size() == all.size());
+    CHECK(table.check_invariants());
+    NodeId target;
+    rng.fill(target.bytes);
+    auto got = table.closest(target, 10);
+    REQUIRE(got.size() == 10);
+    std::sort(all.begin(), all.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    for (std::size_t i = 0; i < 10; ++i) CHECK(got[i].id == all[i].id);
+    // Two failures make the closest entry stale: it moves behind the healthy ones.
+    table.on_failure(all[0].id);
+    table.on_failure(all[0].id);
+    auto after = table.closest(target, all.size());
+    CHECK(after.front().id == all[1].id);
+    CHECK(after.back().id == all[0].id);
+    // Self is never added.
+    core::PublicKey none;
+    CHECK(table.observe(Contact{self, none, core::Endpoint::v4(1, 1, 1, 1, 1)}, Instant{}).outcome ==
+          RoutingTable::Outcome::rejected_self);
+}
