@@ -1,0 +1,163 @@
+// kadmium-sim argument parsing with CLI11; see cli.hpp and docs/simulator.md.
+#include "sim/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cmath>
+
+namespace sim {
+
+namespace {
+
+std::optional<double> parse_double(std::string_view s) {
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+core::Duration seconds(double s) { return core::Duration{static_cast<std::int64_t>(std::llround(s * 1e6))}; }
+
+// A bound on the virtual durations a flag may ask for: a week is far beyond any useful run
+// and keeps every Instant computation far from overflow.
+constexpr double seconds_max = 7 * 24 * 3600.0;
+
+}  // namespace
+
+std::optional<PartitionSpec> parse_partition(std::string const& text) {
+    std::vector<std::string_view> parts;
+    std::string_view rest = text;
+    for (;;) {
+        auto pos = rest.find(':');
+        parts.push_back(rest.substr(0, pos));
+        if (pos == std::string_view::npos) break;
+        rest.remove_prefix(pos + 1);
+    }
+    if (parts.size() < 2 || parts.size() > 4) return std::nullopt;
+    auto at = parse_double(parts[0]);
+    auto dur = parse_double(parts[1]);
+    if (!at || !dur || *at < 0 || *dur <= 0 || *at > seconds_max || *dur > seconds_max) return std::nullopt;
+    PartitionSpec p;
+    p.at = seconds(*at);
+    p.duration = seconds(*dur);
+    if (parts.size() >= 3) {
+        auto f = parse_double(parts[2]);
+        if (!f || *f <= 0 || *f >= 1) return std::nullopt;
+        p.fraction = *f;
+    }
+    if (parts.size() == 4) {
+        if (parts[3] == "oneway") p.one_way = true;
+        else if (parts[3] != "both") return std::nullopt;
+    }
+    return p;
+}
+
+std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& args, std::ostream& out,
+                                                std::ostream& err) {
+    RunConfig cfg;
+    auto& s = cfg.scenario;
+    CLI::App app{
+        "kadmium-sim: a deterministic network simulator running the real kadmium DHT engine.\n"
+        "Nodes join, the tables settle, then random lookups run while faults are injected;\n"
+        "every lookup is checked against the true XOR-closest live node. See docs/simulator.md.",
+        "kadmium-sim"};
+    app.set_help_flag("-h,--help", "Print this help and exit");
+
+    std::string latency = "constant:20", crypto = "standin", matrix;
+    std::vector<std::string> partitions;
+    double minutes = 1.0, settle_s = 30.0, downtime_s = 30.0, reorder_ms = 0.0, min_success = -1.0;
+    std::size_t mtu = s.network.mtu;
+
+    app.add_option("--nodes", s.nodes, "Nodes in the network at the start")->check(CLI::Range(1, 2'000'000))->capture_default_str();
+    app.add_option("--seed", s.seed, "Seed of every random choice in the run")->capture_default_str();
+    app.add_option("--lookups", s.lookups, "Lookups (find_node to random targets) in the workload phase")
+        ->check(CLI::Range(0, 10'000'000))
+        ->capture_default_str();
+    app.add_option("--churn", s.churn, "Fraction of the nodes that leave during the workload; as many new ones join")
+        ->check(CLI::Range(0.0, 0.9))
+        ->capture_default_str();
+    app.add_option("--loss", s.network.loss, "Probability that a datagram is lost")->check(CLI::Range(0.0, 0.9))->capture_default_str();
+    app.add_option("--duplicate", s.network.duplicate, "Probability that a datagram arrives twice")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    app.add_option("--reorder-ms", reorder_ms, "Extra per-datagram delay, uniform in [0, MS]: reorders datagrams")
+        ->check(CLI::Range(0.0, 60'000.0))
+        ->capture_default_str();
+    app.add_option("--latency", latency, "Latency model: constant:MS, uniform:LO:HI or regions[:JITTER_MS]")->capture_default_str();
+    app.add_option("--latency-matrix", matrix, "Region matrix file for --latency regions (header of names, R rows of ms)");
+    app.add_option("--mtu", mtu, "Datagrams above this size are counted as oversize")->check(CLI::Range(576, 65'507))->capture_default_str();
+    app.add_option("--partition", partitions,
+                   "AT_S:DURATION_S[:FRACTION[:oneway|both]]: cut the network AT_S seconds into the workload, heal "
+                   "after DURATION_S; FRACTION of nodes on one side (default 0.5). Repeatable")
+        ->take_all();
+    app.add_option("--crashes", s.crashes, "Nodes that crash during the workload and restart after --downtime-s")
+        ->check(CLI::Range(0, 1'000'000))
+        ->capture_default_str();
+    app.add_option("--downtime-s", downtime_s, "How long a crashed node stays down")->check(CLI::Range(0.0, seconds_max))->capture_default_str();
+    app.add_option("--crypto", crypto, "Packet crypto: standin (cheap, same sizes) or real (libsodium)")
+        ->check(CLI::IsMember({"standin", "real"}))
+        ->capture_default_str();
+    app.add_option("--minutes", minutes, "Length of the workload phase in virtual minutes")
+        ->check(CLI::Range(0.0, seconds_max / 60))
+        ->capture_default_str();
+    app.add_option("--settle-s", settle_s, "Virtual seconds between the last join and the workload")
+        ->check(CLI::Range(0.0, seconds_max))
+        ->capture_default_str();
+    app.add_option("--join-rate", s.join_rate, "Nodes joining per virtual second in the join phase")
+        ->check(CLI::Range(0.001, 1e6))
+        ->capture_default_str();
+    app.add_option("--bootstrap-peers", s.bootstrap_peers, "A joining node bootstraps from 1..K random joined nodes")
+        ->check(CLI::Range(1, 16))
+        ->capture_default_str();
+    app.add_option("--min-success", min_success, "Fail (exit 1) when the lookup success rate is below this (0..1)")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--max-events", s.events_max, "Stop (and fail) after this many events")->capture_default_str();
+    app.add_option("--json", cfg.json_path, "Write the report as one JSON object to FILE");
+    app.add_option("--csv", cfg.csv_path, "Write one CSV row per lookup to FILE");
+    app.add_option("--plot", cfg.plot_path, "Write the lookup latency CDF as an SVG to FILE");
+    app.add_flag("-q,--quiet", cfg.quiet, "No progress on stderr and no summary on stdout");
+
+    std::vector<char const*> argv;
+    argv.reserve(args.size());
+    for (auto const& a : args) argv.push_back(a.c_str());
+    try {
+        app.parse(static_cast<int>(argv.size()), argv.data());
+    } catch (CLI::CallForHelp const&) {
+        out << app.help();
+        return 0;
+    } catch (CLI::ParseError const& e) {
+        err << "kadmium-sim: " << e.what() << "\nRun with --help for usage.\n";
+        return 2;
+    }
+
+    auto bad = [&](std::string const& msg) {
+        err << "kadmium-sim: " << msg << "\nRun with --help for usage.\n";
+        return 2;
+    };
+    std::string error;
+    auto model = LatencyModel::parse(latency, error);
+    if (!model) return bad(error);
+    s.network.latency = *model;
+    if (!matrix.empty()) {
+        if (s.network.latency.kind() != LatencyModel::Kind::regions) return bad("--latency-matrix needs --latency regions");
+        if (!s.network.latency.load_matrix(matrix, error)) return bad(error);
+    }
+    for (auto const& p : partitions) {
+        auto spec = parse_partition(p);
+        if (!spec) return bad("bad --partition '" + p + "': expected AT_S:DURATION_S[:FRACTION[:oneway|both]]");
+        s.partitions.push_back(*spec);
+    }
+    s.network.reorder_window = core::Duration{static_cast<std::int64_t>(std::llround(reorder_ms * 1000.0))};
+    s.network.mtu = mtu;
+    s.crypto = crypto == "real" ? CryptoMode::real : CryptoMode::standin;
+    s.workload = seconds(minutes * 60.0);
+    s.settle = seconds(settle_s);
+    s.downtime = seconds(downtime_s);
+    if (min_success >= 0.0) s.min_success = min_success;
+    if (s.events_max == 0) return bad("--max-events must be positive");
+    s.progress = !cfg.quiet;
+    return cfg;
+}
+
+}  // namespace sim

@@ -1,0 +1,296 @@
+// Report writers; see report.hpp. JSON and SVG are written by hand: both are small and
+// fixed in shape, and the simulator links no JSON or plotting library.
+#include "sim/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+
+namespace sim {
+
+namespace {
+
+std::string fixed(double v, int digits) {
+    if (!std::isfinite(v)) return "0";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+std::string hex64(std::uint64_t v) {
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out + "\"";
+}
+
+std::string xml_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '&': out += "&amp;"; break;
+            case '"': out += "&quot;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+char const* crypto_name(CryptoMode m) { return m == CryptoMode::real ? "real" : "standin"; }
+
+}  // namespace
+
+std::vector<double> lookup_latencies_ms(ScenarioResult const& r) {
+    std::vector<double> out;
+    for (auto const& l : r.lookups)
+        if (l.finished && !l.abandoned) out.push_back(static_cast<double>((l.done - l.issued).count()) / 1000.0);
+    return out;
+}
+
+void write_summary(std::ostream& out, ScenarioResult const& r) {
+    auto const& o = r.options;
+    auto const& s = r.summary;
+    out << "kadmium-sim: " << o.nodes << " nodes, seed " << o.seed << ", crypto " << crypto_name(o.crypto) << ", latency "
+        << o.network.latency.describe() << ", loss " << o.network.loss << ", churn " << o.churn << "\n";
+    out << "  run:      " << fixed(r.virtual_seconds, 1) << " s virtual in " << fixed(r.wall_seconds, 2) << " s wall, "
+        << r.events << " events (" << fixed(r.wall_seconds > 0 ? static_cast<double>(r.events) / r.wall_seconds : 0, 0)
+        << "/s), trace " << hex64(r.trace_hash) << "\n";
+    out << "  memory:   peak RSS " << fixed(r.peak_rss_mb, 1) << " MB, " << fixed(r.memory_per_node_kb, 1)
+        << " KB per node, queue peak " << r.queue_peak << "\n";
+    out << "  nodes:    " << r.nodes_created << " created, " << r.nodes_up_end << " up at end, " << r.nodes_joined_end
+        << " joined, " << r.join_failures << " never joined; join p50 " << fixed(r.join_ms_p50, 0) << " ms, p99 "
+        << fixed(r.join_ms_p99, 0) << " ms; " << r.bootstrap_retries << " bootstrap retries\n";
+    if (r.left + r.joined_late + r.crashes > 0)
+        out << "  churn:    " << r.left << " left, " << r.joined_late << " joined late, " << r.crashes << " crashed, "
+            << r.restarts << " restarted\n";
+    out << "  lookups:  " << s.count << " issued, " << s.finished << " finished, " << s.abandoned << " abandoned, "
+        << s.succeeded << " correct: success " << fixed(100.0 * s.success_rate, 2) << "%\n";
+    out << "            hops p50 " << fixed(s.hops_p50, 0) << " p99 " << fixed(s.hops_p99, 0) << ", latency p50 "
+        << fixed(s.latency_ms_p50, 1) << " ms p99 " << fixed(s.latency_ms_p99, 1) << " ms, queried p50 "
+        << fixed(s.queried_p50, 0) << "; " << s.internal << " internal lookups\n";
+    out << "  network:  " << r.network.sent << " sent, " << r.delivered << " delivered, " << r.network.lost << " lost, "
+        << r.network.duplicated << " duplicated, " << r.network.cut << " cut by partitions, " << r.to_down
+        << " to down nodes, " << r.network.oversize << " over MTU, " << r.network.unroutable << " unroutable\n";
+    out << "  dht:      " << r.dht.packets_out << " packets out, " << r.dht.dropped_total() << " dropped";
+    for (std::size_t i = 0; i < r.dht.dropped.size(); ++i) {
+        if (r.dht.dropped[i] == 0) continue;
+        out << " " << dht::to_string(static_cast<dht::DropReason>(i)) << "=" << r.dht.dropped[i];
+    }
+    out << ", " << r.dht.evictions << " evictions\n";
+    if (r.passed()) {
+        out << "  checks:   passed\n";
+    } else {
+        for (auto const& f : r.failures) out << "  FAILED:   " << f << "\n";
+    }
+}
+
+void write_json(std::ostream& out, ScenarioResult const& r, std::string const& command_line) {
+    auto const& o = r.options;
+    auto const& s = r.summary;
+    auto const& n = r.network;
+    out << "{\n";
+    out << "  \"nodes\": " << o.nodes << ",\n";
+    out << "  \"seed\": " << o.seed << ",\n";
+    out << "  \"crypto\": " << json_string(crypto_name(o.crypto)) << ",\n";
+    out << "  \"latency\": " << json_string(o.network.latency.describe()) << ",\n";
+    out << "  \"loss\": " << o.network.loss << ",\n";
+    out << "  \"duplicate\": " << o.network.duplicate << ",\n";
+    out << "  \"churn\": " << o.churn << ",\n";
+    out << "  \"virtual_seconds\": " << fixed(r.virtual_seconds, 3) << ",\n";
+    out << "  \"wall_seconds\": " << fixed(r.wall_seconds, 3) << ",\n";
+    out << "  \"events\": " << r.events << ",\n";
+    out << "  \"events_per_second\": " << fixed(r.wall_seconds > 0 ? static_cast<double>(r.events) / r.wall_seconds : 0, 0)
+        << ",\n";
+    out << "  \"trace_hash\": " << json_string(hex64(r.trace_hash)) << ",\n";
+    out << "  \"peak_rss_mb\": " << fixed(r.peak_rss_mb, 1) << ",\n";
+    out << "  \"memory_per_node_kb\": " << fixed(r.memory_per_node_kb, 2) << ",\n";
+    out << "  \"queue_peak\": " << r.queue_peak << ",\n";
+    out << "  \"lookups\": {\"count\": " << s.count << ", \"finished\": " << s.finished << ", \"abandoned\": " << s.abandoned
+        << ", \"succeeded\": " << s.succeeded << ", \"success_rate\": " << fixed(s.success_rate, 6)
+        << ", \"hops_p50\": " << fixed(s.hops_p50, 1) << ", \"hops_p99\": " << fixed(s.hops_p99, 1)
+        << ", \"latency_ms_p50\": " << fixed(s.latency_ms_p50, 3) << ", \"latency_ms_p99\": " << fixed(s.latency_ms_p99, 3)
+        << ", \"queried_p50\": " << fixed(s.queried_p50, 1) << ", \"internal\": " << s.internal << "},\n";
+    out << "  \"membership\": {\"created\": " << r.nodes_created << ", \"up_end\": " << r.nodes_up_end
+        << ", \"joined_end\": " << r.nodes_joined_end << ", \"join_failures\": " << r.join_failures
+        << ", \"bootstrap_retries\": " << r.bootstrap_retries << ", \"left\": " << r.left
+        << ", \"joined_late\": " << r.joined_late << ", \"crashes\": " << r.crashes << ", \"restarts\": " << r.restarts
+        << ", \"join_ms_p50\": " << fixed(r.join_ms_p50, 3) << ", \"join_ms_p99\": " << fixed(r.join_ms_p99, 3) << "},\n";
+    out << "  \"network\": {\"sent\": " << n.sent << ", \"delivered\": " << r.delivered << ", \"lost\": " << n.lost
+        << ", \"duplicated\": " << n.duplicated << ", \"cut\": " << n.cut << ", \"to_down\": " << r.to_down
+        << ", \"oversize\": " << n.oversize << ", \"unroutable\": " << n.unroutable << ", \"links_opened\": "
+        << r.links_opened << "},\n";
+    out << "  \"dht\": {\"packets_out\": " << r.dht.packets_out << ", \"packets_in\": " << r.dht.packets_in
+        << ", \"bytes_out\": " << r.dht.bytes_out << ", \"lookups_started\": " << r.dht.lookups_started
+        << ", \"lookups_done\": " << r.dht.lookups_done << ", \"evictions\": " << r.dht.evictions
+        << ", \"store_errors\": " << r.dht.store_errors << ", \"dropped\": {";
+    for (std::size_t i = 0; i < r.dht.dropped.size(); ++i) {
+        out << (i ? ", " : "") << json_string(dht::to_string(static_cast<dht::DropReason>(i))) << ": " << r.dht.dropped[i];
+    }
+    out << "}},\n";
+    out << "  \"violations\": [";
+    for (std::size_t i = 0; i < r.violations.size(); ++i) {
+        auto const& v = r.violations[i];
+        out << (i ? ", " : "") << "{\"at_s\": " << fixed(core::to_seconds(v.at.since_origin), 6) << ", \"node\": " << v.node
+            << ", \"what\": " << json_string(v.what) << "}";
+    }
+    out << "],\n";
+    out << "  \"passed\": " << (r.passed() ? "true" : "false") << ",\n";
+    out << "  \"failures\": [";
+    for (std::size_t i = 0; i < r.failures.size(); ++i) out << (i ? ", " : "") << json_string(r.failures[i]);
+    out << "],\n";
+    out << "  \"command\": " << json_string(command_line) << "\n";
+    out << "}\n";
+}
+
+void write_csv(std::ostream& out, ScenarioResult const& r) {
+    out << "index,origin,issued_ms,done_ms,latency_ms,hops,queried,finished,abandoned,partitioned,success,target,found,"
+           "truth_issued,truth_done\n";
+    auto id = [](std::optional<core::NodeId> const& v) { return v ? v->hex() : std::string(); };
+    for (std::size_t i = 0; i < r.lookups.size(); ++i) {
+        auto const& l = r.lookups[i];
+        double issued = static_cast<double>(l.issued.since_origin.count()) / 1000.0;
+        double done = l.finished ? static_cast<double>(l.done.since_origin.count()) / 1000.0 : 0.0;
+        out << i << ',' << l.origin << ',' << fixed(issued, 3) << ',' << (l.finished ? fixed(done, 3) : "") << ','
+            << (l.finished ? fixed(done - issued, 3) : "") << ',' << l.hops << ',' << l.queried << ',' << l.finished << ','
+            << l.abandoned << ',' << l.partitioned << ',' << l.success << ',' << l.target.hex() << ',' << id(l.found) << ','
+            << id(l.truth_issued) << ',' << id(l.truth_done) << '\n';
+    }
+}
+
+namespace {
+
+// "Nice" tick step (1, 2 or 5 times a power of ten) giving about `count` ticks over `span`.
+double tick_step(double span, int count) {
+    if (span <= 0) return 1;
+    double raw = span / count;
+    double p = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+        if (raw <= m * p) return m * p;
+    return 10 * p;
+}
+
+std::string tick_label(double v) {
+    std::ostringstream os;
+    os << std::setprecision(6) << v;
+    return os.str();
+}
+
+}  // namespace
+
+void write_cdf_svg(std::ostream& out, std::vector<double> latencies_ms, std::string const& title) {
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    constexpr double width = 720, height = 480;
+    constexpr double left = 80, right = 30, top = 50, bottom = 70;
+    constexpr double plot_w = width - left - right, plot_h = height - top - bottom;
+    double const max_v = latencies_ms.empty() ? 1.0 : std::max(latencies_ms.back(), 1e-3);
+    double const step = tick_step(max_v, 8);
+    double const x_max = std::ceil(max_v / step) * step;
+    auto x_of = [&](double v) { return left + v / x_max * plot_w; };
+    auto y_of = [&](double p) { return top + (1.0 - p) * plot_h; };
+
+    out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height << "\" viewBox=\"0 0 "
+        << width << ' ' << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+    out << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    out << "<text x=\"" << width / 2 << "\" y=\"28\" text-anchor=\"middle\" font-size=\"16\">" << xml_escape(title)
+        << "</text>\n";
+    // Grid and ticks.
+    for (double v = 0; v <= x_max + step / 2; v += step) {
+        double x = x_of(v);
+        out << "<line x1=\"" << fixed(x, 1) << "\" y1=\"" << top << "\" x2=\"" << fixed(x, 1) << "\" y2=\"" << top + plot_h
+            << "\" stroke=\"#e0e0e0\"/>\n";
+        out << "<line x1=\"" << fixed(x, 1) << "\" y1=\"" << top + plot_h << "\" x2=\"" << fixed(x, 1) << "\" y2=\""
+            << top + plot_h + 5 << "\" stroke=\"black\"/>\n";
+        out << "<text x=\"" << fixed(x, 1) << "\" y=\"" << top + plot_h + 20 << "\" text-anchor=\"middle\">"
+            << tick_label(v) << "</text>\n";
+    }
+    for (int i = 0; i <= 10; ++i) {
+        double p = i / 10.0;
+        double y = y_of(p);
+        out << "<line x1=\"" << left << "\" y1=\"" << fixed(y, 1) << "\" x2=\"" << left + plot_w << "\" y2=\"" << fixed(y, 1)
+            << "\" stroke=\"#e0e0e0\"/>\n";
+        out << "<line x1=\"" << left - 5 << "\" y1=\"" << fixed(y, 1) << "\" x2=\"" << left << "\" y2=\"" << fixed(y, 1)
+            << "\" stroke=\"black\"/>\n";
+        out << "<text x=\"" << left - 9 << "\" y=\"" << fixed(y + 4, 1) << "\" text-anchor=\"end\">" << fixed(p, 1)
+            << "</text>\n";
+    }
+    // Axes and labels.
+    out << "<line x1=\"" << left << "\" y1=\"" << top + plot_h << "\" x2=\"" << left + plot_w << "\" y2=\"" << top + plot_h
+        << "\" stroke=\"black\"/>\n";
+    out << "<line x1=\"" << left << "\" y1=\"" << top << "\" x2=\"" << left << "\" y2=\"" << top + plot_h
+        << "\" stroke=\"black\"/>\n";
+    out << "<text x=\"" << left + plot_w / 2 << "\" y=\"" << height - 20
+        << "\" text-anchor=\"middle\">lookup latency (ms)</text>\n";
+    out << "<text x=\"20\" y=\"" << top + plot_h / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
+        << top + plot_h / 2 << ")\">fraction of lookups (CDF)</text>\n";
+    // The step curve: at most ~2000 points, so a 100,000-lookup run stays a small file.
+    if (!latencies_ms.empty()) {
+        std::size_t const n = latencies_ms.size();
+        std::size_t const stride = std::max<std::size_t>(1, n / 2000);
+        out << "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"" << fixed(x_of(0), 1) << ','
+            << fixed(y_of(0), 1);
+        double prev_p = 0;
+        for (std::size_t i = 0; i < n; i += stride) {
+            std::size_t j = std::min(n - 1, i + stride - 1);
+            double x = x_of(latencies_ms[j]);
+            double p = static_cast<double>(j + 1) / static_cast<double>(n);
+            out << ' ' << fixed(x, 1) << ',' << fixed(y_of(prev_p), 1) << ' ' << fixed(x, 1) << ',' << fixed(y_of(p), 1);
+            prev_p = p;
+        }
+        out << "\"/>\n";
+        out << "<text x=\"" << left + plot_w - 5 << "\" y=\"" << top + plot_h - 10 << "\" text-anchor=\"end\" fill=\"#555\">n = "
+            << n << ", median " << fixed(latencies_ms[(n - 1) / 2], 1) << " ms</text>\n";
+    } else {
+        out << "<text x=\"" << left + plot_w / 2 << "\" y=\"" << top + plot_h / 2
+            << "\" text-anchor=\"middle\">no finished lookups</text>\n";
+    }
+    out << "</svg>\n";
+}
+
+std::string quote_command_line(std::vector<std::string> const& args) {
+    std::string out;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (i) out += ' ';
+        auto const& a = args[i];
+        bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_./:=,+@%").find(c) != std::string_view::npos;
+        });
+        if (plain) {
+            out += a;
+            continue;
+        }
+        out += '\'';
+        for (char c : a) {
+            if (c == '\'') out += "'\\''";
+            else out += c;
+        }
+        out += '\'';
+    }
+    return out;
+}
+
+}  // namespace sim

@@ -1,0 +1,132 @@
+// sim::Scenario: the standard kadmium-sim run, in four phases on one virtual clock:
+//   1. join:     node 0 starts alone; node i starts at i / join_rate and bootstraps from
+//                1..bootstrap_peers random nodes that have already joined;
+//   2. settle:   nothing is injected while routing tables fill;
+//   3. workload: `lookups` find_node lookups from random joined nodes to random targets,
+//                spread evenly, while churn, crash/restart and partitions happen;
+//   4. drain:    no new work until every lookup has finished (or its deadline passed).
+// It is not the event loop (Simulator) and not a report (report.hpp).
+//
+// The checker: a lookup succeeds when the closest contact it returns is the live, joined
+// node closest to the target by XOR (among the nodes on the origin's side of a partition),
+// either when the lookup was issued or when it finished; churn may change the answer
+// while the lookup runs, and both are correct answers. A node counts as joined once its
+// own-id lookup (the DHT's join) has finished with at least one contact, until it crashes.
+#pragma once
+
+#include "core/node_id.hpp"
+#include "core/time.hpp"
+#include "dht/config.hpp"
+#include "dht/stats.hpp"
+#include "sim/simulator.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sim {
+
+using namespace std::chrono_literals;
+
+struct PartitionSpec {
+    core::Duration at{};        // after the workload starts
+    core::Duration duration{};  // then it heals
+    double fraction = 0.5;      // share of nodes on side 1
+    bool one_way = false;       // side 0 cannot reach side 1; side 1 still reaches side 0
+};
+
+struct ScenarioOptions {
+    std::uint64_t seed = 1;
+    std::size_t nodes = 1000;
+    std::size_t lookups = 1000;
+    double churn = 0.0;  // this fraction of `nodes` leaves during the workload; as many join
+    std::size_t crashes = 0;
+    core::Duration downtime = 30s;
+    std::vector<PartitionSpec> partitions;
+    CryptoMode crypto = CryptoMode::standin;
+    NetworkOptions network;
+    dht::Config dht = sim_dht_config();
+    double join_rate = 500.0;  // nodes per virtual second in the join phase
+    core::Duration settle = 30s;
+    core::Duration workload = 60s;
+    std::size_t bootstrap_peers = 3;
+    // A node not joined this long after it started bootstraps again from other peers,
+    // as a production node would retry its bootstrap list; at most join_retries times.
+    core::Duration join_retry_after = 15s;
+    unsigned join_retries = 3;
+    std::optional<double> min_success;
+    std::uint64_t events_max = 4'000'000'000;
+    // Progress lines on stderr (wall-clock paced; never affects the run).
+    bool progress = false;
+};
+
+struct LookupRecord {
+    NodeIndex origin = 0;
+    core::NodeId target;
+    core::Instant issued;
+    core::Instant done;
+    bool finished = false;
+    bool abandoned = false;  // the origin crashed or left first
+    bool success = false;
+    bool partitioned = false;  // issued or finished while the network was partitioned
+    int hops = 0;
+    std::size_t queried = 0;
+    std::optional<core::NodeId> found;
+    std::optional<core::NodeId> truth_issued;
+    std::optional<core::NodeId> truth_done;
+};
+
+struct LookupSummary {
+    std::size_t count = 0;      // issued
+    std::size_t finished = 0;   // LookupDone received
+    std::size_t abandoned = 0;  // origin gone first; not in the rate
+    std::size_t succeeded = 0;
+    double success_rate = 0.0;  // succeeded / (count - abandoned)
+    double hops_p50 = 0, hops_p99 = 0;
+    double latency_ms_p50 = 0, latency_ms_p99 = 0;
+    double queried_p50 = 0;
+    std::size_t internal = 0;  // lookups the nodes started themselves (join, refresh, ...)
+};
+
+struct ScenarioResult {
+    ScenarioOptions options;
+    std::vector<LookupRecord> lookups;
+    LookupSummary summary;
+    double virtual_seconds = 0;
+    double wall_seconds = 0;
+    std::uint64_t events = 0;
+    std::uint64_t trace_hash = 0;
+    double peak_rss_mb = 0;
+    double memory_per_node_kb = 0;
+    std::size_t queue_peak = 0;
+    // Membership.
+    std::size_t nodes_created = 0;
+    std::size_t nodes_up_end = 0;
+    std::size_t nodes_joined_end = 0;
+    std::size_t join_failures = 0;  // up at the end but never joined
+    std::size_t bootstrap_retries = 0;
+    std::size_t left = 0, joined_late = 0, crashes = 0, restarts = 0;
+    double join_ms_p50 = 0, join_ms_p99 = 0;
+    // Traffic.
+    NetworkStats network;
+    std::uint64_t delivered = 0;
+    std::uint64_t to_down = 0;
+    std::size_t links_opened = 0;
+    dht::Stats dht;
+    std::vector<Violation> violations;
+    // Why the run failed its checks (empty: passed).
+    std::vector<std::string> failures;
+    bool passed() const { return failures.empty(); }
+};
+
+// Runs the scenario to the end. Deterministic in `options` (progress output aside).
+ScenarioResult run_scenario(ScenarioOptions const& options);
+
+// Nearest-rank percentile of `values` (sorted in place); 0 when empty.
+double percentile(std::vector<double>& values, double p);
+
+// Peak resident set size of this process so far, in MiB (getrusage).
+double peak_rss_mb();
+
+}  // namespace sim

@@ -1,0 +1,66 @@
+// One simulated node's identity and lifecycle; see sim_node.hpp.
+#include "sim/sim_node.hpp"
+
+#include "core/assert.hpp"
+#include "sim/sim_network.hpp"
+
+#include <array>
+
+namespace sim {
+
+namespace {
+// All nodes share one wall-clock anchor, so their packet timestamps agree exactly.
+constexpr core::WallClockAnchor sim_wall{core::Instant{}, core::UnixTime{1'700'000'000}};
+}  // namespace
+
+SimNode::SimNode(NodeIndex i, std::uint64_t seed, CryptoMode mode, std::size_t records_max)
+    : index(i), endpoint(endpoint_of(i)), rng(mix64(seed, i, 0x6e6f6465 /* "node" */)) {
+    std::array<std::byte, 32> key_seed;
+    rng.fill(key_seed);
+    if (mode == CryptoMode::real) {
+        auto identity = core::Identity::from_seed(key_seed);
+        public_key = identity.public_key;
+        crypto = std::make_unique<core::SodiumCrypto>(identity);
+    } else {
+        public_key.bytes = key_seed;
+        crypto = std::make_unique<core::StandInCrypto>(public_key);
+    }
+    id = core::node_id_of(public_key);
+    store = std::make_unique<store::MemStore>(records_max);
+}
+
+void SimNode::start(dht::Config const& config, core::Instant now) {
+    CORE_ASSERT(state == State::created || state == State::down);
+    engine = std::make_unique<node::Engine>(config, public_key, *crypto, *store, rng.split(), now, sim_wall);
+    CORE_ASSERT(engine->dht().id() == id);
+    state = State::up;
+    ++incarnation;
+    wakeup_at.reset();
+    same_instant_timeouts = 0;
+}
+
+void SimNode::stop(bool leave) {
+    CORE_ASSERT(state == State::up);
+    add_stats(stats_before, engine->dht().stats());
+    engine.reset();
+    wakeup_at.reset();
+    state = leave ? State::gone : State::down;
+    // A node that leaves for good frees its records too: nothing will read them again.
+    if (leave) store = std::make_unique<store::MemStore>(store->records_max());
+}
+
+void add_stats(dht::Stats& a, dht::Stats const& b) {
+    for (std::size_t i = 0; i < a.dropped.size(); ++i) a.dropped[i] += b.dropped[i];
+    for (std::size_t t = 0; t < a.rpc.size(); ++t)
+        for (std::size_t o = 0; o < a.rpc[t].size(); ++o) a.rpc[t][o] += b.rpc[t][o];
+    a.bytes_in += b.bytes_in;
+    a.bytes_out += b.bytes_out;
+    a.packets_in += b.packets_in;
+    a.packets_out += b.packets_out;
+    a.lookups_started += b.lookups_started;
+    a.lookups_done += b.lookups_done;
+    a.store_errors += b.store_errors;
+    a.evictions += b.evictions;
+}
+
+}  // namespace sim

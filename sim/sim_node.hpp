@@ -1,0 +1,67 @@
+// sim::SimNode: one simulated node: the real node::Engine over a store::MemStore, its
+// PacketCrypto, its endpoint and an Rng derived from (run seed, node index). It is not a
+// host loop (the Simulator feeds it) and does no I/O. Invariant: `engine` is non-null
+// exactly while state == up; the store and identity outlive crashes (they are the disk).
+#pragma once
+
+#include "core/crypto.hpp"
+#include "core/endpoint.hpp"
+#include "core/rng.hpp"
+#include "core/time.hpp"
+#include "dht/config.hpp"
+#include "dht/stats.hpp"
+#include "node/engine.hpp"
+#include "sim/latency_model.hpp"
+#include "store/mem_store.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+namespace sim {
+
+enum class CryptoMode : std::uint8_t { standin, real };
+
+struct SimNode {
+    enum class State : std::uint8_t { created, up, down, gone };
+
+    // A node that does not run yet: identity, crypto and store, derived from (seed, index).
+    // With CryptoMode::real the key pair comes from Identity::from_seed (an ed25519 key
+    // generation, ~20 µs); with standin the public key is 32 random bytes.
+    SimNode(NodeIndex index, std::uint64_t seed, CryptoMode crypto, std::size_t records_max);
+    SimNode(SimNode&&) noexcept = default;
+    SimNode& operator=(SimNode&&) noexcept = default;
+
+    // Creates the engine (state becomes up). Each start draws a fresh engine Rng from
+    // `rng`, so a restarted node does not replay its first life's choices.
+    void start(dht::Config const& config, core::Instant now);
+    // Destroys the engine, keeping its counters in `stats_before` (state becomes down, or
+    // gone when the node leaves for good).
+    void stop(bool leave);
+
+    bool up() const { return state == State::up; }
+
+    NodeIndex index = 0;
+    core::Endpoint endpoint;
+    core::PublicKey public_key;
+    core::NodeId id;
+    core::Rng rng;
+    std::unique_ptr<core::PacketCrypto> crypto;
+    std::unique_ptr<store::MemStore> store;
+    std::unique_ptr<node::Engine> engine;
+    State state = State::created;
+    // Bumped by every start, so a wakeup scheduled for an earlier life is recognised.
+    std::uint32_t incarnation = 0;
+    // The one wakeup the simulator holds valid for this node (others in the queue are stale).
+    std::optional<core::Instant> wakeup_at;
+    // Consecutive timeouts handled at one instant (detects a wakeup that never advances).
+    std::uint32_t same_instant_timeouts = 0;
+    core::Instant last_timeout_at{core::Duration{-1}};
+    // Counters of earlier lives, summed when the engine is destroyed.
+    dht::Stats stats_before;
+};
+
+// Adds `b`'s counters to `a`.
+void add_stats(dht::Stats& a, dht::Stats const& b);
+
+}  // namespace sim

@@ -1,0 +1,255 @@
+// The simulator's event loop; see simulator.hpp.
+#include "sim/simulator.hpp"
+
+#include "core/assert.hpp"
+
+#include <algorithm>
+
+namespace sim {
+
+using namespace std::chrono_literals;
+
+namespace {
+// A node that asks to be woken at the same instant this many times in a row is spinning:
+// its timer handling does not advance. Counted as a violation; the simulator then pushes
+// its wakeups 1 ms ahead so the run can go on and report it.
+constexpr std::uint32_t same_instant_timeouts_max = 1000;
+}  // namespace
+
+dht::Config sim_dht_config() {
+    dht::Config c;
+    // Shared keys are cheap with the stand-in crypto and a simulated node talks to a few
+    // hundred peers: 256 cached keys keep hit rates high at a sixteenth of the memory.
+    c.key_cache_max = 256;
+    // Simulated values are small; a handful of partial messages is plenty.
+    c.reassembly_max = 8;
+    c.reassembly_bytes_max = 256 * 1024;
+    c.records_max = 4096;
+    return c;
+}
+
+Simulator::Simulator(SimOptions options)
+    : options_(std::move(options)), network_(options_.network, options_.seed), links_(network_, options_.streams) {}
+
+NodeIndex Simulator::add_node() {
+    auto const i = static_cast<NodeIndex>(nodes_.size());
+    CORE_ASSERT(i < node_index_max);
+    nodes_.emplace_back(i, options_.seed, options_.crypto, options_.records_max);
+    return i;
+}
+
+void Simulator::start_node(NodeIndex i, std::vector<NodeIndex> const& peers) {
+    auto& n = nodes_.at(i);
+    n.start(options_.dht, now_);
+    for (auto p : peers) {
+        CORE_ASSERT(p != i);
+        n.engine->dht().bootstrap(now_, nodes_.at(p).endpoint);
+    }
+    flush(i);
+}
+
+void Simulator::crash_node(NodeIndex i, bool leave) {
+    auto& n = nodes_.at(i);
+    if (!n.up()) return;
+    n.stop(leave);
+    links_.node_down(now_, i, stream_out_);
+    schedule_stream(stream_out_);
+}
+
+std::optional<LinkId> Simulator::open_link(NodeIndex a, NodeIndex b) {
+    auto id = links_.open(now_, a, b, stream_out_);
+    schedule_stream(stream_out_);
+    return id;
+}
+
+bool Simulator::send_on_link(LinkId link, NodeIndex from, core::Bytes frame) {
+    bool ok = links_.send(now_, link, from, std::move(frame), stream_out_);
+    schedule_stream(stream_out_);
+    return ok;
+}
+
+void Simulator::close_link(LinkId link, NodeIndex by) {
+    links_.close(now_, link, by, stream_out_);
+    schedule_stream(stream_out_);
+}
+
+void Simulator::partition(double fraction, bool one_way) {
+    network_.partition(nodes_.size(), fraction, one_way);
+    links_.check_partition(now_, stream_out_);
+    schedule_stream(stream_out_);
+}
+
+void Simulator::heal() { network_.heal(); }
+
+template <class T>
+std::uint32_t Simulator::park(std::vector<T>& slab, std::vector<std::uint32_t>& free, T value) {
+    if (!free.empty()) {
+        auto slot = free.back();
+        free.pop_back();
+        slab[slot] = std::move(value);
+        return slot;
+    }
+    slab.push_back(std::move(value));
+    return static_cast<std::uint32_t>(slab.size() - 1);
+}
+
+void Simulator::schedule_stream(std::vector<SimStreamLinks::Delivery>& out) {
+    for (auto& d : out) {
+        auto at = d.at;
+        auto to = d.to;
+        auto slot = park(streams_, streams_free_, std::move(d));
+        queue_.push(at, Event{Event::Kind::stream, to, 0, slot, {}});
+    }
+    out.clear();
+}
+
+void Simulator::at(core::Instant when, std::function<void()> action) {
+    CORE_ASSERT(when >= now_);
+    auto slot = park(actions_, actions_free_, std::move(action));
+    queue_.push(when, Event{Event::Kind::action, 0, 0, slot, {}});
+}
+
+void Simulator::trace(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
+    // FNV-1a over 64-bit words: cheap, stable across toolchains, and any difference in
+    // one word changes every later value.
+    for (auto w : {a, b, c, d}) {
+        trace_ ^= w;
+        trace_ *= 0x100000001b3ULL;
+    }
+}
+
+void Simulator::violation(NodeIndex node, std::string what) {
+    // Bounded: the first violations tell the story; the count is what the check uses.
+    if (violations_.size() < 1000) violations_.push_back(Violation{now_, node, std::move(what)});
+}
+
+void Simulator::flush(NodeIndex i) {
+    auto& n = nodes_[i];
+    CORE_ASSERT(n.up());
+    while (auto tx = n.engine->poll_transmit()) {
+        auto to = index_of(tx->to);
+        if (!to || *to >= nodes_.size()) {
+            network_.count_unroutable();
+            continue;
+        }
+        if (*to == i) {
+            violation(i, "sent a datagram to its own address");
+            continue;
+        }
+        auto route = network_.route(i, *to, tx->bytes.size());
+        for (std::uint8_t k = 0; k < route.count; ++k) {
+            bool const last = k + 1 == route.count;
+            queue_.push(now_ + route.delay[k],
+                        Event{Event::Kind::datagram, *to, i, 0, last ? std::move(tx->bytes) : tx->bytes});
+        }
+    }
+    std::vector<dht::Event> events;  // local: a hook may command this node again
+    while (auto ev = n.engine->poll_event()) events.push_back(std::move(*ev));
+    arm_wakeup(i);
+    queue_peak_ = std::max(queue_peak_, queue_.size());
+    for (auto& ev : events) {
+        if (on_event) on_event(i, ev);
+    }
+}
+
+void Simulator::arm_wakeup(NodeIndex i) {
+    auto& n = nodes_[i];
+    auto w = n.engine->next_wakeup();
+    if (!w) {
+        n.wakeup_at.reset();  // whatever is queued for this node is now stale
+        return;
+    }
+    auto t = std::max(*w, now_);
+    if (n.same_instant_timeouts >= same_instant_timeouts_max) t = std::max(t, now_ + 1ms);
+    // An earlier wakeup is already queued: let it fire (a spurious handle_timeout is
+    // harmless) and re-arm then, rather than queueing one event per input.
+    if (n.wakeup_at && *n.wakeup_at <= t) return;
+    n.wakeup_at = t;
+    queue_.push(t, Event{Event::Kind::wakeup, i, 0, n.incarnation, {}});
+}
+
+bool Simulator::step() {
+    if (events_ >= options_.events_max) {
+        if (events_ == options_.events_max) {
+            violation(0, "events_max reached: the run was cut short");
+            ++events_;
+        }
+        return false;
+    }
+    auto popped = queue_.pop();
+    if (!popped) return false;
+    CORE_ASSERT(popped->at >= now_);
+    now_ = popped->at;
+    auto& e = popped->payload;
+    switch (e.kind) {
+        case Event::Kind::datagram: {
+            auto& n = nodes_[e.node];
+            if (!n.up()) {
+                ++to_down_;
+                return true;
+            }
+            ++events_;
+            ++delivered_;
+            trace(static_cast<std::uint64_t>(now_.since_origin.count()), e.node, 1, e.bytes.size());
+            n.engine->handle_datagram(now_, nodes_[e.from].endpoint, e.bytes);
+            flush(e.node);
+            return true;
+        }
+        case Event::Kind::wakeup: {
+            auto& n = nodes_[e.node];
+            if (!n.up() || e.aux != n.incarnation || n.wakeup_at != now_) return true;  // stale
+            ++events_;
+            n.wakeup_at.reset();
+            if (n.last_timeout_at == now_) {
+                if (++n.same_instant_timeouts == same_instant_timeouts_max)
+                    violation(e.node, "next_wakeup() stays at the same instant after handle_timeout");
+            } else {
+                n.same_instant_timeouts = 0;
+                n.last_timeout_at = now_;
+            }
+            n.engine->handle_timeout(now_);
+            flush(e.node);
+            return true;
+        }
+        case Event::Kind::action: {
+            ++events_;
+            auto action = std::move(actions_[e.aux]);
+            actions_[e.aux] = nullptr;
+            actions_free_.push_back(e.aux);
+            action();
+            return true;
+        }
+        case Event::Kind::stream: {
+            auto d = std::move(streams_[e.aux]);
+            streams_free_.push_back(e.aux);
+            if (!links_.deliverable(d) || !nodes_[d.to].up()) return true;
+            ++events_;
+            trace(static_cast<std::uint64_t>(now_.since_origin.count()), d.to, 3 + static_cast<unsigned>(d.event.kind),
+                  d.event.frame.size());
+            if (on_stream) on_stream(d.to, d.event);
+            return true;
+        }
+    }
+    return true;
+}
+
+void Simulator::run_until(core::Instant end) {
+    stop_ = false;
+    while (!stop_) {
+        auto next = queue_.peek_time();
+        if (!next || *next > end) break;
+        if (!step()) break;
+    }
+    if (!stop_ && end > now_) now_ = end;
+}
+
+dht::Stats Simulator::total_stats() const {
+    dht::Stats total;
+    for (auto const& n : nodes_) {
+        add_stats(total, n.stats_before);
+        if (n.up()) add_stats(total, n.engine->dht().stats());
+    }
+    return total;
+}
+
+}  // namespace sim
