@@ -1,0 +1,95 @@
+// The HTTP API's logic without the HTTP transport: authentication, routing of versioned
+// paths, request validation, and JSON rendering of answers. http_api.cpp feeds it parsed
+// requests from Beast; tests feed it by hand with a fake ApiBackend. No Asio here.
+// Contract: `respond` is called exactly once per request, either before
+// handle_api_request returns (errors, id, status, peers) or later from the backend's
+// LookupDone callback (put, get, lookup).
+#pragma once
+
+#include "core/node_id.hpp"
+#include "core/time.hpp"
+#include "dht/events.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace node {
+
+struct ApiRequest {
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // path and query, e.g. "/v1/get?key=a%20b"
+    std::optional<std::string> authorization;
+    std::string body;
+};
+
+struct ApiResponse {
+    unsigned status = 200;
+    std::string body;  // one JSON text
+};
+
+struct StatusInfo {
+    core::NodeId node_id;
+    std::vector<std::string> listen;
+    std::string api;
+    std::optional<std::string> metrics;
+    std::size_t peers = 0;
+    std::size_t active_peers = 0;
+    std::size_t records = 0;
+    std::size_t lookups_in_flight = 0;
+    double uptime_s = 0;
+    std::string version;
+};
+
+struct PeerRow {
+    core::NodeId id;
+    std::string address;
+    std::int64_t last_seen_s_ago = 0;
+    unsigned failures = 0;
+};
+
+// What the API needs from the node. The runtime implements it on top of node::Engine.
+class ApiBackend {
+public:
+    using Done = std::function<void(dht::LookupDone const&)>;
+    virtual ~ApiBackend() = default;
+    virtual StatusInfo status() const = 0;
+    virtual std::vector<PeerRow> peers() const = 0;
+    virtual std::size_t value_size_max() const = 0;
+    virtual core::Duration ttl_default() const = 0;
+    virtual core::Duration ttl_max() const = 0;
+    // Start a DHT operation; `done` runs once, when its LookupDone comes out of the core.
+    virtual void put(core::Key const& key, core::Bytes value, core::Duration ttl, Done done) = 0;
+    virtual void get(core::Key const& key, Done done) = 0;
+    virtual void lookup(core::NodeId const& target, Done done) = 0;
+};
+
+// Request body limit: a 64 KiB value as base64 (~87 KiB) plus the key and JSON framing.
+inline constexpr std::size_t api_body_max = 128 * 1024;
+// User keys are hashed, so their length does not matter to the DHT; this bounds work.
+inline constexpr std::size_t api_key_max = 4096;
+
+// Does `authorization` carry exactly "Bearer <cookie>"? Compares in constant time for a
+// given cookie length, so response timing does not leak the cookie. False when the cookie
+// is empty.
+bool cookie_matches(std::optional<std::string_view> authorization, std::string_view cookie);
+
+// Decodes %XX escapes and '+' (as space, form encoding); nullopt on a bad escape.
+std::optional<std::string> percent_decode(std::string_view text);
+// Percent-encodes everything but RFC 3986 unreserved characters.
+std::string percent_encode(std::string_view text);
+// The decoded value of query parameter `name` in `target` (first occurrence).
+std::optional<std::string> query_param(std::string_view target, std::string_view name);
+
+// {"error": message}
+std::string error_body(std::string_view message);
+
+// Handles one request; see the contract at the top of this file.
+void handle_api_request(ApiBackend& backend, std::string_view cookie, ApiRequest const& request,
+                        std::function<void(ApiResponse)> respond);
+
+}  // namespace node

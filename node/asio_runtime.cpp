@@ -1,0 +1,628 @@
+// Map: start-up (data dir, lock, identity, store, sockets, API, metrics, snapshot,
+// bootstrap) in Runtime::start; the input paths on_receive and on_wakeup, both ending in
+// drain_outputs; periodic work on three timers (metrics 1 s, snapshot 60 s, bootstrap
+// retry 30 s); shutdown on a signal. ApiBackend is implemented here so API commands enter
+// the engine on the same thread as everything else.
+#include "node/asio_runtime.hpp"
+
+#include "core/crypto.hpp"
+#include "core/identity_file.hpp"
+#include "metrics/exporter.hpp"
+#include "node/api_routes.hpp"
+#include "node/asio.hpp"
+#include "node/engine.hpp"
+#include "node/http_api.hpp"
+#include "node/net.hpp"
+#include "store/lmdb_store.hpp"
+#include "store/routing_snapshot.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+#ifndef KADMIUM_VERSION
+#define KADMIUM_VERSION "0.0.0"
+#endif
+
+namespace node {
+
+char const* version() { return KADMIUM_VERSION; }
+
+namespace {
+
+namespace fs = std::filesystem;
+using udp = asio::ip::udp;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto metrics_interval = 1s;
+constexpr auto snapshot_interval = 60s;
+constexpr auto bootstrap_retry_interval = 30s;
+// The largest UDP payload; the DHT never sends more, but a peer might.
+constexpr std::size_t datagram_max = 64 * 1024;
+// Datagrams read per readiness before the timer is re-armed: amortises the timer work
+// under load without starving other handlers.
+constexpr int receive_batch_max = 64;
+
+// Writes `contents` to `path` atomically (temporary file, then rename) with `mode`.
+bool write_file_atomic(fs::path const& path, std::string const& contents, mode_t mode, std::string& error) {
+    auto tmp = path;
+    tmp += ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        error = tmp.string() + ": " + std::strerror(errno);
+        return false;
+    }
+    bool ok = ::fchmod(fd, mode) == 0 &&
+              ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size());
+    int saved = errno;
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        error = path.string() + ": " + std::strerror(ok ? errno : saved);
+        ::unlink(tmp.c_str());
+        return false;
+    }
+    return true;
+}
+
+struct UdpListener {
+    explicit UdpListener(asio::io_context& io) : socket(io), buffer(std::make_unique<std::array<std::byte, datagram_max>>()) {}
+    udp::socket socket;
+    core::Endpoint local;
+    std::unique_ptr<std::array<std::byte, datagram_max>> buffer;
+    udp::endpoint from;
+};
+
+class Runtime final : public ApiBackend {
+public:
+    explicit Runtime(NodeConfig config)
+        : config_(std::move(config)),
+          metrics_timer_(io_),
+          snapshot_timer_(io_),
+          bootstrap_timer_(io_),
+          wakeup_timer_(io_),
+          signals_(io_),
+          resolver_(io_) {}
+
+    ~Runtime() override {
+        if (lock_fd_ >= 0) ::close(lock_fd_);
+    }
+
+    // Everything that can fail at start-up; an error is one line for stderr.
+    core::Result<void, std::string> start();
+    void run() { io_.run(); }
+
+    // --- ApiBackend. ---
+    StatusInfo status() const override;
+    std::vector<PeerRow> peers() const override;
+    std::size_t value_size_max() const override { return engine_->dht().config().value_size_max; }
+    core::Duration ttl_default() const override { return engine_->dht().config().ttl_default; }
+    core::Duration ttl_max() const override { return engine_->dht().config().ttl_max; }
+    void put(core::Key const& key, core::Bytes value, core::Duration ttl, Done done) override {
+        auto id = engine_->dht().put(now(), key, std::move(value), ttl);
+        pending_.emplace(id, std::move(done));
+        after_input();
+    }
+    void get(core::Key const& key, Done done) override {
+        auto id = engine_->dht().get(now(), key);
+        pending_.emplace(id, std::move(done));
+        after_input();
+    }
+    void lookup(core::NodeId const& target, Done done) override {
+        auto id = engine_->dht().find_node(now(), target);
+        pending_.emplace(id, std::move(done));
+        after_input();
+    }
+
+private:
+    // The metrics address actually bound ("127.0.0.1:9100"), or nullopt when off.
+    std::optional<std::string> metrics_address() const {
+        if (!exporter_) return std::nullopt;
+        auto m = *config_.metrics;
+        m.port = exporter_->port();
+        return m.to_string();
+    }
+    core::Instant now() const {
+        return core::Instant{std::chrono::duration_cast<core::Duration>(Clock::now() - start_time_)};
+    }
+
+    core::Result<void, std::string> prepare_data_dir();
+    core::Result<void, std::string> open_sockets();
+    core::Result<void, std::string> write_api_files();
+    void load_snapshot();
+    void save_snapshot();
+    void start_bootstrap();
+
+    void do_receive(UdpListener& l);
+    void on_receive(UdpListener& l, boost::system::error_code ec, std::size_t n);
+    void send(core::Transmit const& t);
+    UdpListener* socket_for(core::Endpoint const& to);
+
+    void drain_outputs();
+    void after_input() {
+        drain_outputs();
+        arm_wakeup();
+    }
+    void arm_wakeup();
+    void on_event(dht::Event const& event);
+
+    void arm_metrics();
+    void arm_snapshot();
+    void arm_bootstrap_retry();
+    void update_metrics();
+    void shutdown(int signal);
+
+    NodeConfig config_;
+    Clock::time_point const start_time_ = Clock::now();
+    // Declared first so it is destroyed last: every object below that holds a handler or a
+    // socket goes before the io_context.
+    asio::io_context io_{1};
+    core::WallClockAnchor wall_;
+    int lock_fd_ = -1;
+
+    std::optional<core::Identity> identity_;
+    std::unique_ptr<core::SodiumCrypto> crypto_;
+    std::unique_ptr<store::LmdbStore> store_;
+    std::unique_ptr<Engine> engine_;
+    std::vector<std::unique_ptr<UdpListener>> sockets_;
+    std::unique_ptr<HttpApi> api_;
+    std::unique_ptr<metrics::Exporter> exporter_;
+    std::string cookie_;
+
+    asio::steady_timer metrics_timer_;
+    asio::steady_timer snapshot_timer_;
+    asio::steady_timer bootstrap_timer_;
+    asio::steady_timer wakeup_timer_;
+    std::optional<core::Instant> armed_;
+    asio::signal_set signals_;
+    udp::resolver resolver_;
+
+    std::unordered_map<dht::LookupId, Done> pending_;
+    bool stopping_ = false;
+
+    std::uint64_t send_errors_ = 0;
+    std::uint64_t send_errors_logged_ = 0;
+    std::uint64_t receive_errors_ = 0;
+    std::uint64_t store_errors_logged_ = 0;
+    Clock::time_point last_error_log_{};
+};
+
+core::Result<void, std::string> Runtime::prepare_data_dir() {
+    auto const& dir = config_.data_dir;
+    std::error_code ec;
+    auto st = fs::status(dir, ec);
+    if (st.type() == fs::file_type::not_found) {
+        fs::create_directories(dir, ec);
+        if (ec) return core::Err("cannot create data dir " + dir.string() + ": " + ec.message());
+        fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+        if (ec) return core::Err("cannot set permissions of data dir " + dir.string() + ": " + ec.message());
+    } else if (ec) {
+        return core::Err("cannot use data dir " + dir.string() + ": " + ec.message());
+    } else if (st.type() != fs::file_type::directory) {
+        return core::Err("data dir " + dir.string() + " exists and is not a directory");
+    }
+    // One node per data dir: two would share the identity and overwrite api.addr.
+    auto lock_path = dir / "node.lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) return core::Err("cannot open " + lock_path.string() + ": " + std::strerror(errno));
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) return core::Err("data dir " + dir.string() + " is in use by another kadmium node");
+        return core::Err("cannot lock " + lock_path.string() + ": " + std::strerror(errno));
+    }
+    return {};
+}
+
+core::Result<void, std::string> Runtime::open_sockets() {
+    for (auto const& address : config_.listen) {
+        auto l = std::make_unique<UdpListener>(io_);
+        auto const ep = to_udp(address);
+        boost::system::error_code ec;
+        auto fail = [&](char const* what) {
+            return core::Err("cannot listen on " + address.to_string() + ": " + what + ": " + ec.message());
+        };
+        l->socket.open(ep.protocol(), ec);
+        if (ec) return fail("open");
+        if (!address.is_v4()) {
+            // "[::]:4000" next to "0.0.0.0:4000" must not collide; IPv4 peers arrive on
+            // the IPv4 socket.
+            l->socket.set_option(asio::ip::v6_only(true), ec);
+            if (ec) return fail("IPV6_V6ONLY");
+        }
+        l->socket.bind(ep, ec);
+        if (ec) return fail("bind");
+        // Sends never block the loop: a full socket buffer drops the datagram (counted).
+        l->socket.non_blocking(true, ec);
+        if (ec) return fail("non-blocking");
+        boost::system::error_code ignored;
+        l->socket.set_option(asio::socket_base::receive_buffer_size(4 * 1024 * 1024), ignored);
+        l->local = from_udp(l->socket.local_endpoint(ec));
+        if (ec) return fail("local address");
+        sockets_.push_back(std::move(l));
+    }
+    return {};
+}
+
+core::Result<void, std::string> Runtime::write_api_files() {
+    std::string error;
+    // The cookie first: a client that sees api.addr must find the matching cookie.
+    if (!write_file_atomic(config_.data_dir / "api.cookie", cookie_ + "\n", 0600, error))
+        return core::Err("cannot write the API cookie: " + error);
+    if (!write_file_atomic(config_.data_dir / "api.addr", api_->local_endpoint().to_string() + "\n", 0644, error))
+        return core::Err("cannot write the API address: " + error);
+    if (auto m = metrics_address()) {
+        if (!write_file_atomic(config_.data_dir / "metrics.addr", *m + "\n", 0644, error))
+            return core::Err("cannot write the metrics address: " + error);
+    }
+    return {};
+}
+
+core::Result<void, std::string> Runtime::start() {
+    if (auto r = prepare_data_dir(); !r) return r;
+
+    core::crypto_init();
+    auto identity = core::load_or_create_identity(config_.data_dir);
+    if (!identity) return core::Err(identity.error());
+    identity_ = identity.value();
+    crypto_ = std::make_unique<core::SodiumCrypto>(*identity_);
+
+    auto opened = store::LmdbStore::open(config_.data_dir, config_.map_size_bytes);
+    if (!opened) return core::Err(opened.error());
+    store_ = std::move(opened).value();
+
+    if (auto r = open_sockets(); !r) return r;
+
+    dht::Config dht_config;
+    dht_config.allow_loopback_subnet = config_.allow_loopback_subnet;
+    std::array<std::byte, 8> seed_bytes;
+    core::os_random(seed_bytes);
+    std::uint64_t seed = 0;
+    std::memcpy(&seed, seed_bytes.data(), sizeof seed);
+    auto const t0 = now();
+    wall_ = core::WallClockAnchor{
+        t0, core::UnixTime{std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count()}};
+    engine_ = std::make_unique<Engine>(dht_config, identity_->public_key, *crypto_, *store_, core::Rng(seed), t0, wall_);
+
+    std::array<std::byte, 32> secret;
+    core::os_random(secret);
+    cookie_ = core::to_hex(secret);
+    auto api = HttpApi::start(io_, config_.api, cookie_, *this);
+    if (!api) return core::Err(api.error());
+    api_ = std::move(api).value();
+
+    if (config_.metrics) {
+        auto exporter = metrics::Exporter::start(config_.metrics->to_string());
+        if (!exporter) return core::Err("cannot start metrics on " + config_.metrics->to_string() + ": " + exporter.error());
+        exporter_ = std::move(exporter).value();
+    }
+    if (auto r = write_api_files(); !r) return r;
+
+    std::string listen_text;
+    for (auto const& l : sockets_) listen_text += (listen_text.empty() ? "" : ", ") + l->local.to_string();
+    spdlog::info("kadmium {} node {} listening on {}; api {}; metrics {}; data {}", version(), engine_->dht().id().hex(),
+                 listen_text, api_->local_endpoint().to_string(),
+                 metrics_address().value_or("off"),
+                 config_.data_dir.string());
+    if (config_.allow_loopback_subnet) spdlog::info("loopback subnets allowed (local test network)");
+
+    for (auto& l : sockets_) do_receive(*l);
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    signals_.async_wait([this](boost::system::error_code e, int signal) {
+        if (!e) shutdown(signal);
+    });
+
+    load_snapshot();
+    start_bootstrap();
+    after_input();
+    arm_metrics();
+    arm_snapshot();
+    arm_bootstrap_retry();
+    return {};
+}
+
+void Runtime::load_snapshot() {
+    auto loaded = store_->load_routing();
+    if (!loaded) {
+        spdlog::error("store: cannot load the routing table snapshot ({}); joining through --bootstrap only",
+                      store::to_string(loaded.error()));
+        return;
+    }
+    auto const t = now();
+    std::size_t n = 0;
+    for (auto const& entry : loaded.value()) {
+        if (n == store::snapshot_entries_max) break;
+        engine_->dht().add_known_contact(t, dht::Contact::make(entry.public_key, entry.address));
+        drain_outputs();
+        ++n;
+    }
+    if (n > 0) spdlog::info("routing snapshot: pinging {} contacts from the last run", n);
+}
+
+void Runtime::save_snapshot() {
+    auto peers = engine_->dht().peers();
+    // An empty table (say, every peer is down right now) would erase what the last run
+    // learned; keep the old snapshot instead.
+    if (peers.empty()) return;
+    std::vector<store::SnapshotEntry> entries;
+    entries.reserve(std::min(peers.size(), store::snapshot_entries_max));
+    for (auto const& p : peers) {
+        if (entries.size() == store::snapshot_entries_max) break;
+        entries.push_back({p.contact.public_key, p.contact.address, wall_.to_unix(p.last_seen).seconds});
+    }
+    auto saved = store_->save_routing(entries);
+    if (!saved) {
+        spdlog::error("store: cannot save the routing table snapshot: {} ({}){}", store::to_string(saved.error()),
+                      store_->last_error(),
+                      saved.error() == store::StoreError::full ? "; the LMDB map is full: raise --map-size-mb" : "");
+        return;
+    }
+    store_->sync();
+    spdlog::debug("routing snapshot: saved {} contacts", entries.size());
+}
+
+void Runtime::start_bootstrap() {
+    for (auto const& hp : config_.bootstrap) {
+        resolver_.async_resolve(hp.host, std::to_string(hp.port),
+                                [this, hp](boost::system::error_code ec, udp::resolver::results_type results) {
+                                    if (stopping_ || ec == asio::error::operation_aborted) return;
+                                    if (ec) {
+                                        spdlog::warn("bootstrap: cannot resolve {}: {}", hp.to_string(), ec.message());
+                                        return;
+                                    }
+                                    std::vector<core::Endpoint> tried;
+                                    for (auto const& r : results) {
+                                        auto const e = from_udp(r.endpoint());
+                                        if (std::find(tried.begin(), tried.end(), e) != tried.end()) continue;
+                                        tried.push_back(e);
+                                        spdlog::debug("bootstrap: contacting {} ({})", e.to_string(), hp.to_string());
+                                        engine_->dht().bootstrap(now(), e);
+                                        drain_outputs();
+                                    }
+                                    arm_wakeup();
+                                });
+    }
+}
+
+void Runtime::do_receive(UdpListener& l) {
+    l.socket.async_receive_from(asio::buffer(*l.buffer), l.from,
+                                [this, &l](boost::system::error_code ec, std::size_t n) { on_receive(l, ec, n); });
+}
+
+void Runtime::on_receive(UdpListener& l, boost::system::error_code ec, std::size_t n) {
+    if (stopping_ || ec == asio::error::operation_aborted) return;
+    if (ec) {
+        // ICMP errors from earlier sends surface here (connection refused); keep reading.
+        ++receive_errors_;
+    } else {
+        engine_->handle_datagram(now(), from_udp(l.from), core::ByteView(l.buffer->data(), n));
+        drain_outputs();
+        // More datagrams are often already queued: read them without another round trip
+        // through the reactor (the socket is non-blocking).
+        for (int i = 1; i < receive_batch_max; ++i) {
+            boost::system::error_code e;
+            auto m = l.socket.receive_from(asio::buffer(*l.buffer), l.from, 0, e);
+            if (e) break;
+            engine_->handle_datagram(now(), from_udp(l.from), core::ByteView(l.buffer->data(), m));
+            drain_outputs();
+        }
+    }
+    arm_wakeup();
+    do_receive(l);
+}
+
+UdpListener* Runtime::socket_for(core::Endpoint const& to) {
+    // Same family; among several, prefer one bound to the wildcard address or to the same
+    // kind of address (loopback to loopback), so replies leave from a sensible source.
+    UdpListener* fallback = nullptr;
+    for (auto& l : sockets_) {
+        if (l->local.family != to.family) continue;
+        if (l->local.is_unspecified() || l->local.is_loopback() == to.is_loopback()) return l.get();
+        if (!fallback) fallback = l.get();
+    }
+    return fallback;
+}
+
+void Runtime::send(core::Transmit const& t) {
+    auto* l = socket_for(t.to);
+    if (l == nullptr) {
+        ++send_errors_;
+        spdlog::trace("send: no socket of the family of {}", t.to.to_string());
+        return;
+    }
+    boost::system::error_code ec;
+    l->socket.send_to(asio::buffer(t.bytes.data(), t.bytes.size()), to_udp(t.to), 0, ec);
+    if (ec) {
+        ++send_errors_;
+        spdlog::trace("send to {} failed: {}", t.to.to_string(), ec.message());
+    }
+}
+
+void Runtime::drain_outputs() {
+    for (;;) {
+        bool any = false;
+        while (auto t = engine_->poll_transmit()) {
+            send(*t);
+            any = true;
+        }
+        while (auto e = engine_->poll_event()) {
+            on_event(*e);
+            any = true;
+        }
+        if (!any) break;
+    }
+}
+
+void Runtime::arm_wakeup() {
+    auto next = engine_->next_wakeup();
+    if (next == armed_) return;
+    armed_ = next;
+    if (!next) {
+        wakeup_timer_.cancel();
+        return;
+    }
+    // Instant::max() and other far-away wakeups: wake up within the hour anyway (a
+    // spurious handle_timeout is harmless) instead of overflowing the clock arithmetic.
+    auto delay = next->since_origin - now().since_origin;
+    auto const cap = std::chrono::duration_cast<core::Duration>(std::chrono::hours(1));
+    if (delay > cap) delay = cap;
+    wakeup_timer_.expires_after(std::max(delay, core::Duration::zero()));
+    wakeup_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        armed_.reset();
+        engine_->handle_timeout(now());
+        after_input();
+    });
+}
+
+void Runtime::on_event(dht::Event const& event) {
+    if (auto const* done = std::get_if<dht::LookupDone>(&event)) {
+        if (exporter_) exporter_->observe_lookup(*done);
+        if (auto it = pending_.find(done->id); it != pending_.end()) {
+            auto callback = std::move(it->second);
+            pending_.erase(it);
+            callback(*done);
+        }
+    } else if (auto const* reached = std::get_if<dht::BootstrapReached>(&event)) {
+        spdlog::info("bootstrap: reached node {} at {}", reached->id.short_hex(), reached->address.to_string());
+    }
+}
+
+void Runtime::update_metrics() {
+    auto const& dht = engine_->dht();
+    auto const t = now();
+    if (exporter_) {
+        metrics::Gauges g;
+        g.peers = dht.peer_count();
+        g.active_peers = dht.active_peer_count(t);
+        g.records = dht.record_count();
+        g.lookups_in_flight = dht.lookups_in_flight();
+        g.uptime_s = core::to_seconds(t.since_origin);
+        exporter_->update(dht.stats(), g);
+    }
+    // Operating errors are logged, rate-limited to one line per 10 s per kind.
+    auto const wall = Clock::now();
+    if (wall - last_error_log_ < 10s) return;
+    if (auto errors = dht.stats().store_errors; errors > store_errors_logged_) {
+        spdlog::error("store: {} record operations failed (is the LMDB map full? raise --map-size-mb); still serving",
+                      errors - store_errors_logged_);
+        store_errors_logged_ = errors;
+        last_error_log_ = wall;
+    }
+    if (send_errors_ > send_errors_logged_) {
+        spdlog::warn("send: {} datagrams could not be sent", send_errors_ - send_errors_logged_);
+        send_errors_logged_ = send_errors_;
+        last_error_log_ = wall;
+    }
+}
+
+void Runtime::arm_metrics() {
+    metrics_timer_.expires_after(metrics_interval);
+    metrics_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        update_metrics();
+        arm_metrics();
+    });
+}
+
+void Runtime::arm_snapshot() {
+    snapshot_timer_.expires_after(snapshot_interval);
+    snapshot_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        save_snapshot();
+        arm_snapshot();
+    });
+}
+
+void Runtime::arm_bootstrap_retry() {
+    bootstrap_timer_.expires_after(bootstrap_retry_interval);
+    bootstrap_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        if (engine_->dht().peer_count() == 0 && !config_.bootstrap.empty()) {
+            spdlog::info("bootstrap: routing table still empty, trying the bootstrap addresses again");
+            start_bootstrap();
+        }
+        arm_bootstrap_retry();
+    });
+}
+
+void Runtime::shutdown(int signal) {
+    if (stopping_) return;
+    spdlog::info("{}: shutting down", signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal");
+    save_snapshot();
+    store_->sync();
+    stopping_ = true;
+    std::error_code ec;
+    fs::remove(config_.data_dir / "api.addr", ec);
+    fs::remove(config_.data_dir / "metrics.addr", ec);
+    api_->stop();
+    for (auto& l : sockets_) {
+        boost::system::error_code ignored;
+        l->socket.close(ignored);
+    }
+    metrics_timer_.cancel();
+    snapshot_timer_.cancel();
+    bootstrap_timer_.cancel();
+    wakeup_timer_.cancel();
+    resolver_.cancel();
+    pending_.clear();
+    io_.stop();
+}
+
+StatusInfo Runtime::status() const {
+    auto const& dht = engine_->dht();
+    auto const t = now();
+    StatusInfo s;
+    s.node_id = dht.id();
+    for (auto const& l : sockets_) s.listen.push_back(l->local.to_string());
+    s.api = api_->local_endpoint().to_string();
+    s.metrics = metrics_address();
+    s.peers = dht.peer_count();
+    s.active_peers = dht.active_peer_count(t);
+    s.records = dht.record_count();
+    s.lookups_in_flight = dht.lookups_in_flight();
+    s.uptime_s = core::to_seconds(t.since_origin);
+    s.version = version();
+    return s;
+}
+
+std::vector<PeerRow> Runtime::peers() const {
+    auto const t = now();
+    std::vector<PeerRow> rows;
+    for (auto const& p : engine_->dht().peers()) {
+        PeerRow r;
+        r.id = p.contact.id;
+        r.address = p.contact.address.to_string();
+        r.last_seen_s_ago = std::chrono::duration_cast<std::chrono::seconds>(t - p.last_seen).count();
+        r.failures = p.failures;
+        rows.push_back(std::move(r));
+    }
+    return rows;
+}
+
+}  // namespace
+
+int run_node(NodeConfig const& config) {
+    auto runtime = std::make_unique<Runtime>(config);
+    if (auto started = runtime->start(); !started) {
+        std::fprintf(stderr, "kadmium: %s\n", started.error().c_str());
+        return 1;
+    }
+    runtime->run();
+    runtime.reset();
+    spdlog::info("stopped");
+    return 0;
+}
+
+}  // namespace node
