@@ -101,6 +101,10 @@ public:
     // Everything that can fail at start-up; an error is one line for stderr.
     core::Result<void, std::string> start();
     void run() { io_.run(); }
+    // Leaves the exporter undestroyed: a civetweb server that has served a scrape takes
+    // about 2 s to stop, longer than the whole shutdown may take. The process exits right
+    // after, so nothing is lost (the store is synced and closed by then).
+    void abandon_exporter() { (void)exporter_.release(); }
 
     // --- ApiBackend. ---
     StatusInfo status() const override;
@@ -620,6 +624,7 @@ int run_node(NodeConfig const& config) {
         return 1;
     }
     runtime->run();
+    runtime->abandon_exporter();
     runtime.reset();
     spdlog::info("stopped");
     return 0;

@@ -13,6 +13,8 @@ namespace node {
 // Runs a node in the foreground until SIGINT or SIGTERM. Returns the process exit code:
 // 0 after a clean shutdown, 1 when the node cannot start (the reason is one line on
 // stderr: unusable data dir, damaged identity or store, address in use, ...).
+// The metrics exporter's HTTP threads are left running (see abandon_exporter in the .cpp):
+// the caller exits the process soon after, without running static destructors (_Exit).
 int run_node(NodeConfig const& config);
 
 // The version string the node reports ("0.1.0").

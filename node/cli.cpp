@@ -8,6 +8,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -165,7 +167,14 @@ int run_cli(int argc, char** argv) {
             return 2;
         }
         setup_logging(config.value().log_level);
-        return run_node(config.value());
+        int const code = run_node(config.value());
+        // The exporter's civetweb threads are still running (run_node leaves them so that
+        // shutdown stays under 2 s): leave without static destructors racing them.
+        spdlog::shutdown();
+        std::cout.flush();
+        std::cerr.flush();
+        std::fflush(nullptr);
+        std::_Exit(code);
     }
     return run_client(cmd, process_env, std::cout, std::cerr);
 }

@@ -1,0 +1,257 @@
+// node/api_routes: cookie check, query decoding, routing, validation and JSON answers,
+// driven by hand through a fake backend (no sockets).
+#include "node/api_routes.hpp"
+#include "node/encoding.hpp"
+#include "node/json.hpp"
+
+#include "core/crypto.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace node;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr char cookie[] = "0123456789abcdef";
+
+struct FakeBackend final : ApiBackend {
+    StatusInfo status() const override {
+        StatusInfo s;
+        s.node_id.bytes[0] = std::byte{0xab};
+        s.listen = {"127.0.0.1:4000", "[::1]:4000"};
+        s.api = "127.0.0.1:5000";
+        s.peers = 3;
+        s.active_peers = 2;
+        s.records = 7;
+        s.uptime_s = 1.5;
+        s.version = "9.9.9";
+        return s;
+    }
+    std::vector<PeerRow> peers() const override { return {PeerRow{core::NodeId{}, "10.0.0.1:4000", 12, 1}}; }
+    std::size_t value_size_max() const override { return 16; }
+    core::Duration ttl_default() const override { return 1h; }
+    core::Duration ttl_max() const override { return 24h; }
+    void put(core::Key const& key, core::Bytes value, core::Duration ttl, Done done) override {
+        put_key = key;
+        put_value = std::move(value);
+        put_ttl = ttl;
+        pending = std::move(done);
+    }
+    void get(core::Key const& key, Done done) override {
+        get_key = key;
+        pending = std::move(done);
+    }
+    void lookup(core::NodeId const& target, Done done) override {
+        lookup_target = target;
+        pending = std::move(done);
+    }
+
+    core::Key put_key, get_key, lookup_target;
+    core::Bytes put_value;
+    core::Duration put_ttl{};
+    Done pending;
+};
+
+ApiRequest request(std::string method, std::string target, std::string body = {}) {
+    return {std::move(method), std::move(target), std::string("Bearer ") + cookie, std::move(body)};
+}
+
+struct Answer {
+    std::optional<ApiResponse> response;
+    int calls = 0;
+    json::Value json() const { return json::parse(response->body).value(); }
+};
+
+Answer call(FakeBackend& backend, ApiRequest const& r, Answer* answer_out = nullptr) {
+    Answer local;
+    Answer& a = answer_out ? *answer_out : local;
+    handle_api_request(backend, cookie, r, [&a](ApiResponse res) {
+        a.response = std::move(res);
+        ++a.calls;
+    });
+    return a;
+}
+
+std::string error_of(Answer const& a) { return a.json().find("error")->text; }
+
+}  // namespace
+
+TEST_CASE("api: cookie check", "[unit]") {
+    CHECK(cookie_matches(std::string_view("Bearer abc"), "abc"));
+    CHECK_FALSE(cookie_matches(std::nullopt, "abc"));
+    CHECK_FALSE(cookie_matches(std::string_view("Bearer abd"), "abc"));
+    CHECK_FALSE(cookie_matches(std::string_view("Bearer abcd"), "abc"));
+    CHECK_FALSE(cookie_matches(std::string_view("Bearer ab"), "abc"));
+    CHECK_FALSE(cookie_matches(std::string_view("bearer abc"), "abc"));
+    CHECK_FALSE(cookie_matches(std::string_view("Basic abc"), "abc"));
+    CHECK_FALSE(cookie_matches(std::string_view("abc"), "abc"));
+    CHECK_FALSE(cookie_matches(std::string_view("Bearer "), ""));  // an empty cookie never matches
+}
+
+TEST_CASE("api: every request needs the cookie, checked before routing", "[unit]") {
+    FakeBackend b;
+    for (auto target : {"/v1/status", "/v1/nope"}) {
+        auto r = request("GET", target);
+        r.authorization.reset();
+        auto a = call(b, r);
+        CHECK(a.response->status == 401);
+        r.authorization = "Bearer wrong-cookie-of-16b";
+        CHECK(call(b, r).response->status == 401);
+    }
+}
+
+TEST_CASE("api: percent decoding, encoding and query parameters", "[unit]") {
+    CHECK(percent_decode("a%20b+c%2F%e2%82%ac") == "a b c/\xe2\x82\xac");
+    CHECK_FALSE(percent_decode("%"));
+    CHECK_FALSE(percent_decode("%2"));
+    CHECK_FALSE(percent_decode("%zz"));
+    CHECK(percent_encode("a b/é~") == "a%20b%2F%C3%A9~");
+    CHECK(percent_decode(percent_encode("k &=?%+")) == "k &=?%+");
+    CHECK(query_param("/v1/get?x=1&key=a%26b&key=2", "key") == "a&b");
+    CHECK(query_param("/v1/get?key", "key") == "");
+    CHECK_FALSE(query_param("/v1/get", "key"));
+    CHECK_FALSE(query_param("/v1/get?keys=1", "key"));
+}
+
+TEST_CASE("api: id, status and peers answer at once", "[unit]") {
+    FakeBackend b;
+    auto id = call(b, request("GET", "/v1/id"));
+    REQUIRE(id.calls == 1);
+    CHECK(id.json().find("node_id")->text.substr(0, 4) == "ab00");
+
+    auto st = call(b, request("GET", "/v1/status"));
+    REQUIRE(st.response->status == 200);
+    auto s = st.json();
+    CHECK(s.find("listen")->items.size() == 2);
+    CHECK(s.find("peers")->as_uint() == 3u);
+    CHECK(s.find("active_peers")->as_uint() == 2u);
+    CHECK(s.find("records")->as_uint() == 7u);
+    CHECK(s.find("uptime_s")->as_double() == 1.5);
+    CHECK(s.find("metrics")->is_null());
+    CHECK(s.find("version")->text == "9.9.9");
+    CHECK(s.find("api")->text == "127.0.0.1:5000");
+
+    auto p = call(b, request("GET", "/v1/peers")).json();
+    REQUIRE(p.items.size() == 1);
+    CHECK(p.items[0].find("address")->text == "10.0.0.1:4000");
+    CHECK(p.items[0].find("last_seen_s_ago")->as_uint() == 12u);
+    CHECK(p.items[0].find("failures")->as_uint() == 1u);
+}
+
+TEST_CASE("api: unknown paths 404, wrong methods 405", "[unit]") {
+    FakeBackend b;
+    CHECK(call(b, request("GET", "/v2/status")).response->status == 404);
+    CHECK(call(b, request("GET", "/")).response->status == 404);
+    CHECK(call(b, request("POST", "/v1/status")).response->status == 405);
+    CHECK(call(b, request("GET", "/v1/put")).response->status == 405);
+}
+
+TEST_CASE("api: put hashes the key, answers when the lookup is done", "[unit]") {
+    FakeBackend b;
+    Answer a;
+    call(b, request("POST", "/v1/put", R"({"key":"greeting","value":"hi","ttl_s":60})"), &a);
+    CHECK(a.calls == 0);
+    CHECK(b.put_key == core::key_of("greeting"));
+    CHECK(b.put_value == core::to_bytes("hi"));
+    CHECK(b.put_ttl == 60s);
+    REQUIRE(b.pending);
+    dht::LookupDone done;
+    done.kind = dht::LookupKind::put;
+    done.stores_tried = 5;
+    done.stores_accepted = 4;
+    done.elapsed = 1500ms;
+    b.pending(done);
+    REQUIRE(a.calls == 1);
+    auto j = a.json();
+    CHECK(j.find("accepted")->as_uint() == 4u);
+    CHECK(j.find("tried")->as_uint() == 5u);
+    CHECK(j.find("elapsed_ms")->as_uint() == 1500u);
+    CHECK(j.find("key_hash")->text == core::key_of("greeting").hex());
+
+    call(b, request("POST", "/v1/put", R"({"key":"k","value_b64":"/wA="})"));
+    CHECK(b.put_value == core::Bytes{std::byte{0xff}, std::byte{0}});
+    CHECK(b.put_ttl == 1h);  // the default
+}
+
+TEST_CASE("api: put rejects bad bodies with 400 or 413 and an error message", "[unit]") {
+    FakeBackend b;
+    struct Case {
+        std::string body;
+        unsigned status;
+        std::string error;
+    };
+    Case const cases[] = {
+        {"", 400, "malformed JSON"},
+        {"{\"key\":", 400, "malformed JSON"},
+        {"[1]", 400, "JSON object"},
+        {R"({"key":"k"})", 400, "exactly one"},
+        {R"({"key":"k","value":"v","value_b64":"dg=="})", 400, "exactly one"},
+        {R"({"value":"v"})", 400, "\"key\""},
+        {R"({"key":"","value":"v"})", 400, "\"key\""},
+        {R"({"key":7,"value":"v"})", 400, "\"key\""},
+        {R"({"key":"k","value":7})", 400, "\"value\" must be a string"},
+        {R"({"key":"k","value_b64":"!!"})", 400, "base64"},
+        {R"({"key":"k","value":"v","ttl_s":0})", 400, "ttl_s"},
+        {R"({"key":"k","value":"v","ttl_s":86401})", 400, "ttl_s"},
+        {R"({"key":"k","value":"v","ttl_s":1.5})", 400, "ttl_s"},
+        {R"({"key":"k","value":"v","ttl_s":"60"})", 400, "ttl_s"},
+        {R"({"key":"k","value":"v","extra":1})", 400, "unknown field"},
+        {R"({"key":"k","value":"0123456789abcdefX"})", 413, "at most 16"},
+        {R"({"key":"k","value":{"a":{"b":1}}})", 400, "malformed JSON"},  // deeper than a flat body
+    };
+    for (auto const& c : cases) {
+        INFO(c.body);
+        b.pending = nullptr;
+        auto a = call(b, request("POST", "/v1/put", c.body));
+        REQUIRE(a.calls == 1);
+        CHECK(a.response->status == c.status);
+        CHECK(error_of(a).find(c.error) != std::string::npos);
+        CHECK_FALSE(b.pending);
+    }
+    auto long_key = std::string(R"({"key":")") + std::string(api_key_max + 1, 'k') + R"(","value":"v"})";
+    CHECK(call(b, request("POST", "/v1/put", long_key)).response->status == 400);
+}
+
+TEST_CASE("api: get splits UTF-8 and binary values", "[unit]") {
+    FakeBackend b;
+    Answer a;
+    call(b, request("GET", "/v1/get?key=a%20b"), &a);
+    CHECK(b.get_key == core::key_of("a b"));
+    dht::LookupDone done;
+    done.values = {core::to_bytes("text"), core::Bytes{std::byte{0xff}}, core::to_bytes("")};
+    done.hops = 2;
+    b.pending(done);
+    auto j = a.json();
+    REQUIRE(j.find("values")->items.size() == 2);
+    CHECK(j.find("values")->items[0].text == "text");
+    CHECK(j.find("values")->items[1].text == "");
+    REQUIRE(j.find("values_b64")->items.size() == 1);
+    CHECK(j.find("values_b64")->items[0].text == "/w==");
+    CHECK(j.find("hops")->as_uint() == 2u);
+
+    CHECK(call(b, request("GET", "/v1/get")).response->status == 400);
+    CHECK(call(b, request("GET", "/v1/get?key=")).response->status == 400);
+    CHECK(call(b, request("GET", "/v1/get?key=%zz")).response->status == 400);
+}
+
+TEST_CASE("api: lookup takes a 64-digit hex id", "[unit]") {
+    FakeBackend b;
+    auto const target = core::key_of("x");
+    Answer a;
+    call(b, request("GET", "/v1/lookup?id=" + target.hex()), &a);
+    CHECK(b.lookup_target == target);
+    dht::LookupDone done;
+    done.target = target;
+    done.closest = {dht::Contact{core::key_of("n"), {}, core::Endpoint::v4(10, 0, 0, 1, 4000)}};
+    done.hops = 3;
+    b.pending(done);
+    auto j = a.json();
+    REQUIRE(j.find("closest")->items.size() == 1);
+    CHECK(j.find("closest")->items[0].find("id")->text == core::key_of("n").hex());
+    CHECK(j.find("closest")->items[0].find("address")->text == "10.0.0.1:4000");
+    CHECK(j.find("hops")->as_uint() == 3u);
+
+    CHECK(call(b, request("GET", "/v1/lookup?id=abc")).response->status == 400);
+    CHECK(call(b, request("GET", "/v1/lookup")).response->status == 400);
+}
