@@ -222,7 +222,10 @@ def scenario_bad_input(root):
         batch += [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 1400))) for _ in range(200)]  # garbage
         batch += [hello[:rng.randrange(0, len(hello))] for _ in range(50)]                                 # truncated
         batch += [bytes([1, 2]) + bytes(rng.randrange(256) for _ in range(1300)) for _ in range(20)]     # oversized sealed
-        batch += [bytes([1, 2]) + bytes(rng.randrange(256) for _ in range(200)) for _ in range(100)]     # forged sealed
+        # Forged sealed packets with a current counter, so they reach the MAC check.
+        now_us = int(time.time() * 1e6).to_bytes(8, "big")
+        batch += [bytes([1, 2]) + bytes(rng.randrange(256) for _ in range(32)) + now_us +
+                  bytes(rng.randrange(256) for _ in range(160)) for _ in range(100)]
         batch += [bytes([1, 9, 0, 0]) for _ in range(10)]                                                # unknown kind
         for pkt in batch:
             try:
@@ -241,7 +244,7 @@ def scenario_bad_input(root):
     dropped = metric_value(text, "kadmium_packets_dropped_total")
     print(f"sent {sent} bad datagrams; node counted {dropped:.0f} drops")
     check(dropped >= sent * 0.8, f"expected most bad datagrams counted as drops, got {dropped} of {sent}")
-    for reason in ("too_short", "too_large", "unknown_kind", "bad_mac"):
+    for reason in ("too_short", "too_large", "unknown_kind", "bad_mac", "unknown_protocol"):
         check(metric_value(text, "kadmium_packets_dropped_total", f'reason="{reason}"') > 0, f"no {reason} drops")
     rss_after = rss_kb(a.proc.pid)
     print(f"RSS before {rss_before} kB, after {rss_after} kB")
