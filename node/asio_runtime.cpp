@@ -390,6 +390,13 @@ void Runtime::start_bootstrap() {
                                         auto const e = from_udp(r.endpoint());
                                         if (std::find(tried.begin(), tried.end(), e) != tried.end()) continue;
                                         tried.push_back(e);
+                                        if (socket_for(e) == nullptr) {
+                                            // "localhost" gives ::1 too; a node without an
+                                            // IPv6 socket cannot reach it.
+                                            spdlog::debug("bootstrap: skipping {} ({}): no socket of its address family",
+                                                          e.to_string(), hp.to_string());
+                                            continue;
+                                        }
                                         spdlog::debug("bootstrap: contacting {} ({})", e.to_string(), hp.to_string());
                                         engine_->dht().bootstrap(now(), e);
                                         drain_outputs();

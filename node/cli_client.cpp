@@ -268,7 +268,7 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
         for (auto const& p : v.items) {
             out << str_or(p.find("id")) << "  " << str_or(p.find("address")) << "  last seen "
                 << str_or(p.find("last_seen_s_ago")) << " s ago";
-            if (auto const* f = p.find("failures"); f && f->as_uint().value_or(0) > 0) out << ", " << f->text << " failures";
+            if (auto const* f = p.find("failures"); f && f->as_uint().value_or(0) > 0) out << ", failed requests: " << f->text;
             out << "\n";
         }
         return 0;
