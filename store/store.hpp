@@ -37,7 +37,12 @@ enum class StoreError : std::uint8_t {
     corrupt,  // a stored record failed its checksum or version check
     injected, // MemStore's fail plan
 };
-char const* to_string(StoreError e);
+char const* to_string(StoreError e);  // defined in store/store.cpp (target store_mem)
+
+// The largest value a store accepts (asserted in put): a bound for decoding stored
+// records. The DHT bounds values far below it (dht::Config::value_size_max, 64 KiB), and
+// no message can exceed its reassembly limit of 4 MiB anyway.
+inline constexpr std::size_t record_value_size_max = 4 * 1024 * 1024;
 
 class RecordStore {
 public:

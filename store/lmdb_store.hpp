@@ -1,0 +1,134 @@
+// LmdbStore: the production RecordStore, one LMDB environment in <data dir>/store holding
+// DHT records and the routing-table snapshot. It is not thread-safe (the node's event
+// loop owns it) and not a cache: everything it holds survives a restart. Invariant: every
+// row of `records` has an `expiry` index row (a stale index row, left when a damaged
+// record was replaced, is dropped by the sweep without touching the record).
+//
+// Durability: the env is opened with MDB_NOMETASYNC, so each commit costs one fdatasync
+// (of the data pages) instead of two. A process crash loses nothing committed; an
+// operating-system crash or power loss may undo the last committed transaction, never
+// corrupt the env. sync() forces everything out; the node calls it periodically and at
+// shutdown (the destructor calls it too). MDB_NOSYNC was rejected: it can corrupt the env
+// on power loss. One transaction per put caps puts near 4k/s; batching is future work.
+//
+// Layout, encodings and error handling: docs/storage.md.
+#pragma once
+
+#include "core/result.hpp"
+#include "store/routing_snapshot.hpp"
+#include "store/store.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct MDB_env;  // from <lmdb.h>, kept out of this header
+
+namespace store {
+
+class LmdbStore final : public RecordStore {
+public:
+    // Opens (or creates) the store in `dir`/store; `dir` must exist. The subdirectory is
+    // created with mode 0700. `map_size_bytes` is the most the store may ever hold (LMDB
+    // maps it; disk is used only as data is written), rounded up to whole pages. Errors
+    // start with the path and say what is wrong: "<dir>/store: not a kadmium store (…)"
+    // for a data file that is not an LMDB env or an env another program wrote; "schema
+    // version N is not supported" for a newer store; "cannot create directory" when `dir`
+    // is missing. A damaged LMDB header is an error, never a crash.
+    static core::Result<std::unique_ptr<LmdbStore>, std::string> open(std::filesystem::path const& dir,
+                                                                      std::size_t map_size_bytes);
+    ~LmdbStore() override;
+    LmdbStore(LmdbStore const&) = delete;
+    LmdbStore& operator=(LmdbStore const&) = delete;
+
+    // Inserts or refreshes (key, BLAKE2b-256(value)) in one write transaction (one
+    // fdatasync). StoreError::full when the map is full, which for puts means "would eat
+    // into the pages kept for the sweep" (about 1.5% of the map, at most 16 MiB): earlier
+    // records stay readable, the store keeps answering, and erase_expired frees room.
+    // StoreError::io for any other LMDB failure.
+    core::Result<void, StoreError> put(Record const& record) override;
+    // Records under `key` with expires_at > now, at most `limit`, in value-hash order.
+    // Damaged records are skipped and counted in corrupt_records().
+    core::Result<std::vector<Record>, StoreError> get(Key const& key, core::UnixTime now, std::size_t limit) override;
+    // Walks the expiry index from the earliest expiry: costs O(limit log n), whatever the
+    // store's size. Deletes in transactions of at most 256 rows, fewer when the map is
+    // nearly full (down to one row per transaction, one fdatasync each), because
+    // deleting copies pages too and LMDB reuses freed pages only two commits later.
+    std::size_t erase_expired(core::UnixTime now, std::size_t limit) override;
+    // O(1): the entry count LMDB keeps in the records database.
+    std::size_t count() const override;
+    // Reads in batches of 256 records per read transaction and calls `fn` outside any
+    // transaction, so `fn` may call back into the store and a slow `fn` never pins old
+    // pages (a long-lived LMDB reader stops page reuse and grows the file).
+    core::Result<void, StoreError> for_each(std::function<bool(Record const&)> const& fn) override;
+
+    // Replaces the whole routing snapshot in one transaction. At most
+    // snapshot_entries_max entries are written; the rest of `entries` is ignored.
+    core::Result<void, StoreError> save_routing(std::vector<SnapshotEntry> const& entries);
+    // The saved snapshot, in the order it was saved; at most snapshot_entries_max entries
+    // are read. Damaged entries are skipped and counted in corrupt_records().
+    core::Result<std::vector<SnapshotEntry>, StoreError> load_routing();
+
+    // Flushes data and metadata to disk (mdb_env_sync with force). Failures are counted
+    // in errors() and described by last_error().
+    void sync();
+
+    // Stored rows (records, snapshot entries, index rows) found damaged since open, and
+    // skipped. A damaged row read twice counts twice.
+    std::size_t corrupt_records() const { return corrupt_records_; }
+    // Operations that failed with an LMDB error since open (map full included).
+    std::size_t errors() const { return errors_; }
+    // The last LMDB failure, e.g. "put: MDB_MAP_FULL: Environment mapsize limit reached",
+    // for the node's log; empty when none.
+    std::string const& last_error() const { return last_error_; }
+
+    struct Usage {
+        std::size_t map_bytes = 0;   // the configured map size
+        std::size_t used_bytes = 0;  // pages ever used (LMDB's high-water mark)
+    };
+    Usage usage() const;
+
+private:
+    using Dbi = unsigned int;  // MDB_dbi
+    struct Dbis {
+        Dbi meta = 0;
+        Dbi records = 0;
+        Dbi expiry = 0;
+        Dbi routing = 0;
+    };
+    struct EraseStep {
+        int rc = 0;
+        std::size_t visited = 0;
+        std::size_t removed = 0;
+        std::size_t corrupt = 0;
+        bool done = false;
+    };
+
+    LmdbStore(MDB_env* env, Dbis dbis, std::size_t page_size, std::size_t reserve_pages)
+        : env_(env), dbis_(dbis), page_size_(page_size), reserve_pages_(reserve_pages) {}
+    // Records an LMDB failure and maps it to a StoreError.
+    StoreError fail(int rc, char const* what) const;
+    // Sets `pages` to the pages a write could get: the never-used end of the map, plus
+    // LMDB's free pages when that end is smaller than `enough`. Call it before a write
+    // transaction begins (LMDB reads its freelist only in read-only transactions).
+    // Returns an LMDB error code.
+    int room_pages(std::size_t enough, std::size_t& pages) const;
+    // Whether about `bytes` of new rows fit while leaving reserve_pages_ free.
+    int check_room(std::size_t bytes, bool& fits) const;
+    EraseStep erase_batch(core::UnixTime now, std::size_t rows_max);
+
+    MDB_env* env_;
+    Dbis dbis_;
+    std::size_t page_size_;
+    // Pages that puts and snapshot saves leave free, for the sweep: LMDB copies every page
+    // it changes, so with the map truly full it could not even delete expired records and
+    // the store would stay full for good.
+    std::size_t reserve_pages_;
+    mutable std::size_t corrupt_records_ = 0;
+    mutable std::size_t errors_ = 0;
+    mutable std::string last_error_;
+};
+
+}  // namespace store
