@@ -112,6 +112,9 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
         ->capture_default_str();
     app.add_option("--min-success", min_success, "Fail (exit 1) when the lookup success rate is below this (0..1)")
         ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--diagnose", s.diagnose_max, "Diagnose up to N failed lookups (rank of the answer, tables holding the truth)")
+        ->check(CLI::Range(0, 100'000))
+        ->capture_default_str();
     app.add_option("--max-events", s.events_max, "Stop (and fail) after this many events")->capture_default_str();
     app.add_option("--json", cfg.json_path, "Write the report as one JSON object to FILE");
     app.add_option("--csv", cfg.csv_path, "Write one CSV row per lookup to FILE");

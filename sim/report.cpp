@@ -84,6 +84,9 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
     out << "  nodes:    " << r.nodes_created << " created, " << r.nodes_up_end << " up at end, " << r.nodes_joined_end
         << " joined, " << r.join_failures << " never joined; join p50 " << fixed(r.join_ms_p50, 0) << " ms, p99 "
         << fixed(r.join_ms_p99, 0) << " ms; " << r.bootstrap_retries << " bootstrap retries\n";
+    for (auto const& n : r.not_joined)
+        out << "            never joined: node " << n.node << ", started at " << fixed(core::to_seconds(n.started.since_origin), 3)
+            << " s, " << n.retries << " bootstrap retries\n";
     if (r.left + r.joined_late + r.crashes > 0)
         out << "  churn:    " << r.left << " left, " << r.joined_late << " joined late, " << r.crashes << " crashed, "
             << r.restarts << " restarted\n";
@@ -92,6 +95,14 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
     out << "            hops p50 " << fixed(s.hops_p50, 0) << " p99 " << fixed(s.hops_p99, 0) << ", latency p50 "
         << fixed(s.latency_ms_p50, 1) << " ms p99 " << fixed(s.latency_ms_p99, 1) << " ms, queried p50 "
         << fixed(s.queried_p50, 0) << "; " << s.internal << " internal lookups\n";
+    std::size_t shown = 0;
+    for (std::size_t i = 0; i < r.lookups.size() && shown < 5; ++i) {
+        auto const& l = r.lookups[i];
+        if (l.success || l.abandoned || (l.found_rank < 0 && l.truth_known_by < 0)) continue;
+        ++shown;
+        out << "            failed lookup " << i << " from node " << l.origin << ": " << l.found_rank
+            << " live nodes closer than its answer; the truth was in " << l.truth_known_by << " routing tables\n";
+    }
     out << "  network:  " << r.network.sent << " sent, " << r.delivered << " delivered, " << r.network.lost << " lost, "
         << r.network.duplicated << " duplicated, " << r.network.cut << " cut by partitions, " << r.to_down
         << " to down nodes, " << r.network.oversize << " over MTU, " << r.network.unroutable << " unroutable\n";
@@ -168,7 +179,7 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
 
 void write_csv(std::ostream& out, ScenarioResult const& r) {
     out << "index,origin,issued_ms,done_ms,latency_ms,hops,queried,finished,abandoned,partitioned,success,target,found,"
-           "truth_issued,truth_done\n";
+           "truth_issued,truth_done,found_rank,truth_known_by\n";
     auto id = [](std::optional<core::NodeId> const& v) { return v ? v->hex() : std::string(); };
     for (std::size_t i = 0; i < r.lookups.size(); ++i) {
         auto const& l = r.lookups[i];
@@ -177,7 +188,7 @@ void write_csv(std::ostream& out, ScenarioResult const& r) {
         out << i << ',' << l.origin << ',' << fixed(issued, 3) << ',' << (l.finished ? fixed(done, 3) : "") << ','
             << (l.finished ? fixed(done - issued, 3) : "") << ',' << l.hops << ',' << l.queried << ',' << l.finished << ','
             << l.abandoned << ',' << l.partitioned << ',' << l.success << ',' << l.target.hex() << ',' << id(l.found) << ','
-            << id(l.truth_issued) << ',' << id(l.truth_done) << '\n';
+            << id(l.truth_issued) << ',' << id(l.truth_done) << ',' << l.found_rank << ',' << l.truth_known_by << '\n';
     }
 }
 

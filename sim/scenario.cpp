@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <unordered_map>
 
 namespace sim {
 
@@ -68,8 +69,10 @@ public:
         schedule_workload();
         run_phase(workload_end_, "join/settle/workload");
         // Drain: every lookup ends by its deadline; the margin covers the last replies.
+        // Nodes that joined late in the workload get the same time to finish joining.
         auto const drain_end = workload_end_ + o_.dht.lookup_deadline + 10s;
-        while (sim_.now() < drain_end && !all_lookups_resolved() && !sim_.stopped()) {
+        while (sim_.now() < drain_end && !(all_lookups_resolved() && joined_.size() == up_.size()) &&
+               !sim_.stopped()) {
             run_phase(std::min(drain_end, sim_.now() + 1s), "drain");
         }
         auto const wall_end = std::chrono::steady_clock::now();
@@ -87,8 +90,12 @@ public:
         for (NodeIndex i = 0; i < sim_.node_count(); ++i) {
             if (!sim_.node(i).up()) continue;
             ++r.nodes_up_end;
-            if (state_[i].joined) ++r.nodes_joined_end;
-            else ++r.join_failures;
+            if (state_[i].joined) {
+                ++r.nodes_joined_end;
+                continue;
+            }
+            ++r.join_failures;
+            if (r.not_joined.size() < 10) r.not_joined.push_back({i, state_[i].started, state_[i].retries});
         }
         r.bootstrap_retries = bootstrap_retries_;
         r.left = left_;
@@ -151,8 +158,10 @@ private:
                 join_new_node();
             });
         }
+        // Crashes fall early enough for the restart to happen inside the workload.
+        auto const crash_span = o_.workload > o_.downtime ? o_.workload - o_.downtime : core::Duration{0};
         for (std::size_t k = 0; k < o_.crashes; ++k) {
-            sim_.at(workload_start_ + uniform_in(o_.workload), [this] { crash_random_node(); });
+            sim_.at(workload_start_ + uniform_in(crash_span), [this] { crash_random_node(); });
         }
         for (auto const& p : o_.partitions) {
             sim_.at(workload_start_ + p.at, [this, p] { sim_.partition(p.fraction, p.one_way); });
@@ -195,6 +204,7 @@ private:
     void join_new_node() {
         auto i = sim_.add_node();
         state_.push_back(NodeState{});
+        ids_.emplace(sim_.node(i).id, i);
         start(i);
     }
 
@@ -223,8 +233,11 @@ private:
             ++st.retries;
             ++bootstrap_retries_;
             auto peers = pick_bootstrap_peers(i);
+            // The DHT runs its join lookup once; when it came back empty (say every reply
+            // was lost) the host asks again, as a production node retries its bootstrap.
             sim_.command(i, [&](node::Engine& e, core::Instant now) {
                 for (auto p : peers) e.dht().bootstrap(now, sim_.node(p).endpoint);
+                e.dht().find_node(now, sim_.node(i).id);
             });
             arm_join_watchdog(i);
         });
@@ -276,14 +289,15 @@ private:
         });
     }
 
-    // The truth for a lookup from `origin`: the closest joined node it can reach.
+    // The truth for a lookup from `origin`: the closest joined node it can reach, other
+    // than itself (a lookup reports the nodes that answered it, never its own node).
     std::optional<core::NodeId> truth(NodeIndex origin, core::NodeId const& target) const {
         std::optional<LiveSet::Entry> e;
         if (sim_.network().partitioned()) {
             auto side = sim_.network().side_of(origin);
-            e = live_.closest(target, [&](NodeIndex n) { return sim_.network().side_of(n) == side; });
+            e = live_.closest(target, [&](NodeIndex n) { return n != origin && sim_.network().side_of(n) == side; });
         } else {
-            e = live_.closest(target);
+            e = live_.closest(target, [&](NodeIndex n) { return n != origin; });
         }
         if (!e) return std::nullopt;
         return e->id;
@@ -326,7 +340,9 @@ private:
         } else if (pending_issue_ && lookups_[*pending_issue_].origin == i) {
             index = *pending_issue_;
         } else {
-            return;  // not a workload lookup
+            // A join retry's own-id lookup (arm_join_watchdog), or nothing of ours.
+            if (done->target == sim_.node(i).id && !done->closest.empty()) mark_joined(i);
+            return;
         }
         auto& rec = lookups_[index];
         ++lookups_resolved_;
@@ -338,9 +354,39 @@ private:
         if (!done->closest.empty()) rec.found = done->closest.front().id;
         rec.truth_done = truth(i, rec.target);
         rec.success = rec.found && ((rec.truth_issued && *rec.found == *rec.truth_issued) ||
-                                    (rec.truth_done && *rec.found == *rec.truth_done));
+                                    (rec.truth_done && *rec.found == *rec.truth_done) ||
+                                    running_and_closer(*rec.found, rec.target, rec.truth_done));
+        if (!rec.success && diagnosed_ < o_.diagnose_max) {
+            ++diagnosed_;
+            diagnose(rec);
+        }
         sim_.trace(now_us, i, 2, (static_cast<std::uint64_t>(done->hops) << 32) ^ done->queried ^
                                      (rec.found ? word0(*rec.found) : 0));
+    }
+
+    // Whether `found` is a running node at least as close to `target` as `truth`.
+    bool running_and_closer(core::NodeId const& found, core::NodeId const& target,
+                            std::optional<core::NodeId> const& truth) const {
+        auto it = ids_.find(found);
+        if (it == ids_.end() || !sim_.node(it->second).up()) return false;
+        return !truth || !target.closer(*truth, found);
+    }
+
+    void diagnose(LookupRecord& rec) const {
+        if (rec.found) {
+            rec.found_rank = 0;
+            for (auto const& e : live_.entries())
+                if (e.node != rec.origin && rec.target.closer(e.id, *rec.found)) ++rec.found_rank;
+        }
+        auto truth = rec.truth_done ? rec.truth_done : rec.truth_issued;
+        if (!truth) return;
+        rec.truth_known_by = 0;
+        for (NodeIndex n = 0; n < sim_.node_count(); ++n) {
+            auto const& node = sim_.node(n);
+            if (!node.up() || node.id == *truth) continue;
+            auto known = node.engine->dht().closest_known(*truth, 1);
+            if (!known.empty() && known.front().id == *truth) ++rec.truth_known_by;
+        }
     }
 
     bool all_lookups_resolved() const { return lookups_resolved_ == lookups_.size(); }
@@ -395,6 +441,9 @@ private:
     // a crashed node's lookups walks them in a fixed order.
     std::map<std::pair<NodeIndex, dht::LookupId>, std::uint32_t> in_flight_;
     std::optional<std::uint32_t> pending_issue_;
+    // Every node id ever created -> its index. Looked up, never iterated.
+    std::unordered_map<core::NodeId, NodeIndex, core::NodeIdHash> ids_;
+    std::size_t diagnosed_ = 0;
     std::size_t lookups_resolved_ = 0;
     std::size_t internal_ = 0;
     std::size_t peak_up_ = 0;

@@ -4,14 +4,19 @@
 //   2. settle:   nothing is injected while routing tables fill;
 //   3. workload: `lookups` find_node lookups from random joined nodes to random targets,
 //                spread evenly, while churn, crash/restart and partitions happen;
-//   4. drain:    no new work until every lookup has finished (or its deadline passed).
+//   4. drain:    no new work until every lookup has finished and every running node has
+//                joined (bounded by the lookup deadline plus 10 s).
 // It is not the event loop (Simulator) and not a report (report.hpp).
 //
 // The checker: a lookup succeeds when the closest contact it returns is the live, joined
-// node closest to the target by XOR (among the nodes on the origin's side of a partition),
+// node closest to the target by XOR, other than the origin itself (a lookup reports the
+// nodes that answered it), among the nodes on the origin's side of a partition,
 // either when the lookup was issued or when it finished; churn may change the answer
 // while the lookup runs, and both are correct answers. A node counts as joined once its
 // own-id lookup (the DHT's join) has finished with at least one contact, until it crashes.
+// A running node that is not joined yet but closer than every joined one is a correct
+// answer too (it is live; the lookup found it). Failed lookups are diagnosed: how many
+// live nodes were closer than the answer, and how many routing tables held the truth.
 #pragma once
 
 #include "core/node_id.hpp"
@@ -57,6 +62,8 @@ struct ScenarioOptions {
     unsigned join_retries = 3;
     std::optional<double> min_success;
     std::uint64_t events_max = 4'000'000'000;
+    // Failed lookups diagnosed (each costs a scan of every routing table).
+    std::size_t diagnose_max = 10;
     // Progress lines on stderr (wall-clock paced; never affects the run).
     bool progress = false;
 };
@@ -75,6 +82,10 @@ struct LookupRecord {
     std::optional<core::NodeId> found;
     std::optional<core::NodeId> truth_issued;
     std::optional<core::NodeId> truth_done;
+    // Diagnosis of a failure (-1: not diagnosed): joined live nodes closer to the target
+    // than `found`, and running nodes whose routing table holds the truth.
+    std::int64_t found_rank = -1;
+    std::int64_t truth_known_by = -1;
 };
 
 struct LookupSummary {
@@ -105,6 +116,13 @@ struct ScenarioResult {
     std::size_t nodes_up_end = 0;
     std::size_t nodes_joined_end = 0;
     std::size_t join_failures = 0;  // up at the end but never joined
+    // The first few of them: (node, start time, bootstrap retries).
+    struct NotJoined {
+        NodeIndex node = 0;
+        core::Instant started;
+        unsigned retries = 0;
+    };
+    std::vector<NotJoined> not_joined;
     std::size_t bootstrap_retries = 0;
     std::size_t left = 0, joined_late = 0, crashes = 0, restarts = 0;
     double join_ms_p50 = 0, join_ms_p99 = 0;

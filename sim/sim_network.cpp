@@ -13,7 +13,9 @@ core::Endpoint endpoint_of(NodeIndex i) {
 
 std::optional<NodeIndex> index_of(core::Endpoint const& e) {
     if (!e.is_v4() || e.port != sim_port || e.addr[3] != 1 || e.addr[0] < 10) return std::nullopt;
-    return static_cast<NodeIndex>(((e.addr[0] - 10u) << 16) | (unsigned{e.addr[1]} << 8) | e.addr[2]);
+    auto i = static_cast<NodeIndex>(((e.addr[0] - 10u) << 16) | (unsigned{e.addr[1]} << 8) | e.addr[2]);
+    if (i >= node_index_max) return std::nullopt;
+    return i;
 }
 
 SimNetwork::SimNetwork(NetworkOptions options, std::uint64_t seed)

@@ -35,7 +35,7 @@ struct SimOptions {
     CryptoMode crypto = CryptoMode::standin;
     dht::Config dht = sim_dht_config();
     NetworkOptions network;
-    SimStreamLinks::Options streams;
+    SimStreamLinks::Options streams{};
     // Records per node's MemStore.
     std::size_t records_max = 4096;
     // A guard against a runaway run: step() refuses to go beyond this many events.
