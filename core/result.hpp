@@ -11,6 +11,8 @@ namespace core {
 
 template <class E>
 struct Err {
+    // A constructor, not an aggregate: clang 14 has no parenthesised aggregate init.
+    explicit Err(E e) : error(std::move(e)) {}
     E error;
 };
 template <class E>

@@ -47,6 +47,9 @@ using namespace std::chrono_literals;
 
 constexpr auto metrics_interval = 1s;
 constexpr auto snapshot_interval = 60s;
+// The first snapshot comes soon after start, so that a node killed (SIGKILL, power loss)
+// in its first minute still rejoins without --bootstrap when it comes back.
+constexpr auto snapshot_first = 5s;
 constexpr auto bootstrap_retry_interval = 30s;
 // The largest UDP payload; the DHT never sends more, but a peer might.
 constexpr std::size_t datagram_max = 64 * 1024;
@@ -161,7 +164,7 @@ private:
     void on_event(dht::Event const& event);
 
     void arm_metrics();
-    void arm_snapshot();
+    void arm_snapshot(std::chrono::steady_clock::duration after);
     void arm_bootstrap_retry();
     void update_metrics();
     void shutdown(int signal);
@@ -331,7 +334,7 @@ core::Result<void, std::string> Runtime::start() {
     start_bootstrap();
     after_input();
     arm_metrics();
-    arm_snapshot();
+    arm_snapshot(snapshot_first);
     arm_bootstrap_retry();
     return {};
 }
@@ -547,12 +550,12 @@ void Runtime::arm_metrics() {
     });
 }
 
-void Runtime::arm_snapshot() {
-    snapshot_timer_.expires_after(snapshot_interval);
+void Runtime::arm_snapshot(std::chrono::steady_clock::duration after) {
+    snapshot_timer_.expires_after(after);
     snapshot_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
         save_snapshot();
-        arm_snapshot();
+        arm_snapshot(snapshot_interval);
     });
 }
 

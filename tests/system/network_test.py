@@ -154,6 +154,9 @@ def scenario_thirty_nodes(root):
 
     read_all(nodes, "before kill")
 
+    # A node saves its first routing snapshot 5 s after start (then every 60 s): make sure
+    # the victims have one, as any node that ran for a while would.
+    time.sleep(6)
     victims = rng.sample(nodes[1:], 9)
     victim_ids = {}
     for v in victims:
