@@ -119,6 +119,10 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     app.add_option("--json", cfg.json_path, "Write the report as one JSON object to FILE");
     app.add_option("--csv", cfg.csv_path, "Write one CSV row per lookup to FILE");
     app.add_option("--plot", cfg.plot_path, "Write the lookup latency CDF as an SVG to FILE");
+    bool randomize = false;
+    app.add_flag("--randomize-faults", randomize,
+                 "Let the seed choose loss, duplication, reordering, latency, churn, crashes, partitions and the "
+                 "DHT's alpha, rpc_timeout and rpc_retries (overrides those flags)");
     app.add_flag("-q,--quiet", cfg.quiet, "No progress on stderr and no summary on stdout");
 
     std::vector<char const*> argv;
@@ -160,6 +164,7 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     if (min_success >= 0.0) s.min_success = min_success;
     if (s.events_max == 0) return bad("--max-events must be positive");
     s.progress = !cfg.quiet;
+    if (randomize) randomize_faults(s);
     return cfg;
 }
 

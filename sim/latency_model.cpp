@@ -3,6 +3,7 @@
 
 #include "core/assert.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -182,6 +183,12 @@ core::Duration LatencyModel::base(std::uint64_t seed, NodeIndex a, NodeIndex b) 
         }
     }
     return lo_;
+}
+
+core::Duration LatencyModel::max_one_way() const {
+    auto base = hi_;
+    if (kind_ == Kind::regions) base = *std::max_element(matrix_.begin(), matrix_.end());
+    return base + jitter_;
 }
 
 std::size_t LatencyModel::region_of(std::uint64_t seed, NodeIndex i) const {

@@ -43,6 +43,8 @@ public:
 
     // The pair's fixed latency (without jitter). `seed` makes it differ between runs.
     core::Duration base(std::uint64_t seed, NodeIndex a, NodeIndex b) const;
+    // The largest one-way latency the model can give, jitter included.
+    core::Duration max_one_way() const;
     // Upper bound of the per-packet jitter added on top of base().
     core::Duration jitter() const { return jitter_; }
     // Region of node `i` (0 for the models without regions).

@@ -76,6 +76,15 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
     auto const& s = r.summary;
     out << "kadmium-sim: " << o.nodes << " nodes, seed " << o.seed << ", crypto " << crypto_name(o.crypto) << ", latency "
         << o.network.latency.describe() << ", loss " << o.network.loss << ", churn " << o.churn << "\n";
+    out << "  config:   alpha " << o.dht.alpha << ", k " << o.dht.k << ", rpc_timeout " << o.dht.rpc_timeout.count() / 1000
+        << " ms, rpc_retries " << o.dht.rpc_retries << "; duplicate " << o.network.duplicate << ", reorder "
+        << o.network.reorder_window.count() / 1000 << " ms, crashes " << o.crashes << " (down "
+        << fixed(core::to_seconds(o.downtime), 1) << " s), partitions";
+    if (o.partitions.empty()) out << " none";
+    for (auto const& p : o.partitions)
+        out << " " << fixed(core::to_seconds(p.at), 1) << ":" << fixed(core::to_seconds(p.duration), 1) << ":"
+            << fixed(p.fraction, 2) << (p.one_way ? ":oneway" : "");
+    out << "\n";
     out << "  run:      " << fixed(r.virtual_seconds, 1) << " s virtual in " << fixed(r.wall_seconds, 2) << " s wall, "
         << r.events << " events (" << fixed(r.wall_seconds > 0 ? static_cast<double>(r.events) / r.wall_seconds : 0, 0)
         << "/s), trace " << hex64(r.trace_hash) << "\n";
@@ -131,6 +140,12 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
     out << "  \"loss\": " << o.network.loss << ",\n";
     out << "  \"duplicate\": " << o.network.duplicate << ",\n";
     out << "  \"churn\": " << o.churn << ",\n";
+    out << "  \"reorder_ms\": " << fixed(static_cast<double>(o.network.reorder_window.count()) / 1000.0, 3) << ",\n";
+    out << "  \"crashes\": " << o.crashes << ",\n";
+    out << "  \"partitions\": " << o.partitions.size() << ",\n";
+    out << "  \"dht_alpha\": " << o.dht.alpha << ",\n";
+    out << "  \"dht_rpc_timeout_ms\": " << o.dht.rpc_timeout.count() / 1000 << ",\n";
+    out << "  \"dht_rpc_retries\": " << o.dht.rpc_retries << ",\n";
     out << "  \"virtual_seconds\": " << fixed(r.virtual_seconds, 3) << ",\n";
     out << "  \"wall_seconds\": " << fixed(r.wall_seconds, 3) << ",\n";
     out << "  \"events\": " << r.events << ",\n";

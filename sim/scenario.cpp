@@ -234,10 +234,12 @@ private:
             ++bootstrap_retries_;
             auto peers = pick_bootstrap_peers(i);
             // The DHT runs its join lookup once; when it came back empty (say every reply
-            // was lost) the host asks again, as a production node retries its bootstrap.
+            // was lost) the host asks again, as a production node retries its bootstrap:
+            // new hellos, and an own-id lookup now if the table holds anyone (else when a
+            // hello is answered, in on_event).
             sim_.command(i, [&](node::Engine& e, core::Instant now) {
                 for (auto p : peers) e.dht().bootstrap(now, sim_.node(p).endpoint);
-                e.dht().find_node(now, sim_.node(i).id);
+                if (e.dht().peer_count() > 0) e.dht().find_node(now, sim_.node(i).id);
             });
             arm_join_watchdog(i);
         });
@@ -324,6 +326,12 @@ private:
     }
 
     void on_event(NodeIndex i, dht::Event& ev) {
+        if (std::holds_alternative<dht::BootstrapReached>(ev)) {
+            auto const& st = state_[i];
+            if (!st.joined && st.retries > 0)
+                sim_.command(i, [&](node::Engine& e, core::Instant now) { e.dht().find_node(now, sim_.node(i).id); });
+            return;
+        }
         auto* done = std::get_if<dht::LookupDone>(&ev);
         if (!done) return;
         auto const now_us = static_cast<std::uint64_t>(sim_.now().since_origin.count());
@@ -456,5 +464,48 @@ private:
 }  // namespace
 
 ScenarioResult run_scenario(ScenarioOptions const& options) { return ScenarioRun(options).run(); }
+
+void randomize_faults(ScenarioOptions& o) {
+    core::Rng rng(mix64(o.seed, 0x766f7072 /* "vopr" */));
+    auto maybe = [&](double hi) { return rng.chance(0.5) ? 0.0 : rng.unit() * hi; };
+    auto ms = [](std::uint64_t v) { return core::Duration{static_cast<std::int64_t>(v) * 1000}; };
+    o.network.loss = maybe(0.10);
+    o.network.duplicate = maybe(0.05);
+    o.network.reorder_window = ms(static_cast<std::uint64_t>(maybe(50.0)));
+    switch (rng.uniform(3)) {
+        case 0:
+            o.network.latency = LatencyModel::constant(ms(rng.between(1, 100)));
+            break;
+        case 1: {
+            auto lo = rng.between(1, 50);
+            o.network.latency = LatencyModel::uniform(ms(lo), ms(lo + rng.between(0, 150)));
+            break;
+        }
+        default:
+            o.network.latency = LatencyModel::regions(ms(rng.between(0, 20)));
+    }
+    o.churn = maybe(0.2);
+    o.crashes = rng.chance(0.5) ? 0 : rng.between(0, std::max<std::size_t>(1, o.nodes / 10));
+    o.downtime = ms(rng.between(1'000, 60'000));
+    o.partitions.clear();
+    auto const partitions = rng.chance(0.5) ? 0 : rng.between(1, 2);
+    auto const workload_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(o.workload.count() / 1000, 3000));
+    for (std::uint64_t k = 0; k < partitions; ++k) {
+        PartitionSpec p;
+        p.at = ms(rng.uniform(workload_ms));
+        p.duration = ms(rng.between(1'000, std::max<std::uint64_t>(1'000, workload_ms / 3)));
+        p.fraction = 0.1 + 0.4 * rng.unit();
+        p.one_way = rng.chance(0.25);
+        o.partitions.push_back(p);
+    }
+    // Protocol settings within the ranges the DHT documents as legal.
+    o.dht.alpha = rng.between(1, 5);
+    // A timeout below the round trip would time out every request: not a legal setting.
+    auto const rtt_ms = static_cast<std::uint64_t>(
+        2 * (o.network.latency.max_one_way() + o.network.reorder_window).count() / 1000 + 50);
+    auto const timeout_lo = std::max<std::uint64_t>(200, rtt_ms);
+    o.dht.rpc_timeout = ms(rng.between(timeout_lo, std::max<std::uint64_t>(timeout_lo, 2'000)));
+    o.dht.rpc_retries = static_cast<unsigned>(rng.between(0, 2));
+}
 
 }  // namespace sim

@@ -141,6 +141,13 @@ struct ScenarioResult {
 // Runs the scenario to the end. Deterministic in `options` (progress output aside).
 ScenarioResult run_scenario(ScenarioOptions const& options);
 
+// Sets the fault options and a few protocol settings from `options.seed`, within legal
+// ranges (after TigerBeetle's VOPR and FoundationDB's knob randomization): loss,
+// duplication, reordering, the latency model, churn, crash/restart, partitions, and the
+// DHT's alpha, rpc_timeout and rpc_retries. Each fault is off half of the time, so that
+// runs also cover the quiet cases. Overwrites whatever those fields held.
+void randomize_faults(ScenarioOptions& options);
+
 // Nearest-rank percentile of `values` (sorted in place); 0 when empty.
 double percentile(std::vector<double>& values, double p);
 

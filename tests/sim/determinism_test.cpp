@@ -84,7 +84,7 @@ TEST_CASE("determinism: regression seeds pass", "[sim]") {
         if (!(fields >> seed)) continue;
         ++seeds;
         auto o = faulty(seed);
-        o.min_success = 0.95;
+        o.min_success = 0.92;
         auto r = run_scenario(o);
         INFO("seed " << seed << ": " << line << "\n" << describe(r));
         CHECK(r.passed());
@@ -97,7 +97,7 @@ TEST_CASE("determinism: a fresh seed passes", "[sim]") {
     // `sim_tests --rng-seed time` draws a new seed; without it this is seed 0's run.
     std::uint64_t seed = Catch::rngSeed();
     auto o = faulty(seed);
-    o.min_success = 0.95;
+    o.min_success = 0.92;
     auto r = run_scenario(o);
     INFO("reproduce: kadmium-sim --seed " << seed
                                           << " --nodes 150 --lookups 150 --churn 0.1 --crashes 3 --downtime-s 5 "

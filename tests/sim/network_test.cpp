@@ -36,6 +36,7 @@ TEST_CASE("latency: constant model", "[sim]") {
     auto m = LatencyModel::constant(ms(20));
     CHECK(m.base(1, 3, 9) == ms(20));
     CHECK(m.jitter() == Duration{0});
+    CHECK(m.max_one_way() == ms(20));
     CHECK(m.describe() == "constant:20");
 }
 
@@ -71,6 +72,8 @@ TEST_CASE("latency: regions model uses the matrix", "[sim]") {
     auto builtin = LatencyModel::regions(ms(5));
     CHECK(builtin.region_count() == 5);
     CHECK(builtin.jitter() == ms(5));
+    CHECK(builtin.max_one_way() == ms(155));
+    CHECK(LatencyModel::uniform(ms(3), ms(30)).max_one_way() == ms(30));
 }
 
 TEST_CASE("latency: parse accepts the documented forms and rejects others", "[sim]") {
