@@ -361,9 +361,11 @@ private:
         rec.partitioned = rec.partitioned || sim_.network().partitioned();
         if (!done->closest.empty()) rec.found = done->closest.front().id;
         rec.truth_done = truth(i, rec.target);
-        rec.success = rec.found && ((rec.truth_issued && *rec.found == *rec.truth_issued) ||
+        // A lone node has nobody to find: an empty answer is then the right one.
+        bool const nothing_to_find = !rec.truth_issued && !rec.truth_done && !rec.found;
+        rec.success = nothing_to_find || (rec.found && ((rec.truth_issued && *rec.found == *rec.truth_issued) ||
                                     (rec.truth_done && *rec.found == *rec.truth_done) ||
-                                    running_and_closer(*rec.found, rec.target, rec.truth_done));
+                                    running_and_closer(*rec.found, rec.target, rec.truth_done)));
         if (!rec.success && diagnosed_ < o_.diagnose_max) {
             ++diagnosed_;
             diagnose(rec);
