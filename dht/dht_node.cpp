@@ -611,7 +611,9 @@ struct DhtNode::Impl {
             emit_done(now, l);
             return lid;
         }
-        l.lookup.add(table.closest(target, config.k), 1);
+        // Seed with more than k: if the k closest we know are all dead, the lookup still
+        // has live contacts of our own to fall back on instead of ending empty.
+        l.lookup.add(table.closest(target, config.k * Lookup::shortlist_factor), 1);
         auto [it, inserted] = lookups.emplace(lid, std::move(l));
         CORE_ASSERT(inserted);
         advance(now, it->second);
@@ -718,7 +720,6 @@ struct DhtNode::Impl {
         if (!deadlines.empty()) t = std::min(t, deadlines.begin()->first);
         for (auto const& [lid, l] : lookups) t = std::min(t, l.deadline);
         for (auto const& [k, p] : partials) t = std::min(t, p.started + config.reassembly_timeout);
-        for (auto const& [k, p] : own_puts) t = std::min(t, p.next_republish);
         return t;
     }
 
@@ -750,9 +751,11 @@ struct DhtNode::Impl {
         }
         if (now >= next_sweep) {
             if (store.erase_expired(unix_now(now), config.expiry_sweep_batch) > 0) rebuild_usage();
+            // Republishing rides on the sweep timer: a minute's precision is plenty for an
+            // hourly republish, and next_wakeup() need not scan every own put.
+            republish_due(now);
             next_sweep = now + jitter(config.expiry_sweep_interval);
         }
-        republish_due(now);
     }
 
     void refresh_buckets(Instant now) {

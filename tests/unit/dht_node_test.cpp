@@ -252,3 +252,39 @@ TEST_CASE("dht node: a full bucket evicts its oldest entry only after that entry
         CHECK(ping_timeouts == 1);
     }
 }
+
+TEST_CASE("dht node: the publisher republishes, so a value outlives the nodes that first held it", "[unit]") {
+    Config c = local_config();
+    c.k = 3;
+    c.republish_interval = 10min;
+    TestNet net(c, 31);
+    for (int i = 0; i < 14; ++i) net.add_node();
+    net.bootstrap_all();
+    auto key = core::key_of("durable");
+    auto p = net[0].node->put(net.now(), key, core::to_bytes("still here"), 3h);
+    REQUIRE(net.wait_done(0, p).stores_accepted >= 3);
+    auto holders = [&] {
+        std::size_t n = 0;
+        for (std::size_t i = 1; i < net.size(); ++i)
+            if (net[i].up && net[i].store->count() > 0) ++n;
+        return n;
+    };
+    // Every remote holder dies.
+    for (std::size_t i = 1; i < net.size(); ++i)
+        if (net[i].store->count() > 0) net[i].up = false;
+    CHECK(holders() == 0);
+    auto started = net[0].node->stats().lookups_started;
+    net.run_for(12min);
+    INFO("lookups started by the publisher: " << net[0].node->stats().lookups_started - started);
+    INFO("publisher store: " << net[0].store->count() << " peers " << net[0].node->peer_count());
+    for (auto const& e : net[0].events)
+        if (auto d = std::get_if<LookupDone>(&e); d && d->internal && d->kind == LookupKind::put)
+            UNSCOPED_INFO("republish: tried " << d->stores_tried << " accepted " << d->stores_accepted << " closest " << d->closest.size());
+    CHECK(holders() >= 3);
+    std::size_t reader = 1;
+    while (!net[reader].up) ++reader;
+    auto g = net[reader].node->get(net.now(), key);
+    auto done = net.wait_done(reader, g);
+    REQUIRE(done.values.size() == 1);
+    CHECK(core::as_chars(done.values[0]) == "still here");
+}
