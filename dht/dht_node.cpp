@@ -620,26 +620,21 @@ struct DhtNode::Impl {
         return lid;
     }
 
+    // Sends the queries the lookup asks for; a query that cannot be sent fails at once,
+    // which may free a slot for the next candidate, so ask until the lookup is content.
     void advance(Instant now, LookupState& l) {
         if (l.storing) return;
-        for (auto const& c : l.lookup.next_queries()) {
-            Message q;
-            q.type = l.kind == LookupKind::get ? MsgType::find_value : MsgType::find_node;
-            q.target = l.lookup.target();
-            if (!send_request(now, c.contact, q, Purpose::lookup_query, l.id)) l.lookup.on_failure(c.contact.id);
-        }
-        if (!l.lookup.finished()) {
-            // A failed send above may have freed a slot: ask again until stable.
-            auto more = l.lookup.next_queries();
-            for (auto const& c : more) {
+        for (;;) {
+            auto queries = l.lookup.next_queries();
+            if (queries.empty()) break;
+            for (auto const& c : queries) {
                 Message q;
                 q.type = l.kind == LookupKind::get ? MsgType::find_value : MsgType::find_node;
                 q.target = l.lookup.target();
                 if (!send_request(now, c.contact, q, Purpose::lookup_query, l.id)) l.lookup.on_failure(c.contact.id);
             }
-            if (!l.lookup.finished()) return;
         }
-        search_done(now, l);
+        if (l.lookup.finished()) search_done(now, l);
     }
 
     void search_done(Instant now, LookupState& l) {
