@@ -106,3 +106,36 @@ TEST_CASE("determinism: a fresh seed passes", "[sim]") {
                                           << describe(r));
     CHECK(r.passed());
 }
+
+TEST_CASE("determinism: randomized faults depend on the seed only and stay legal", "[sim]") {
+    bool some_loss = false, some_quiet = false, some_partition = false;
+    for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+        ScenarioOptions a, b;
+        a.seed = b.seed = seed;
+        randomize_faults(a);
+        randomize_faults(b);
+        CHECK(a.network.loss == b.network.loss);
+        CHECK(a.network.latency.describe() == b.network.latency.describe());
+        CHECK(a.partitions.size() == b.partitions.size());
+        CHECK(a.dht.rpc_timeout == b.dht.rpc_timeout);
+        CHECK(a.network.loss <= 0.10);
+        CHECK(a.network.duplicate <= 0.05);
+        CHECK(a.churn <= 0.2);
+        CHECK(a.dht.alpha >= 1);
+        CHECK(a.dht.alpha <= 5);
+        CHECK(a.dht.rpc_retries <= 2);
+        // Never below the worst round trip the model can produce.
+        CHECK(a.dht.rpc_timeout > 2 * (a.network.latency.max_one_way() + a.network.reorder_window));
+        for (auto const& p : a.partitions) {
+            CHECK(p.fraction > 0.0);
+            CHECK(p.fraction < 1.0);
+            CHECK(p.duration.count() > 0);
+        }
+        some_loss |= a.network.loss > 0;
+        some_quiet |= a.network.loss == 0 && a.churn == 0 && a.partitions.empty();
+        some_partition |= !a.partitions.empty();
+    }
+    CHECK(some_loss);
+    CHECK(some_quiet);
+    CHECK(some_partition);
+}

@@ -64,6 +64,7 @@ TEST_CASE("cli: flags fill the scenario options", "[sim]") {
     CHECK(s.partitions[1].fraction == 0.25);
     CHECK(s.partitions[1].one_way);
     CHECK(s.crypto == CryptoMode::real);
+    CHECK(s.dht.key_cache_max == dht::Config{}.key_cache_max);  // real crypto keeps the production cache
     CHECK(s.workload == core::Duration{150'000'000});
     CHECK(s.min_success == 0.99);
     CHECK(s.crashes == 4);
@@ -73,6 +74,20 @@ TEST_CASE("cli: flags fill the scenario options", "[sim]") {
     CHECK(c.plot_path == "a.svg");
     CHECK(c.quiet);
     CHECK_FALSE(s.progress);
+}
+
+TEST_CASE("cli: defaults and the key cache", "[sim]") {
+    auto r = parse({});
+    REQUIRE(std::holds_alternative<RunConfig>(r));
+    auto const& s = std::get<RunConfig>(r).scenario;
+    CHECK(s.nodes == 1000);
+    CHECK(s.crypto == CryptoMode::standin);
+    CHECK(s.dht.key_cache_max == 256);
+    CHECK_FALSE(s.min_success);
+    CHECK(s.progress);
+    auto big = parse({"--key-cache", "1000", "--randomize-faults", "--seed", "5"});
+    REQUIRE(std::holds_alternative<RunConfig>(big));
+    CHECK(std::get<RunConfig>(big).scenario.dht.key_cache_max == 1000);
 }
 
 TEST_CASE("cli: bad arguments exit 2 with a message, --help exits 0", "[sim]") {
