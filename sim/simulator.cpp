@@ -14,6 +14,8 @@ namespace {
 // its timer handling does not advance. Counted as a violation; the simulator then pushes
 // its wakeups 1 ms ahead so the run can go on and report it.
 constexpr std::uint32_t same_instant_timeouts_max = 1000;
+// The largest payload a UDP/IPv4 datagram can carry; a larger one could never be sent.
+constexpr std::size_t udp_payload_max = 65'507;
 }  // namespace
 
 dht::Config sim_dht_config() {
@@ -129,7 +131,14 @@ void Simulator::flush(NodeIndex i) {
     while (auto tx = n.engine->poll_transmit()) {
         auto to = index_of(tx->to);
         if (!to || *to >= nodes_.size()) {
+            // Every address a node can know came from a simulated node or the bootstrap
+            // list, so an address outside them means a corrupted contact.
             network_.count_unroutable();
+            violation(i, "sent a datagram to " + tx->to.to_string() + ", which no simulated node has");
+            continue;
+        }
+        if (tx->bytes.size() > udp_payload_max) {
+            violation(i, "sent a " + std::to_string(tx->bytes.size()) + "-byte datagram, above the UDP maximum");
             continue;
         }
         if (*to == i) {

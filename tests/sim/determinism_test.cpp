@@ -139,3 +139,22 @@ TEST_CASE("determinism: randomized faults depend on the seed only and stay legal
     CHECK(some_quiet);
     CHECK(some_partition);
 }
+
+TEST_CASE("checks: an exhausted event budget and a low success rate fail the run", "[sim]") {
+    auto o = faulty(5);
+    o.events_max = 2000;
+    auto cut = run_scenario(o);
+    CHECK_FALSE(cut.passed());
+    REQUIRE_FALSE(cut.violations.empty());
+    CHECK(cut.violations.front().what.find("events_max") != std::string::npos);
+    CHECK(cut.events <= 2001);
+
+    auto lossy = faulty(5);
+    lossy.network.loss = 0.5;
+    lossy.min_success = 0.999;
+    auto r = run_scenario(lossy);
+    INFO(describe(r));
+    CHECK_FALSE(r.passed());
+    REQUIRE(r.failures.size() == 1);
+    CHECK(r.failures.front().find("below --min-success") != std::string::npos);
+}
