@@ -123,6 +123,7 @@ TEST_CASE("network: loss and duplication happen at the configured rates", "[sim]
     }
     CHECK(dropped == Approx(4000).margin(300));
     CHECK(twice == Approx(1600).margin(200));
+    CHECK(delivered == 20000 - dropped + twice);
     CHECK(net.stats().sent == 20000);
     CHECK(net.stats().lost == static_cast<std::uint64_t>(dropped));
     CHECK(net.stats().duplicated == static_cast<std::uint64_t>(twice));
