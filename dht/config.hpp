@@ -28,6 +28,10 @@ struct Config {
     // first timeout so that one slow peer does not stall the whole lookup.
     core::Duration rpc_timeout = 1000ms;
     unsigned rpc_retries = 1;
+    // A lookup waits out retries only for its lookup_resiliency closest candidates; the
+    // rest of the k closest may be slow (see dht/lookup.hpp). Puts always wait for all k,
+    // since they choose where replicas go.
+    std::size_t lookup_resiliency = 3;
     std::size_t pending_rpcs_max = 4096;
     std::size_t lookups_max = 256;
     // A lookup that has not converged by then finishes with what it has.

@@ -149,7 +149,11 @@ struct DhtNode::Impl {
 
     Instant next_refresh;
     Instant next_sweep;
+    // Joining is a lookup of our own id through the first contacts. If it finds nobody
+    // (every answer lost), it is tried again after join_retry_interval.
     bool joined = false;
+    LookupId join_lookup = 0;
+    std::optional<Instant> next_join_retry;
     double hello_tokens;
     Instant hello_refill;
 
@@ -406,6 +410,10 @@ struct DhtNode::Impl {
         else on_response(now, contact, *m);
     }
 
+    void peer_failed(NodeId const& peer) {
+        if (table.on_failure(peer)) ++stats.evictions;
+    }
+
     // Any authenticated packet tells us the sender is alive at `from`.
     void observe(Instant now, Contact const& contact) {
         bool was_empty = table.size() == 0;
@@ -414,7 +422,7 @@ struct DhtNode::Impl {
             Message ping;
             ping.type = MsgType::ping;
             if (!send_request(now, *result.ping_oldest, ping, Purpose::eviction_ping, 0))
-                table.on_failure(result.ping_oldest->id);
+                peer_failed(result.ping_oldest->id);
         }
         if (was_empty && table.size() > 0 && !joined) join(now);
     }
@@ -528,10 +536,10 @@ struct DhtNode::Impl {
                 break;
             case Purpose::eviction_ping:
             case Purpose::contact_ping:
-                if (!response) table.on_failure(p.peer->id);
+                if (!response) peer_failed(p.peer->id);
                 break;
             case Purpose::lookup_query: {
-                if (!response) table.on_failure(p.peer->id);
+                if (!response) peer_failed(p.peer->id);
                 auto it = lookups.find(p.lookup);
                 if (it == lookups.end()) break;
                 auto& l = it->second;
@@ -545,7 +553,7 @@ struct DhtNode::Impl {
                 break;
             }
             case Purpose::store_for_put: {
-                if (!response) table.on_failure(p.peer->id);
+                if (!response) peer_failed(p.peer->id);
                 auto it = lookups.find(p.lookup);
                 if (it == lookups.end()) break;
                 auto& l = it->second;
@@ -602,7 +610,9 @@ struct DhtNode::Impl {
                           std::shared_ptr<Bytes const> value = nullptr, std::uint32_t ttl_s = 0) {
         LookupId lid = next_lookup_id++;
         ++stats.lookups_started;
-        LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha), now, now + config.lookup_deadline);
+        std::size_t beta = kind == LookupKind::put ? 0 : config.lookup_resiliency;
+        LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha, beta), now,
+                      now + config.lookup_deadline);
         l.value = std::move(value);
         l.ttl_s = ttl_s;
         table.touch_bucket(table.prefix_len_of(target), now);
@@ -675,6 +685,10 @@ struct DhtNode::Impl {
         done.queried = l.lookup.queried();
         done.elapsed = now - l.started;
         ++stats.lookups_done;
+        if (l.id == join_lookup && done.closest.empty()) {
+            joined = false;
+            next_join_retry = now + join_retry_interval;
+        }
         events.push_back(std::move(done));
     }
 
@@ -688,9 +702,12 @@ struct DhtNode::Impl {
         lookups.erase(lid);
     }
 
+    static constexpr Duration join_retry_interval = std::chrono::seconds(5);
+
     void join(Instant now) {
         joined = true;
-        start_lookup(now, LookupKind::find_node, id, true);
+        next_join_retry.reset();
+        join_lookup = start_lookup(now, LookupKind::find_node, id, true);
     }
 
     LookupId put(Instant now, Key const& key, Bytes value, Duration ttl, bool internal) {
@@ -715,6 +732,7 @@ struct DhtNode::Impl {
         if (!deadlines.empty()) t = std::min(t, deadlines.begin()->first);
         for (auto const& [lid, l] : lookups) t = std::min(t, l.deadline);
         for (auto const& [k, p] : partials) t = std::min(t, p.started + config.reassembly_timeout);
+        if (next_join_retry) t = std::min(t, *next_join_retry);
         return t;
     }
 
@@ -740,6 +758,10 @@ struct DhtNode::Impl {
             it = next;
         }
         expire_partials(now);
+        if (next_join_retry && now >= *next_join_retry) {
+            next_join_retry.reset();
+            if (!joined && table.size() > 0) join(now);
+        }
         if (now >= next_refresh) {
             refresh_buckets(now);
             next_refresh = now + jitter(config.bucket_refresh_interval / 4);

@@ -23,7 +23,7 @@ struct LookupDone {
     LookupKind kind = LookupKind::find_node;
     bool internal = false;
     NodeId target;
-    std::vector<Contact> closest;     // up to k responders, closest first
+    std::vector<Contact> closest;     // up to k responders, closest first; never the node itself
     std::vector<core::Bytes> values;  // get: distinct values found
     std::size_t stores_tried = 0;     // put: STOREs sent
     std::size_t stores_accepted = 0;  // put: STOREs acknowledged as accepted

@@ -6,8 +6,8 @@
 
 namespace dht {
 
-Lookup::Lookup(NodeId self, NodeId target, std::size_t k, std::size_t alpha)
-    : self_(self), target_(target), k_(k), alpha_(alpha) {
+Lookup::Lookup(NodeId self, NodeId target, std::size_t k, std::size_t alpha, std::size_t beta)
+    : self_(self), target_(target), k_(k), alpha_(alpha), beta_(beta == 0 || beta > k ? k : beta) {
     CORE_ASSERT(k_ > 0 && alpha_ > 0);
 }
 
@@ -77,7 +77,10 @@ bool Lookup::finished() const {
         if (considered >= k_) break;
         if (c.state == State::failed) continue;
         ++considered;
-        if (c.state != State::answered) return false;
+        if (c.state == State::answered) continue;
+        // Beyond the beta closest, a slow candidate no longer holds the lookup open.
+        if (considered > beta_ && c.state == State::slow) continue;
+        return false;
     }
     return true;
 }

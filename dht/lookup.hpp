@@ -2,7 +2,10 @@
 // of candidates sorted by distance to the target, at most alpha requests in flight, done
 // when the k closest candidates that have not failed have all answered. A request that
 // times out once is "slow": it stops holding one of the alpha slots, so one dead peer
-// does not stall the lookup, but its late answer is still used. It does not send
+// does not stall the lookup, but its late answer is still used. With a resiliency beta
+// (after go-libp2p-kad-dht), the lookup may also end once the beta closest have answered
+// and every other candidate of the k closest has answered or gone slow: it then waits
+// for retries only where accuracy matters most, at the very closest. It does not send
 // anything itself: DhtNode asks it whom to query and tells it what came back.
 #pragma once
 
@@ -27,7 +30,8 @@ public:
     // closest k still leave fresh ones to ask, bounded so memory per lookup is fixed.
     static constexpr std::size_t shortlist_factor = 4;
 
-    Lookup(NodeId self, NodeId target, std::size_t k, std::size_t alpha);
+    // beta = 0 (or >= k) waits for all of the k closest.
+    Lookup(NodeId self, NodeId target, std::size_t k, std::size_t alpha, std::size_t beta = 0);
 
     // Adds candidates learned at `hop` (ignores ourselves and ones already listed).
     void add(std::vector<Contact> const& contacts, int hop);
@@ -54,6 +58,7 @@ private:
     NodeId target_;
     std::size_t k_;
     std::size_t alpha_;
+    std::size_t beta_;
     std::vector<Candidate> shortlist_;  // sorted by distance, closest first
     std::size_t queried_ = 0;
 };

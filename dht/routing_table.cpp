@@ -63,11 +63,11 @@ RoutingTable::ObserveResult RoutingTable::observe(Contact const& contact, core::
     return {Outcome::pending, target->contact};
 }
 
-void RoutingTable::on_failure(NodeId const& id) {
-    if (id == self_) return;
+bool RoutingTable::on_failure(NodeId const& id) {
+    if (id == self_) return false;
     auto& b = bucket_for(id);
     auto it = std::find_if(b.entries.begin(), b.entries.end(), [&](Entry const& e) { return e.contact.id == id; });
-    if (it == b.entries.end()) return;
+    if (it == b.entries.end()) return false;
     ++it->failures;
     if (b.pinging == id) {
         b.pinging.reset();
@@ -83,13 +83,15 @@ void RoutingTable::on_failure(NodeId const& id) {
             } else {
                 --size_;
             }
-            return;
+            return true;
         }
     }
     if (it->failures >= remove_failures) {
         b.entries.erase(it);
         --size_;
+        return true;
     }
+    return false;
 }
 
 void RoutingTable::remove(NodeId const& id) {

@@ -49,8 +49,9 @@ public:
     // We heard from `contact` (an authenticated packet, or a ping answer) at `now`.
     ObserveResult observe(Contact const& contact, core::Instant now);
     // An RPC to `id` failed after its retries. When `id` was being pinged for eviction
-    // and a candidate waits, the candidate takes its place.
-    void on_failure(NodeId const& id);
+    // and a candidate waits, the candidate takes its place. Returns true when the entry
+    // left the table (replaced, or removed after remove_failures).
+    bool on_failure(NodeId const& id);
     void remove(NodeId const& id);
 
     // Up to `n` contacts closest to `target`, healthy entries before stale ones.

@@ -49,7 +49,7 @@ struct Stats {
     std::uint64_t lookups_started = 0;
     std::uint64_t lookups_done = 0;
     std::uint64_t store_errors = 0;  // the record store failed an operation (e.g. map full)
-    std::uint64_t evictions = 0;     // routing table entries replaced after a failed ping
+    std::uint64_t evictions = 0;     // routing table entries that left after failed RPCs (replaced or removed)
 
     std::uint64_t& drop(DropReason r) { return dropped[static_cast<std::size_t>(r)]; }
     std::uint64_t& rpc_count(RpcType t, RpcOutcome o) {

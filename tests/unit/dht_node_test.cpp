@@ -250,6 +250,7 @@ TEST_CASE("dht node: a full bucket evicts its oldest entry only after that entry
         CHECK_FALSE(has(0, b));
         CHECK(has(0, cc));
         CHECK(ping_timeouts == 1);
+        CHECK(net[0].node->stats().evictions == 1);
     }
 }
 

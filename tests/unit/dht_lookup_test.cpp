@@ -1,0 +1,129 @@
+// The lookup state machine on its own: alpha in flight, convergence on the k closest,
+// slow candidates freeing their slot, and resiliency-beta termination.
+#include "dht/lookup.hpp"
+
+#include "core/rng.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+using namespace dht;
+
+namespace {
+std::vector<Contact> random_contacts(core::Rng& rng, std::size_t n) {
+    std::vector<Contact> out;
+    for (std::size_t i = 0; i < n; ++i) {
+        core::PublicKey pk;
+        rng.fill(pk.bytes);
+        out.push_back(Contact::make(pk, core::Endpoint::v4(10, 0, static_cast<std::uint8_t>(i), 1, 4000)));
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("lookup: at most alpha in flight, and done only when the k closest answered", "[unit]") {
+    core::Rng rng(1);
+    NodeId self, target;
+    rng.fill(self.bytes);
+    rng.fill(target.bytes);
+    Lookup l(self, target, 4, 2);
+    auto seeds = random_contacts(rng, 10);
+    l.add(seeds, 1);
+    auto first = l.next_queries();
+    CHECK(first.size() == 2);
+    CHECK(l.next_queries().empty());  // both slots busy
+    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    CHECK(first[0].contact.id == seeds[0].id);
+    CHECK(first[1].contact.id == seeds[1].id);
+    // Answers bring nothing new; the lookup walks down the 4 closest and stops.
+    std::size_t answered = 0;
+    for (int round = 0; round < 10 && !l.finished(); ++round) {
+        for (auto const& c : (round == 0 ? first : l.next_queries())) {
+            l.on_answer(c.contact.id, {});
+            ++answered;
+        }
+    }
+    CHECK(l.finished());
+    CHECK(answered == 4);
+    auto closest = l.closest_answered();
+    REQUIRE(closest.size() == 4);
+    for (std::size_t i = 0; i < 4; ++i) CHECK(closest[i].id == seeds[i].id);
+    CHECK(l.hops() == 1);
+}
+
+TEST_CASE("lookup: a slow candidate frees its slot; beta decides whether it blocks the end", "[unit]") {
+    core::Rng rng(2);
+    NodeId self, target;
+    rng.fill(self.bytes);
+    rng.fill(target.bytes);
+    auto seeds = random_contacts(rng, 6);
+    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    for (std::size_t beta : {std::size_t{0}, std::size_t{2}}) {
+        Lookup l(self, target, 4, 1, beta);
+        l.add(seeds, 1);
+        // The 4th closest goes slow; everyone else answers.
+        for (int round = 0; round < 20; ++round) {
+            auto q = l.next_queries();
+            if (q.empty()) break;
+            for (auto const& c : q) {
+                if (c.contact.id == seeds[3].id) l.on_slow(c.contact.id);
+                else l.on_answer(c.contact.id, {});
+            }
+        }
+        if (beta == 0) {
+            CHECK_FALSE(l.finished());  // waits for the slow one's retry
+            l.on_answer(seeds[3].id, {});
+            CHECK(l.finished());
+        } else {
+            CHECK(l.finished());  // slow beyond the 2 closest: not waited for
+        }
+    }
+    // A slow candidate among the beta closest is waited for.
+    Lookup l(self, target, 4, 1, 2);
+    l.add(seeds, 1);
+    for (int round = 0; round < 20; ++round) {
+        auto q = l.next_queries();
+        if (q.empty()) break;
+        for (auto const& c : q) {
+            if (c.contact.id == seeds[0].id) l.on_slow(c.contact.id);
+            else l.on_answer(c.contact.id, {});
+        }
+    }
+    CHECK_FALSE(l.finished());
+    l.on_failure(seeds[0].id);
+    // The closest failed: the 5th closest moves into the k and gets asked.
+    auto q = l.next_queries();
+    REQUIRE(q.size() == 1);
+    CHECK(q[0].contact.id == seeds[4].id);
+    l.on_answer(seeds[4].id, {});
+    CHECK(l.finished());
+}
+
+TEST_CASE("lookup: answers pull in closer nodes with hop counts; the shortlist stays bounded", "[unit]") {
+    core::Rng rng(3);
+    NodeId self, target;
+    rng.fill(self.bytes);
+    rng.fill(target.bytes);
+    Lookup l(self, target, 3, 3);
+    auto far = random_contacts(rng, 3);
+    l.add(far, 1);
+    auto pool = random_contacts(rng, 200);
+    std::size_t next = 0;
+    for (int round = 0; round < 50 && !l.finished(); ++round) {
+        for (auto const& c : l.next_queries()) {
+            std::vector<Contact> reply(pool.begin() + static_cast<std::ptrdiff_t>(next),
+                                       pool.begin() + static_cast<std::ptrdiff_t>(std::min(next + 10, pool.size())));
+            next = std::min(next + 10, pool.size());
+            l.on_answer(c.contact.id, reply);
+        }
+    }
+    CHECK(l.finished());
+    CHECK(l.hops() >= 2);
+    CHECK(l.queried() <= 200);
+    // Ourselves never enters the shortlist.
+    Lookup m(self, target, 3, 3);
+    core::PublicKey none;
+    m.add({Contact{self, none, core::Endpoint::v4(1, 1, 1, 1, 1)}}, 1);
+    CHECK(m.next_queries().empty());
+}
