@@ -23,11 +23,15 @@ struct Config {
     std::size_t subnet_entries_max = 2;
     bool allow_loopback_subnet = false;
 
-    // A request unanswered after rpc_timeout is sent once more (rpc_retries) after a
-    // backoff of twice the timeout plus jitter; a lookup stops waiting on it after the
+    // A request's timeout adapts to the round trips this node measures (RFC 6298:
+    // srtt + 4 * rttvar, answers to retried requests not sampled), kept within
+    // [rpc_timeout_min, rpc_timeout]; rpc_timeout is also the timeout before any sample.
+    // An unanswered request is sent again up to rpc_retries times, each time after twice
+    // the previous wait plus jitter; a lookup stops counting it against alpha after the
     // first timeout so that one slow peer does not stall the whole lookup.
     core::Duration rpc_timeout = 1000ms;
-    unsigned rpc_retries = 1;
+    core::Duration rpc_timeout_min = 150ms;
+    unsigned rpc_retries = 2;
     // A lookup waits out retries only for its lookup_resiliency closest candidates; the
     // rest of the k closest may be slow (see dht/lookup.hpp). Puts always wait for all k,
     // since they choose where replicas go.

@@ -48,6 +48,8 @@ struct PendingRpc {
     Instant deadline;
     unsigned attempt = 0;
     LookupId lookup = 0;
+    Instant sent_at;
+    Duration timeout{};  // of the current attempt
 };
 
 struct LookupState {
@@ -140,6 +142,8 @@ struct DhtNode::Impl {
 
     std::map<std::uint32_t, PendingRpc> pending;
     std::set<std::pair<Instant, std::uint32_t>> deadlines;
+    std::optional<Duration> srtt;
+    Duration rttvar{};
 
     std::map<LookupId, LookupState> lookups;
     LookupId next_lookup_id = 1;
@@ -248,6 +252,25 @@ struct DhtNode::Impl {
         }
     }
 
+    // ---- Round-trip estimate (RFC 6298), for request timeouts. ----
+
+    Duration current_rto() const {
+        if (!srtt) return config.rpc_timeout;
+        auto rto = *srtt + 4 * rttvar;
+        return std::clamp(rto, std::min(config.rpc_timeout_min, config.rpc_timeout), config.rpc_timeout);
+    }
+
+    void sample_rtt(Duration rtt) {
+        if (!srtt) {
+            srtt = rtt;
+            rttvar = rtt / 2;
+            return;
+        }
+        auto err = rtt > *srtt ? rtt - *srtt : *srtt - rtt;
+        rttvar = (3 * rttvar + err) / 4;
+        *srtt = (7 * *srtt + rtt) / 8;
+    }
+
     std::uint32_t fresh_txid() {
         for (;;) {
             auto t = static_cast<std::uint32_t>(rng.next());
@@ -274,7 +297,8 @@ struct DhtNode::Impl {
         if (to.id == id || to.address.port == 0 || to.address.is_unspecified()) return false;
         if (!key_for(to.public_key)) return false;
         m.txid = fresh_txid();
-        PendingRpc p{m.txid, rpc_type_of(m.type), purpose, to, to.address, m, now + config.rpc_timeout, 0, lookup};
+        auto timeout = current_rto();
+        PendingRpc p{m.txid, rpc_type_of(m.type), purpose, to, to.address, m, now + timeout, 0, lookup, now, timeout};
         send_message(now, to.public_key, to.address, m);
         deadlines.insert({p.deadline, p.txid});
         pending.emplace(p.txid, std::move(p));
@@ -290,7 +314,9 @@ struct DhtNode::Impl {
         p.to = to;
         p.request.type = MsgType::ping;
         p.request.txid = p.txid;
-        p.deadline = now + config.rpc_timeout;
+        p.sent_at = now;
+        p.timeout = config.rpc_timeout;  // a new address: no reason to expect a short round trip
+        p.deadline = now + p.timeout;
         transmit_hello(to, p.txid);
         deadlines.insert({p.deadline, p.txid});
         pending.emplace(p.txid, std::move(p));
@@ -521,6 +547,8 @@ struct DhtNode::Impl {
         deadlines.erase({done.deadline, done.txid});
         pending.erase(it);
         ++stats.rpc_count(done.type, RpcOutcome::ok);
+        // Karn's rule: an answer to a retried request could answer any attempt.
+        if (done.attempt == 0) sample_rtt(now - done.sent_at);
         observe(now, from);
         on_rpc_done(now, done, from, &m);
     }
@@ -584,14 +612,15 @@ struct DhtNode::Impl {
                     advance(now, l->second);
                 }
             }
-            // Back off: twice the timeout plus jitter drawn from our own Rng.
-            auto base = config.rpc_timeout * 2;
-            auto jitter_us = rng.uniform(static_cast<std::uint64_t>(config.rpc_timeout.count() / 2 + 1));
             // `it` may be invalid after advance() inserted into pending: look it up again.
             auto again = pending.find(txid);
             CORE_ASSERT(again != pending.end());
             auto& q = again->second;
-            q.deadline = now + base + Duration(static_cast<Duration::rep>(jitter_us));
+            // Back off: twice the last wait plus up to a quarter of it in jitter, drawn
+            // from our own Rng so that retries of many nodes do not align.
+            auto jitter_us = rng.uniform(static_cast<std::uint64_t>(q.timeout.count() / 4 + 1));
+            q.timeout = std::min(q.timeout * 2, config.rpc_timeout * 2);
+            q.deadline = now + q.timeout + Duration(static_cast<Duration::rep>(jitter_us));
             deadlines.insert({q.deadline, q.txid});
             if (q.type == RpcType::hello) transmit_hello(q.to, q.txid);
             else send_message(now, q.peer->public_key, q.to, q.request);
