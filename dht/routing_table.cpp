@@ -113,25 +113,56 @@ RoutingTable::Entry const* RoutingTable::find(NodeId const& id) const {
     return nullptr;
 }
 
+// Buckets partition the id space into distance bands around any target T. With t the
+// prefix length T shares with our id: bucket t holds the nodes closest to T; all buckets
+// deeper than t together form the next band; then buckets t-1, t-2, ..., 0, each a band
+// farther than the one before. So only the band that straddles the n-th entry needs
+// sorting, and far buckets are never read. Stale entries still go after healthy ones.
 std::vector<Contact> RoutingTable::closest(NodeId const& target, std::size_t n) const {
     struct Item {
-        bool stale;
         NodeId distance;
         Entry const* entry;
     };
-    std::vector<Item> items;
-    items.reserve(size_);
-    for (auto const& b : buckets_)
-        for (auto const& e : b.entries) items.push_back({e.failures >= stale_failures, target.distance(e.contact.id), &e});
-    auto less = [](Item const& a, Item const& b) {
-        if (a.stale != b.stale) return !a.stale;
-        return a.distance < b.distance;
+    std::vector<Item> healthy, stale;
+    healthy.reserve(n);
+    auto take_band = [&](std::size_t first, std::size_t last) {  // buckets [first, last)
+        std::vector<Item> band;
+        for (std::size_t p = first; p < last && p < buckets_.size(); ++p)
+            for (auto const& e : buckets_[p].entries) {
+                Item item{target.distance(e.contact.id), &e};
+                if (e.failures >= stale_failures) stale.push_back(item);
+                else band.push_back(item);
+            }
+        std::size_t room = n - healthy.size();
+        auto by_distance = [](Item const& a, Item const& b) { return a.distance < b.distance; };
+        if (band.size() > room) {
+            std::partial_sort(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(room), band.end(), by_distance);
+            band.resize(room);
+        } else {
+            std::sort(band.begin(), band.end(), by_distance);
+        }
+        healthy.insert(healthy.end(), band.begin(), band.end());
     };
-    n = std::min(n, items.size());
-    std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(n), items.end(), less);
+    std::size_t t = std::min(prefix_len_of(target), buckets_.size());
+    if (n > 0) take_band(t, t + 1);
+    if (healthy.size() < n) take_band(t + 1, buckets_.size());
+    for (std::size_t p = t; p-- > 0 && healthy.size() < n;) take_band(p, p + 1);
+    if (healthy.size() < n) {
+        // Stale entries come last; they were gathered only from the bands read, so read
+        // the rest for them now (rare: only when the healthy ones do not suffice).
+        stale.clear();
+        for (auto const& b : buckets_)
+            for (auto const& e : b.entries)
+                if (e.failures >= stale_failures) stale.push_back({target.distance(e.contact.id), &e});
+        std::sort(stale.begin(), stale.end(), [](Item const& a, Item const& b) { return a.distance < b.distance; });
+        for (auto const& item : stale) {
+            if (healthy.size() >= n) break;
+            healthy.push_back(item);
+        }
+    }
     std::vector<Contact> out;
-    out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) out.push_back(items[i].entry->contact);
+    out.reserve(healthy.size());
+    for (auto const& item : healthy) out.push_back(item.entry->contact);
     return out;
 }
 

@@ -138,3 +138,41 @@ TEST_CASE("routing table: closest() is sorted by XOR distance and puts stale ent
     CHECK(table.observe(Contact{self, none, core::Endpoint::v4(1, 1, 1, 1, 1)}, Instant{}).outcome ==
           RoutingTable::Outcome::rejected_self);
 }
+
+TEST_CASE("routing table: closest() agrees with a brute-force sort for many targets and sizes", "[unit]") {
+    core::Rng rng(4);
+    NodeId self;
+    rng.fill(self.bytes);
+    RoutingTable table(self, 20, 2, true);
+    for (int i = 0; i < 3000; ++i) {
+        core::PublicKey pk;
+        rng.fill(pk.bytes);
+        table.observe(Contact::make(pk, core::Endpoint::v4(127, 0, 0, 1, static_cast<std::uint16_t>(i + 1))),
+                      Instant{} + std::chrono::milliseconds(i));
+    }
+    auto entries = table.entries();
+    // Make a few entries stale.
+    for (std::size_t i = 0; i < entries.size(); i += 17) {
+        table.on_failure(entries[i].contact.id);
+        table.on_failure(entries[i].contact.id);
+    }
+    entries = table.entries();
+    REQUIRE(table.check_invariants());
+    for (int round = 0; round < 200; ++round) {
+        NodeId target;
+        rng.fill(target.bytes);
+        if (round % 10 == 0) target = entries[rng.uniform(entries.size())].contact.id;  // a member
+        if (round == 1) target = self;
+        std::size_t n = 1 + rng.uniform(100);
+        auto expected = entries;
+        std::sort(expected.begin(), expected.end(), [&](auto const& a, auto const& b) {
+            bool sa = a.failures >= RoutingTable::stale_failures, sb = b.failures >= RoutingTable::stale_failures;
+            if (sa != sb) return !sa;
+            return target.closer(a.contact.id, b.contact.id);
+        });
+        expected.resize(std::min(n, expected.size()));
+        auto got = table.closest(target, n);
+        REQUIRE(got.size() == expected.size());
+        for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i].id == expected[i].contact.id);
+    }
+}
