@@ -3,7 +3,7 @@
 // protocol directly (hello, then sealed PING or FIND_NODE from many client keys), keeps
 // a bounded window of requests outstanding, and reads the node's CPU time from /proc.
 //
-//   dht_bench --spawn build/bin/kadmium [--seconds 10] [--window 256] [--clients 64] [--type find_node]
+//   dht_bench --spawn build/bin/kadmium [--seconds 10] [--window 256] [--clients 256] [--type find_node]
 //   dht_bench --target 127.0.0.1:4000 --pid 1234 ...
 #include "core/crypto.hpp"
 #include "core/rng.hpp"
@@ -39,7 +39,7 @@ struct Options {
     int pid = 0;
     double seconds = 10;
     std::size_t window = 256;
-    std::size_t clients = 64;
+    std::size_t clients = 256;  // a node limits each key to 500 requests/s
     std::string type = "find_node";
 };
 

@@ -71,6 +71,10 @@ struct Config {
     // Hello replies go to an unauthenticated address: limit them (token bucket).
     double hello_rate_per_s = 200.0;
     double hello_burst = 400.0;
+    // Requests one peer key may make of us; a lookup asks a peer a handful of times, so
+    // only floods hit this.
+    double peer_request_rate_per_s = 500.0;
+    double peer_request_burst = 1000.0;
 
     // Peers heard from within this window count as active (kadmium_active_peers).
     core::Duration active_window = 5min;

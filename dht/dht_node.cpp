@@ -93,9 +93,25 @@ struct ReplayWindow {
     }
 };
 
+// A token bucket: `rate` tokens per second up to `burst`; take() spends one.
+struct TokenBucket {
+    double tokens = 0;
+    Instant refilled{};
+    bool take(Instant now, double rate, double burst) {
+        if (now > refilled) {
+            tokens = std::min(burst, tokens + core::to_seconds(now - refilled) * rate);
+            refilled = now;
+        }
+        if (tokens < 1.0) return false;
+        tokens -= 1.0;
+        return true;
+    }
+};
+
 struct PeerKey {
     core::SharedKey key;
     ReplayWindow replay;
+    TokenBucket requests;  // requests this peer may make of us
     std::list<PublicKey>::iterator lru;
 };
 
@@ -158,9 +174,9 @@ struct DhtNode::Impl {
     bool joined = false;
     LookupId join_lookup = 0;
     std::optional<Instant> next_join_retry;
-    double hello_tokens;
-    Instant hello_refill;
+    TokenBucket hellos;
 
+    Instant last_input{};  // time of the input being handled (key_for has no `now`)
     std::deque<core::Transmit> transmits;
     std::deque<Event> events;
 
@@ -174,8 +190,7 @@ struct DhtNode::Impl {
           rng(std::move(r)),
           wall(w),
           table(id, c.k, c.subnet_entries_max, c.allow_loopback_subnet),
-          hello_tokens(c.hello_burst),
-          hello_refill(now) {
+          hellos{c.hello_burst, now} {
         CORE_ASSERT(config.k <= wire::contacts_max && config.alpha > 0);
         CORE_ASSERT(config.value_size_max <= wire::value_size_max);
         // Spread timers so that nodes started together do not refresh in lockstep.
@@ -220,7 +235,8 @@ struct DhtNode::Impl {
             keys_lru.pop_back();
         }
         keys_lru.push_front(pk);
-        auto [it, inserted] = keys.emplace(pk, PeerKey{*shared, {}, keys_lru.begin()});
+        auto [it, inserted] =
+            keys.emplace(pk, PeerKey{*shared, {}, TokenBucket{config.peer_request_burst, last_input}, keys_lru.begin()});
         CORE_ASSERT(inserted);
         return &it->second;
     }
@@ -332,6 +348,7 @@ struct DhtNode::Impl {
     // ---- The incoming-packet path. ----
 
     void handle_datagram(Instant now, Endpoint const& from, ByteView d) {
+        last_input = now;
         stats.bytes_in += d.size();
         ++stats.packets_in;
         if (d.size() < 2) return drop(DropReason::too_short);
@@ -348,11 +365,7 @@ struct DhtNode::Impl {
         if (!hello) return drop(d.size() < wire::hello_size ? DropReason::too_short : DropReason::too_large);
         if (hello->sender == public_key) return drop(DropReason::from_self);
         // The reply goes to an address nobody has proven: rate-limit it (token bucket).
-        hello_tokens = std::min(config.hello_burst,
-                                hello_tokens + core::to_seconds(now - hello_refill) * config.hello_rate_per_s);
-        hello_refill = now;
-        if (hello_tokens < 1.0) return drop(DropReason::rate_limited);
-        hello_tokens -= 1.0;
+        if (!hellos.take(now, config.hello_rate_per_s, config.hello_burst)) return drop(DropReason::rate_limited);
         if (!key_for(hello->sender)) return drop(DropReason::bad_public_key);
         Message pong;
         pong.type = MsgType::pong;
@@ -456,6 +469,11 @@ struct DhtNode::Impl {
     // ---- Requests we answer. ----
 
     void on_request(Instant now, Contact const& from, Message const& m) {
+        // One key may not make us work (or send) beyond its rate: it bounds what a peer,
+        // or someone spoofing its address with its key, can get out of us.
+        auto* peer = key_for(from.public_key);
+        if (!peer || !peer->requests.take(now, config.peer_request_rate_per_s, config.peer_request_burst))
+            return drop(DropReason::rate_limited);
         observe(now, from);
         Message reply;
         reply.type = wire::response_to(m.type);

@@ -289,3 +289,23 @@ TEST_CASE("dht node: the publisher republishes, so a value outlives the nodes th
     REQUIRE(done.values.size() == 1);
     CHECK(core::as_chars(done.values[0]) == "still here");
 }
+
+TEST_CASE("dht node: a peer flooding requests is rate-limited; others are still served", "[unit]") {
+    Config c = local_config();
+    c.peer_request_rate_per_s = 50;
+    c.peer_request_burst = 100;
+    TestNet net(c);
+    for (int i = 0; i < 3; ++i) net.add_node();
+    net.bootstrap_all(3s);
+    // Node 1 fires 400 lookups at once: far beyond 100 requests in a burst to node 0.
+    for (int i = 0; i < 400; ++i) {
+        core::NodeId target;
+        core::Rng r(static_cast<std::uint64_t>(i) + 100);
+        r.fill(target.bytes);
+        (void)net[1].node->find_node(net.now(), target);
+    }
+    net.run_for(1s);
+    CHECK(dropped(net, 0, DropReason::rate_limited) > 0);
+    auto lid = net[2].node->find_node(net.now(), net[0].node->id());
+    CHECK(net.wait_done(2, lid).closest.size() >= 1);
+}
