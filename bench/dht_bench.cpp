@@ -5,6 +5,7 @@
 //
 //   dht_bench --spawn build/bin/kadmium [--seconds 10] [--window 256] [--clients 256] [--type find_node]
 //   dht_bench --target 127.0.0.1:4000 --pid 1234 ...
+// --type store sends STOREs of a 100-byte value under random keys (one record each).
 #include "core/crypto.hpp"
 #include "core/rng.hpp"
 #include "dht/wire.hpp"
@@ -46,7 +47,7 @@ struct Options {
 [[noreturn]] void usage(int code) {
     std::fprintf(code ? stderr : stdout,
                  "usage: dht_bench (--spawn KADMIUM_BINARY | --target HOST:PORT --pid PID)\n"
-                 "                 [--seconds S] [--window N] [--clients N] [--type ping|find_node]\n");
+                 "                 [--seconds S] [--window N] [--clients N] [--type ping|find_node|store]\n");
     std::exit(code);
 }
 
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
         else if (a == "--help" || a == "-h") usage(0);
         else usage(2);
     }
-    if (o.type != "ping" && o.type != "find_node") usage(2);
+    if (o.type != "ping" && o.type != "find_node" && o.type != "store") usage(2);
     core::crypto_init();
 
     std::filesystem::path data;
@@ -171,9 +172,15 @@ int main(int argc, char** argv) {
     auto send_one = [&] {
         auto& c = clients[rng.uniform(clients.size())];
         wire::Message m;
-        m.type = o.type == "ping" ? wire::MsgType::ping : wire::MsgType::find_node;
+        m.type = o.type == "ping" ? wire::MsgType::ping : o.type == "store" ? wire::MsgType::store : wire::MsgType::find_node;
         m.txid = next_txid++;
         rng.fill(m.target.bytes);
+        if (m.type == wire::MsgType::store) {
+            // A new 100-byte value under a random key: one LMDB write per request.
+            static auto const value = std::make_shared<core::Bytes const>(100, std::byte{0x42});
+            m.value = value;
+            m.ttl_s = 3600;
+        }
         auto body = wire::encode(m);
         auto plain = wire::encode_fragment(0, 0, 1, body);
         core::PacketCrypto::Nonce nonce;
