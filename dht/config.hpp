@@ -62,8 +62,12 @@ struct Config {
     // are dropped as stale; within the window, a per-peer sliding window of 64 nonce
     // counters rejects replays.
     core::Duration packet_age_max = 60s;
-    // Shared keys cost ~64 µs to derive: cache them per peer public key.
+    // Shared keys cost ~64 µs to derive: cache them per peer public key, and derive keys
+    // for packets from unknown senders at most new_keys_per_s (a flood of random keys
+    // would otherwise cost a core and evict real peers from the cache).
     std::size_t key_cache_max = 4096;
+    double new_keys_per_s = 2000.0;
+    double new_keys_burst = 4000.0;
     // Reassembly of messages larger than one packet (big values).
     std::size_t reassembly_max = 64;
     std::size_t reassembly_bytes_max = 4 * 1024 * 1024;

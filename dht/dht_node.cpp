@@ -175,6 +175,8 @@ struct DhtNode::Impl {
     LookupId join_lookup = 0;
     std::optional<Instant> next_join_retry;
     TokenBucket hellos;
+    TokenBucket new_keys;
+    std::uint64_t new_keys_refused = 0;
 
     Instant last_input{};  // time of the input being handled (key_for has no `now`)
     std::deque<core::Transmit> transmits;
@@ -190,7 +192,8 @@ struct DhtNode::Impl {
           rng(std::move(r)),
           wall(w),
           table(id, c.k, c.subnet_entries_max, c.allow_loopback_subnet),
-          hellos{c.hello_burst, now} {
+          hellos{c.hello_burst, now},
+          new_keys{c.new_keys_burst, now} {
         CORE_ASSERT(config.k <= wire::contacts_max && config.alpha > 0);
         CORE_ASSERT(config.value_size_max <= wire::value_size_max);
         // Spread timers so that nodes started together do not refresh in lockstep.
@@ -223,10 +226,18 @@ struct DhtNode::Impl {
 
     // ---- Keys and replay windows. ----
 
-    PeerKey* key_for(PublicKey const& pk) {
+    // The cached key for `pk`, derived on first use. nullptr when `pk` is not a valid key,
+    // or when `inbound` (a packet from an unknown key) and new keys arrive faster than
+    // config.new_keys_per_s: a derivation costs ~64 µs, six times the work of answering a
+    // request, so packets under random keys must not buy it for free.
+    PeerKey* key_for(PublicKey const& pk, bool inbound = false) {
         if (auto it = keys.find(pk); it != keys.end()) {
             keys_lru.splice(keys_lru.begin(), keys_lru, it->second.lru);
             return &it->second;
+        }
+        if (inbound && !new_keys.take(last_input, config.new_keys_per_s, config.new_keys_burst)) {
+            ++new_keys_refused;
+            return nullptr;
         }
         auto shared = crypto.shared_key(pk);
         if (!shared) return nullptr;
@@ -366,7 +377,9 @@ struct DhtNode::Impl {
         if (hello->sender == public_key) return drop(DropReason::from_self);
         // The reply goes to an address nobody has proven: rate-limit it (token bucket).
         if (!hellos.take(now, config.hello_rate_per_s, config.hello_burst)) return drop(DropReason::rate_limited);
-        if (!key_for(hello->sender)) return drop(DropReason::bad_public_key);
+        auto refused = new_keys_refused;
+        if (!key_for(hello->sender, true))
+            return drop(new_keys_refused != refused ? DropReason::rate_limited : DropReason::bad_public_key);
         Message pong;
         pong.type = MsgType::pong;
         pong.txid = hello->txid;
@@ -383,8 +396,9 @@ struct DhtNode::Impl {
         auto age_max = static_cast<std::uint64_t>(config.packet_age_max.count());
         std::uint64_t now_us = unix_us(now);
         if (counter + age_max < now_us || counter > now_us + age_max) return drop(DropReason::stale);
-        auto* peer = key_for(sealed->sender);
-        if (!peer) return drop(DropReason::bad_public_key);
+        auto refused = new_keys_refused;
+        auto* peer = key_for(sealed->sender, true);
+        if (!peer) return drop(new_keys_refused != refused ? DropReason::rate_limited : DropReason::bad_public_key);
         if (peer->replay.is_replay(counter)) return drop(DropReason::replayed);
         Bytes plain(sealed->ciphertext.size() - core::PacketCrypto::mac_size);
         if (!crypto.open(peer->key, sealed->nonce, sealed->ciphertext, plain)) return drop(DropReason::bad_mac);

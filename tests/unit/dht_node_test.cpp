@@ -309,3 +309,24 @@ TEST_CASE("dht node: a peer flooding requests is rate-limited; others are still 
     auto lid = net[2].node->find_node(net.now(), net[0].node->id());
     CHECK(net.wait_done(2, lid).closest.size() >= 1);
 }
+
+TEST_CASE("dht node: packets under ever-new keys cannot make a node derive keys without limit", "[unit]") {
+    Config c = local_config();
+    c.new_keys_per_s = 10;
+    c.new_keys_burst = 20;
+    TestNet net(c);
+    net.add_node(true);
+    net.add_node(true);
+    net.bootstrap_all(2s);
+    core::Rng rng(77);
+    for (int i = 0; i < 200; ++i) {
+        core::PublicKey pk;
+        rng.fill(pk.bytes);
+        net.inject(0, core::Endpoint::v4(66, 0, 0, 1, 1000), wire::encode_hello(pk, static_cast<std::uint32_t>(i)));
+    }
+    // At most the burst got keys derived; the rest were refused before any crypto.
+    CHECK(dropped(net, 0, DropReason::rate_limited) >= 200 - 20);
+    // A known peer is unaffected: its key is cached.
+    auto lid = net[1].node->find_node(net.now(), net[0].node->id());
+    CHECK(net.wait_done(1, lid).closest.size() == 1);
+}
