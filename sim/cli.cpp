@@ -67,12 +67,34 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     std::string latency = "constant:20", crypto = "standin", matrix;
     std::vector<std::string> partitions;
     double minutes = 1.0, settle_s = 30.0, downtime_s = 30.0, reorder_ms = 0.0, min_success = -1.0;
+    double liveness_settle_s = core::to_seconds(s.liveness_settle);
+    std::size_t gets = 0;
+    bool liveness_on = false, liveness_off = false;
     std::size_t mtu = s.network.mtu;
     std::size_t key_cache = 0;
 
     app.add_option("--nodes", s.nodes, "Nodes in the network at the start")->check(CLI::Range(1, 2'000'000))->capture_default_str();
     app.add_option("--seed", s.seed, "Seed of every random choice in the run")->capture_default_str();
     app.add_option("--lookups", s.lookups, "Lookups (find_node to random targets) in the workload phase")
+        ->check(CLI::Range(0, 10'000'000))
+        ->capture_default_str();
+    app.add_option("--puts", s.puts, "Values put from random nodes in the first half of the workload")
+        ->check(CLI::Range(0, 1'000'000))
+        ->capture_default_str();
+    auto* gets_option =
+        app.add_option("--gets", gets,
+                       "Gets of the put keys from other random nodes in the second half of the workload (default: --puts)")
+            ->check(CLI::Range(0, 10'000'000));
+    auto* liveness_option = app.add_flag(
+        "--liveness", liveness_on,
+        "After the workload, heal the network, settle, and require every lookup and get of a final batch to "
+        "succeed (default: on when loss, duplication, churn, crashes or partitions are on)");
+    app.add_flag("--no-liveness", liveness_off, "No liveness phase, even with faults on")->excludes(liveness_option);
+    app.add_option("--liveness-settle-s", liveness_settle_s, "Virtual seconds the healed network settles before the final batch")
+        ->check(CLI::Range(0.0, seconds_max))
+        ->capture_default_str();
+    app.add_option("--liveness-lookups", s.liveness_lookups_max,
+                   "At most this many lookups in the liveness batch (never more than --lookups)")
         ->check(CLI::Range(0, 10'000'000))
         ->capture_default_str();
     app.add_option("--churn", s.churn, "Fraction of the nodes that leave during the workload; as many new ones join")
@@ -114,7 +136,7 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     app.add_option("--key-cache", key_cache,
                    "Shared keys each node caches (default 256 with standin crypto, the production 4096 with real)")
         ->check(CLI::Range(1, 1'000'000));
-    app.add_option("--min-success", min_success, "Fail (exit 1) when the lookup success rate is below this (0..1)")
+    app.add_option("--min-success", min_success, "Fail (exit 1) when the lookup or the get success rate is below this (0..1)")
         ->check(CLI::Range(0.0, 1.0));
     app.add_option("--diagnose", s.diagnose_max, "Diagnose up to N failed lookups (rank of the answer, tables holding the truth)")
         ->check(CLI::Range(0, 100'000))
@@ -172,7 +194,16 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     if (min_success >= 0.0) s.min_success = min_success;
     if (s.events_max == 0) return bad("--max-events must be positive");
     s.progress = !cfg.quiet;
+    if (gets_option->count() > 0) {
+        if (s.puts == 0 && gets > 0) return bad("--gets needs --puts: gets read the values the workload put");
+        s.gets = gets;
+    }
+    s.liveness_settle = seconds(liveness_settle_s);
     if (randomize) randomize_faults(s);
+    // Faults on: check liveness once they end (STYLE.md section 4), unless told not to.
+    bool const faults = s.network.loss > 0 || s.network.duplicate > 0 || s.churn > 0 || s.crashes > 0 ||
+                        !s.partitions.empty();
+    s.liveness = liveness_on || (faults && !liveness_off);
     return cfg;
 }
 

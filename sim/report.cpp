@@ -62,6 +62,30 @@ std::string xml_escape(std::string_view s) {
 
 char const* crypto_name(CryptoMode m) { return m == CryptoMode::real ? "real" : "standin"; }
 
+// The first few diagnosed failures, one line each.
+void write_failed_lookups(std::ostream& out, std::vector<LookupRecord> const& lookups, char const* what) {
+    std::size_t shown = 0;
+    for (std::size_t i = 0; i < lookups.size() && shown < 5; ++i) {
+        auto const& l = lookups[i];
+        if (l.success || l.abandoned || (l.found_rank < 0 && l.truth_known_by < 0)) continue;
+        ++shown;
+        out << "            failed " << what << " " << i << " from node " << l.origin << ": " << l.found_rank
+            << " live nodes closer than its answer; the truth was in " << l.truth_known_by << " routing tables\n";
+    }
+}
+
+void write_failed_gets(std::ostream& out, std::vector<GetRecord> const& gets) {
+    std::size_t shown = 0;
+    for (std::size_t i = 0; i < gets.size() && shown < 5; ++i) {
+        auto const& g = gets[i];
+        if (g.success || g.abandoned || g.excused || g.holders_up < 0) continue;
+        ++shown;
+        out << "            failed get " << i << " of put " << g.put << " from node " << g.origin << ": " << g.values
+            << " values found; the value was held by " << g.holders_up << " running nodes, " << g.holders_reachable
+            << " of them reachable, " << g.holders_closest << " of the k closest to the key\n";
+    }
+}
+
 }  // namespace
 
 std::vector<double> lookup_latencies_ms(ScenarioResult const& r) {
@@ -104,13 +128,35 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
     out << "            hops p50 " << fixed(s.hops_p50, 0) << " p99 " << fixed(s.hops_p99, 0) << ", latency p50 "
         << fixed(s.latency_ms_p50, 1) << " ms p99 " << fixed(s.latency_ms_p99, 1) << " ms, queried p50 "
         << fixed(s.queried_p50, 0) << "; " << s.internal << " internal lookups\n";
-    std::size_t shown = 0;
-    for (std::size_t i = 0; i < r.lookups.size() && shown < 5; ++i) {
-        auto const& l = r.lookups[i];
-        if (l.success || l.abandoned || (l.found_rank < 0 && l.truth_known_by < 0)) continue;
-        ++shown;
-        out << "            failed lookup " << i << " from node " << l.origin << ": " << l.found_rank
-            << " live nodes closer than its answer; the truth was in " << l.truth_known_by << " routing tables\n";
+    write_failed_lookups(out, r.lookups, "lookup");
+    if (r.values.puts > 0) {
+        auto const& v = r.values;
+        auto const& g = v.gets;
+        out << "  values:   " << v.puts << " puts, " << v.puts_finished << " finished, " << v.puts_abandoned
+            << " abandoned; stores accepted p50 " << fixed(v.puts_accepted_p50, 0) << " (min "
+            << fixed(v.puts_accepted_min, 0) << "); put latency p50 " << fixed(v.put_latency_ms_p50, 1) << " ms p99 "
+            << fixed(v.put_latency_ms_p99, 1) << " ms\n";
+        out << "            " << g.count << " gets (" << g.skipped << " skipped: put abandoned), " << g.finished
+            << " finished, " << g.abandoned << " abandoned, " << g.excused << " excused, " << g.succeeded
+            << " found the value: success " << fixed(100.0 * g.success_rate, 2) << "%\n";
+        out << "            get hops p50 " << fixed(g.hops_p50, 0) << ", latency p50 " << fixed(g.latency_ms_p50, 1)
+            << " ms p99 " << fixed(g.latency_ms_p99, 1) << " ms\n";
+        write_failed_gets(out, r.gets);
+    }
+    if (r.liveness.ran) {
+        auto const& l = r.liveness;
+        out << "  liveness: healed at " << fixed(l.started_s, 1) << " s, settled "
+            << fixed(core::to_seconds(o.liveness_settle), 1) << " s; " << l.lookups.succeeded << " of "
+            << l.lookups.count << " lookups and " << l.gets.succeeded << " of " << l.gets.count << " gets succeeded: "
+            << (l.passed ? "passed" : "FAILED") << "\n";
+        out << "            lookup latency p50 " << fixed(l.lookups.latency_ms_p50, 1) << " ms p99 "
+            << fixed(l.lookups.latency_ms_p99, 1) << " ms";
+        if (l.gets.count > 0)
+            out << ", get latency p50 " << fixed(l.gets.latency_ms_p50, 1) << " ms p99 " << fixed(l.gets.latency_ms_p99, 1)
+                << " ms";
+        out << "\n";
+        write_failed_lookups(out, r.liveness_lookups, "liveness lookup");
+        write_failed_gets(out, r.liveness_gets);
     }
     out << "  network:  " << r.network.sent << " sent, " << r.delivered << " delivered, " << r.network.lost << " lost, "
         << r.network.duplicated << " duplicated, " << r.network.cut << " cut by partitions, " << r.to_down
@@ -160,6 +206,26 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
         << ", \"hops_p50\": " << fixed(s.hops_p50, 1) << ", \"hops_p99\": " << fixed(s.hops_p99, 1)
         << ", \"latency_ms_p50\": " << fixed(s.latency_ms_p50, 3) << ", \"latency_ms_p99\": " << fixed(s.latency_ms_p99, 3)
         << ", \"queried_p50\": " << fixed(s.queried_p50, 1) << ", \"internal\": " << s.internal << "},\n";
+    auto const& v = r.values;
+    out << "  \"values\": {\"puts\": " << v.puts << ", \"puts_finished\": " << v.puts_finished
+        << ", \"puts_abandoned\": " << v.puts_abandoned << ", \"puts_accepted_p50\": " << fixed(v.puts_accepted_p50, 1)
+        << ", \"puts_accepted_min\": " << fixed(v.puts_accepted_min, 0) << ", \"put_latency_ms_p50\": "
+        << fixed(v.put_latency_ms_p50, 3) << ", \"put_latency_ms_p99\": " << fixed(v.put_latency_ms_p99, 3)
+        << ", \"gets\": " << v.gets.count << ", \"gets_skipped\": " << v.gets.skipped << ", \"gets_finished\": "
+        << v.gets.finished << ", \"gets_abandoned\": " << v.gets.abandoned << ", \"gets_excused\": " << v.gets.excused
+        << ", \"gets_succeeded\": " << v.gets.succeeded << ", \"get_success_rate\": " << fixed(v.gets.success_rate, 6)
+        << ", \"get_hops_p50\": " << fixed(v.gets.hops_p50, 1) << ", \"get_latency_ms_p50\": "
+        << fixed(v.gets.latency_ms_p50, 3) << ", \"get_latency_ms_p99\": " << fixed(v.gets.latency_ms_p99, 3) << "},\n";
+    auto const& l = r.liveness;
+    out << "  \"liveness\": {\"ran\": " << (l.ran ? "true" : "false") << ", \"started_s\": " << fixed(l.started_s, 3)
+        << ", \"settle_s\": " << fixed(core::to_seconds(o.liveness_settle), 3) << ", \"lookups\": " << l.lookups.count
+        << ", \"lookups_succeeded\": " << l.lookups.succeeded << ", \"lookup_success_rate\": "
+        << fixed(l.lookups.success_rate, 6) << ", \"lookup_hops_p50\": " << fixed(l.lookups.hops_p50, 1)
+        << ", \"lookup_latency_ms_p50\": " << fixed(l.lookups.latency_ms_p50, 3) << ", \"lookup_latency_ms_p99\": "
+        << fixed(l.lookups.latency_ms_p99, 3) << ", \"gets\": " << l.gets.count << ", \"gets_succeeded\": "
+        << l.gets.succeeded << ", \"get_success_rate\": " << fixed(l.gets.success_rate, 6)
+        << ", \"get_latency_ms_p50\": " << fixed(l.gets.latency_ms_p50, 3) << ", \"get_latency_ms_p99\": "
+        << fixed(l.gets.latency_ms_p99, 3) << ", \"passed\": " << (l.passed ? "true" : "false") << "},\n";
     out << "  \"membership\": {\"created\": " << r.nodes_created << ", \"up_end\": " << r.nodes_up_end
         << ", \"joined_end\": " << r.nodes_joined_end << ", \"join_failures\": " << r.join_failures
         << ", \"bootstrap_retries\": " << r.bootstrap_retries << ", \"left\": " << r.left

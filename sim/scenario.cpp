@@ -1,16 +1,20 @@
-// The standard kadmium-sim scenario: join, settle, workload with faults, drain; and the
-// lookup checker. See scenario.hpp for the phases and the success rule.
+// The standard kadmium-sim scenario: join, settle, workload with faults, drain, and the
+// optional liveness phase; the lookup and get checkers. See scenario.hpp for the phases
+// and the success rules.
 #include "sim/scenario.hpp"
 
 #include "core/assert.hpp"
+#include "core/crypto.hpp"
 #include "sim/live_set.hpp"
 
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -39,6 +43,13 @@ std::uint64_t word0(core::NodeId const& id) {
     return w;
 }
 
+// A put's value: "sim-value-<i>:" and this many random bytes, so that it is small (one
+// datagram) and unique per (seed, put): a get cannot match another put's value.
+constexpr std::size_t value_random_bytes = 8;
+// The liveness batch is spread over this much virtual time rather than started in one
+// instant: no real workload starts a thousand lookups in the same microsecond.
+constexpr core::Duration liveness_batch_window = 10s;
+
 class ScenarioRun {
 public:
     explicit ScenarioRun(ScenarioOptions const& o)
@@ -55,6 +66,8 @@ public:
         CORE_ASSERT(o.join_rate > 0.0);
         CORE_ASSERT(o.churn >= 0.0 && o.churn <= 1.0);
         CORE_ASSERT(o.bootstrap_peers >= 1);
+        // Puts are numbered by 32-bit indexes in the in-flight map.
+        CORE_ASSERT(o.puts <= std::numeric_limits<std::uint32_t>::max());
         sim_.on_event = [this](NodeIndex i, dht::Event& ev) { on_event(i, ev); };
     }
 
@@ -69,12 +82,12 @@ public:
         schedule_workload();
         run_phase(workload_end_, "join/settle/workload");
         // Drain: every lookup ends by its deadline; the margin covers the last replies.
-        // Nodes that joined late in the workload get the same time to finish joining.
-        auto const drain_end = workload_end_ + o_.dht.lookup_deadline + 10s;
-        while (sim_.now() < drain_end && !(all_lookups_resolved() && joined_.size() == up_.size()) &&
-               !sim_.stopped()) {
-            run_phase(std::min(drain_end, sim_.now() + 1s), "drain");
-        }
+        // Nodes that joined late in the workload get the same time to finish joining. A
+        // get may wait for its put first: then it may take two lookups' time.
+        auto drain_max = o_.dht.lookup_deadline + 10s;
+        if (gets_total() > 0) drain_max += o_.dht.lookup_deadline + 10s;
+        drain(drain_max, "drain");
+        if (o_.liveness && !sim_.stopped()) run_liveness();
         auto const wall_end = std::chrono::steady_clock::now();
 
         ScenarioResult r;
@@ -111,6 +124,12 @@ public:
         r.dht = sim_.total_stats();
         r.violations = sim_.violations();
         r.lookups = std::move(lookups_);
+        r.puts = std::move(puts_);
+        r.gets = std::move(gets_);
+        r.liveness_lookups = std::move(liveness_lookups_);
+        r.liveness_gets = std::move(liveness_gets_);
+        r.liveness.ran = liveness_started_;
+        r.liveness.started_s = core::to_seconds(liveness_start_.since_origin);
         summarise(r);
         check(r);
         return r;
@@ -123,10 +142,19 @@ private:
         core::Instant started;
     };
 
+    // What a lookup in flight was started for: an index into one of the record vectors.
+    enum class What : std::uint8_t { lookup, put, get, liveness_lookup, liveness_get };
+    struct Ref {
+        What what = What::lookup;
+        std::uint32_t index = 0;
+    };
+
     core::Duration join_window() const {
         auto us = static_cast<double>(o_.nodes) / o_.join_rate * 1e6;
         return core::Duration{static_cast<std::int64_t>(us)};
     }
+
+    std::size_t gets_total() const { return o_.puts == 0 ? 0 : o_.gets.value_or(o_.puts); }
 
     // Time offset uniform in [0, span).
     core::Duration uniform_in(core::Duration span) {
@@ -148,12 +176,13 @@ private:
             // Evenly spread, each with a random offset inside its own slot.
             auto slot = o_.workload / static_cast<std::int64_t>(std::max<std::size_t>(lookups, 1));
             auto at = workload_start_ + slot * static_cast<std::int64_t>(k) + uniform_in(slot);
-            sim_.at(at, [this] { issue_lookup(); });
+            sim_.at(at, [this] { issue_lookup(false); });
         }
         auto const churn = static_cast<std::size_t>(std::llround(o_.churn * static_cast<double>(o_.nodes)));
         for (std::size_t k = 0; k < churn; ++k) {
             sim_.at(workload_start_ + uniform_in(o_.workload), [this] { leave_random_node(); });
             sim_.at(workload_start_ + uniform_in(o_.workload), [this] {
+                if (liveness_started_) return;
                 ++joined_late_;
                 join_new_node();
             });
@@ -164,8 +193,34 @@ private:
             sim_.at(workload_start_ + uniform_in(crash_span), [this] { crash_random_node(); });
         }
         for (auto const& p : o_.partitions) {
-            sim_.at(workload_start_ + p.at, [this, p] { sim_.partition(p.fraction, p.one_way); });
+            sim_.at(workload_start_ + p.at, [this, p] {
+                if (!liveness_started_) sim_.partition(p.fraction, p.one_way);
+            });
             sim_.at(workload_start_ + p.at + p.duration, [this] { sim_.heal(); });
+        }
+        schedule_values();
+    }
+
+    // Puts spread over the first half of the workload, gets over the second: each get is
+    // about half a workload younger than its put, with churn and faults in between. Drawn
+    // after everything else, so that a run without values keeps its schedule.
+    void schedule_values() {
+        auto const puts = o_.puts;
+        auto const gets = gets_total();
+        if (puts == 0) return;
+        puts_.resize(puts);
+        gets_waiting_.assign(puts, 0);
+        for (std::size_t i = 0; i < puts; ++i) puts_[i].key = core::key_of("sim-key-" + std::to_string(i));
+        auto const half = o_.workload / 2;
+        auto const put_slot = half / static_cast<std::int64_t>(puts);
+        for (std::size_t i = 0; i < puts; ++i) {
+            auto at = workload_start_ + put_slot * static_cast<std::int64_t>(i) + uniform_in(put_slot);
+            sim_.at(at, [this, i] { issue_put(static_cast<std::uint32_t>(i)); });
+        }
+        auto const get_slot = (o_.workload - half) / static_cast<std::int64_t>(std::max<std::size_t>(gets, 1));
+        for (std::size_t j = 0; j < gets; ++j) {
+            auto at = workload_start_ + half + get_slot * static_cast<std::int64_t>(j) + uniform_in(get_slot);
+            sim_.at(at, [this, p = static_cast<std::uint32_t>(j % puts)] { request_get(p); });
         }
     }
 
@@ -185,6 +240,45 @@ private:
         }
     }
 
+    // Runs until every issued lookup, put and get has finished and every running node has
+    // joined, for at most `limit`.
+    void drain(core::Duration limit, char const* phase) {
+        auto const end = sim_.now() + limit;
+        while (sim_.now() < end && !(idle() && joined_.size() == up_.size()) && !sim_.stopped()) {
+            run_phase(std::min(end, sim_.now() + 1s), phase);
+        }
+    }
+
+    bool idle() const { return in_flight_.empty() && gets_waiting_total_ == 0; }
+
+    // Phase 5: the faults stop, the network settles, and a last batch of lookups and a
+    // get of every stored value must all succeed (STYLE.md section 4: safety under
+    // faults, then liveness once they end).
+    void run_liveness() {
+        liveness_started_ = true;
+        liveness_start_ = sim_.now();
+        sim_.network().calm();
+        run_phase(sim_.now() + o_.liveness_settle, "liveness settle");
+        auto const batch_start = sim_.now();
+        auto const lookups = std::min(o_.liveness_lookups_max, o_.lookups);
+        auto const slot = liveness_batch_window / static_cast<std::int64_t>(std::max<std::size_t>(lookups, 1));
+        for (std::size_t k = 0; k < lookups; ++k) {
+            auto at = batch_start + slot * static_cast<std::int64_t>(k) + uniform_in(slot);
+            sim_.at(at, [this] { issue_lookup(true); });
+        }
+        // Every value that was stored somewhere: a put that finished with a replica.
+        std::vector<std::uint32_t> stored;
+        for (std::uint32_t p = 0; p < puts_.size(); ++p)
+            if (puts_[p].finished && puts_[p].stores_accepted > 0) stored.push_back(p);
+        auto const get_slot = liveness_batch_window / static_cast<std::int64_t>(std::max<std::size_t>(stored.size(), 1));
+        for (std::size_t k = 0; k < stored.size(); ++k) {
+            auto at = batch_start + get_slot * static_cast<std::int64_t>(k) + uniform_in(get_slot);
+            sim_.at(at, [this, p = stored[k]] { issue_get(p, true); });
+        }
+        run_phase(batch_start + liveness_batch_window, "liveness");
+        drain(o_.dht.lookup_deadline + 10s, "liveness drain");
+    }
+
     // Up to bootstrap_peers distinct random joined nodes (none for the very first node).
     std::vector<NodeIndex> pick_bootstrap_peers(NodeIndex self) {
         std::vector<NodeIndex> peers;
@@ -199,6 +293,14 @@ private:
             peers.push_back(p);
         }
         return peers;
+    }
+
+    // A random joined node other than `avoid` when there is one (64 draws make missing
+    // it practically impossible); `avoid` itself in a network of one.
+    NodeIndex pick_other_than(NodeIndex avoid) {
+        auto p = joined_.pick(rng_);
+        for (int tries = 0; p == avoid && joined_.size() > 1 && tries < 64; ++tries) p = joined_.pick(rng_);
+        return p;
     }
 
     void join_new_node() {
@@ -262,25 +364,40 @@ private:
             live_.erase(sim_.node(i).id);
         }
         up_.erase(i);
-        // Lookups this node started die with it.
+        // Lookups, puts and gets this node started die with it.
         for (auto it = in_flight_.lower_bound({i, 0}); it != in_flight_.end() && it->first.first == i;) {
-            lookups_[it->second].abandoned = true;
-            ++lookups_resolved_;
+            abandon(it->second);
             it = in_flight_.erase(it);
         }
         sim_.crash_node(i, leave);
     }
 
+    void abandon(Ref ref) {
+        switch (ref.what) {
+            case What::lookup:
+                lookups_[ref.index].abandoned = true;
+                ++lookups_resolved_;
+                break;
+            case What::liveness_lookup: liveness_lookups_[ref.index].abandoned = true; break;
+            case What::put:
+                puts_[ref.index].abandoned = true;
+                release_gets(ref.index);  // all skipped: the value may never have been stored
+                break;
+            case What::get: gets_[ref.index].abandoned = true; break;
+            case What::liveness_get: liveness_gets_[ref.index].abandoned = true; break;
+        }
+    }
+
     void leave_random_node() {
         // Keep at least one joined node, so that joiners always have someone to ask.
-        if (joined_.size() <= 1) return;
+        if (liveness_started_ || joined_.size() <= 1) return;
         auto victim = joined_.pick(rng_);
         ++left_;
         take_down(victim, true);
     }
 
     void crash_random_node() {
-        if (joined_.size() <= 1) return;
+        if (liveness_started_ || joined_.size() <= 1) return;
         auto victim = joined_.pick(rng_);
         ++crashes_;
         take_down(victim, false);
@@ -305,24 +422,109 @@ private:
         return e->id;
     }
 
-    void issue_lookup() {
+    // Runs `command` (which starts one lookup and returns its id) on `origin`, and files
+    // the lookup under `ref`. The lookup may finish inside the call (a node that knows
+    // nobody): on_event then finds it through pending_issue_, before its id is known here.
+    template <class Fn>
+    void issue(NodeIndex origin, Ref ref, Fn&& command) {
+        pending_issue_ = PendingIssue{origin, ref};
+        dht::LookupId id = sim_.command(origin, std::forward<Fn>(command));
+        pending_issue_.reset();
+        if (!finished(ref)) in_flight_[{origin, id}] = ref;
+    }
+
+    bool finished(Ref ref) const {
+        switch (ref.what) {
+            case What::lookup: return lookups_[ref.index].finished;
+            case What::liveness_lookup: return liveness_lookups_[ref.index].finished;
+            case What::put: return puts_[ref.index].finished;
+            case What::get: return gets_[ref.index].finished;
+            case What::liveness_get: return liveness_gets_[ref.index].finished;
+        }
+        return false;
+    }
+
+    void issue_lookup(bool liveness) {
         if (joined_.empty()) return;
+        auto& records = liveness ? liveness_lookups_ : lookups_;
         LookupRecord rec;
         rec.origin = joined_.pick(rng_);
         rng_.fill(rec.target.bytes);
         rec.issued = sim_.now();
         rec.partitioned = sim_.network().partitioned();
         rec.truth_issued = truth(rec.origin, rec.target);
-        auto const index = static_cast<std::uint32_t>(lookups_.size());
+        auto const index = static_cast<std::uint32_t>(records.size());
         auto target = rec.target;
         auto origin = rec.origin;
-        lookups_.push_back(std::move(rec));
-        // find_node may finish inside the call (a node that knows nobody): on_event then
-        // finds the record through pending_issue_, before the id is known here.
-        pending_issue_ = index;
-        auto id = sim_.command(origin, [&](node::Engine& e, core::Instant now) { return e.dht().find_node(now, target); });
-        pending_issue_.reset();
-        if (!lookups_[index].finished) in_flight_[{origin, id}] = index;
+        records.push_back(std::move(rec));
+        issue(origin, Ref{liveness ? What::liveness_lookup : What::lookup, index},
+              [&](node::Engine& e, core::Instant now) { return e.dht().find_node(now, target); });
+    }
+
+    void issue_put(std::uint32_t p) {
+        auto& rec = puts_[p];
+        if (joined_.empty()) {
+            rec.abandoned = true;
+            release_gets(p);
+            return;
+        }
+        rec.origin = joined_.pick(rng_);
+        rec.value = core::to_bytes("sim-value-" + std::to_string(p) + ":");
+        std::array<std::byte, value_random_bytes> random;
+        rng_.fill(random);
+        rec.value.insert(rec.value.end(), random.begin(), random.end());
+        rec.issued = sim_.now();
+        auto const key = rec.key;
+        auto value = rec.value;
+        // The longest TTL the DHT accepts: far beyond any run's virtual length (a run
+        // longer than dht.ttl_max would see its values expire; see docs/simulator.md).
+        auto const ttl = o_.dht.ttl_max;
+        issue(rec.origin, Ref{What::put, p}, [&](node::Engine& e, core::Instant now) {
+            return e.dht().put(now, key, std::move(value), ttl);
+        });
+    }
+
+    // A workload get of put `p`'s key: now if the put has finished, else when it does.
+    void request_get(std::uint32_t p) {
+        auto const& put = puts_[p];
+        if (put.abandoned) {
+            ++gets_skipped_;
+            return;
+        }
+        if (!put.finished) {
+            ++gets_waiting_[p];
+            ++gets_waiting_total_;
+            return;
+        }
+        issue_get(p, false);
+    }
+
+    // Issues the gets waiting for put `p` (or skips them when the put was abandoned).
+    void release_gets(std::uint32_t p) {
+        auto const n = gets_waiting_.empty() ? 0 : gets_waiting_[p];
+        if (n == 0) return;
+        gets_waiting_[p] = 0;
+        gets_waiting_total_ -= n;
+        for (std::uint32_t k = 0; k < n; ++k) {
+            if (puts_[p].abandoned) ++gets_skipped_;
+            else issue_get(p, false);
+        }
+    }
+
+    void issue_get(std::uint32_t p, bool liveness) {
+        if (joined_.empty()) return;
+        auto& records = liveness ? liveness_gets_ : gets_;
+        GetRecord rec;
+        rec.put = p;
+        rec.origin = pick_other_than(puts_[p].origin);
+        rec.issued = sim_.now();
+        rec.partitioned = sim_.network().partitioned();
+        auto const index = static_cast<std::uint32_t>(records.size());
+        auto const origin = rec.origin;
+        auto const key = puts_[p].key;
+        records.push_back(std::move(rec));
+        issue(origin, Ref{liveness ? What::liveness_get : What::get, index},
+              [&](node::Engine& e, core::Instant now) { return e.dht().get(now, key); });
     }
 
     void on_event(NodeIndex i, dht::Event& ev) {
@@ -334,45 +536,95 @@ private:
         }
         auto* done = std::get_if<dht::LookupDone>(&ev);
         if (!done) return;
-        auto const now_us = static_cast<std::uint64_t>(sim_.now().since_origin.count());
         if (done->internal) {
             ++internal_;
             if (done->kind == dht::LookupKind::find_node && done->target == sim_.node(i).id && !done->closest.empty())
                 mark_joined(i);
             return;
         }
-        std::uint32_t index;
+        Ref ref;
         if (auto it = in_flight_.find({i, done->id}); it != in_flight_.end()) {
-            index = it->second;
+            ref = it->second;
             in_flight_.erase(it);
-        } else if (pending_issue_ && lookups_[*pending_issue_].origin == i) {
-            index = *pending_issue_;
+        } else if (pending_issue_ && pending_issue_->origin == i) {
+            ref = pending_issue_->ref;
         } else {
             // A join retry's own-id lookup (arm_join_watchdog), or nothing of ours.
             if (done->target == sim_.node(i).id && !done->closest.empty()) mark_joined(i);
             return;
         }
-        auto& rec = lookups_[index];
-        ++lookups_resolved_;
+        switch (ref.what) {
+            case What::lookup:
+                ++lookups_resolved_;
+                on_lookup_done(i, *done, lookups_[ref.index], diagnosed_);
+                break;
+            case What::liveness_lookup:
+                on_lookup_done(i, *done, liveness_lookups_[ref.index], liveness_diagnosed_);
+                break;
+            case What::put: on_put_done(i, *done, ref.index); break;
+            case What::get: on_get_done(i, *done, gets_[ref.index], get_diagnosed_); break;
+            case What::liveness_get: on_get_done(i, *done, liveness_gets_[ref.index], liveness_diagnosed_); break;
+        }
+    }
+
+    void on_lookup_done(NodeIndex i, dht::LookupDone const& done, LookupRecord& rec, std::size_t& diagnosed) {
+        CORE_ASSERT(done.kind == dht::LookupKind::find_node);
         rec.finished = true;
         rec.done = sim_.now();
-        rec.hops = done->hops;
-        rec.queried = done->queried;
+        rec.hops = done.hops;
+        rec.queried = done.queried;
         rec.partitioned = rec.partitioned || sim_.network().partitioned();
-        if (!done->closest.empty()) rec.found = done->closest.front().id;
+        if (!done.closest.empty()) rec.found = done.closest.front().id;
         rec.truth_done = truth(i, rec.target);
         // A lone node has nobody to find: an empty answer is then the right one.
         bool const nothing_to_find = !rec.truth_issued && !rec.truth_done && !rec.found;
         rec.success = nothing_to_find || (rec.found && ((rec.truth_issued && *rec.found == *rec.truth_issued) ||
                                     (rec.truth_done && *rec.found == *rec.truth_done) ||
                                     running_and_closer(*rec.found, rec.target, rec.truth_done)));
-        if (!rec.success && diagnosed_ < o_.diagnose_max) {
-            ++diagnosed_;
+        if (!rec.success && diagnosed < o_.diagnose_max) {
+            ++diagnosed;
             diagnose(rec);
         }
-        sim_.trace(now_us, i, 2, (static_cast<std::uint64_t>(done->hops) << 32) ^ done->queried ^
-                                     (rec.found ? word0(*rec.found) : 0));
+        sim_.trace(now_us(), i, 2, (static_cast<std::uint64_t>(done.hops) << 32) ^ done.queried ^
+                                       (rec.found ? word0(*rec.found) : 0));
     }
+
+    void on_put_done(NodeIndex i, dht::LookupDone const& done, std::uint32_t p) {
+        CORE_ASSERT(done.kind == dht::LookupKind::put);
+        auto& rec = puts_[p];
+        rec.finished = true;
+        rec.done = sim_.now();
+        rec.stores_tried = done.stores_tried;
+        rec.stores_accepted = done.stores_accepted;
+        sim_.trace(now_us(), i, 6, (static_cast<std::uint64_t>(done.stores_accepted) << 32) ^ done.stores_tried);
+        // Not from inside this hook: the put may have finished inside issue_put's
+        // command, and a get issued from here would nest a command in it.
+        if (!gets_waiting_.empty() && gets_waiting_[p] > 0) sim_.at(sim_.now(), [this, p] { release_gets(p); });
+    }
+
+    void on_get_done(NodeIndex i, dht::LookupDone const& done, GetRecord& rec, std::size_t& diagnosed) {
+        CORE_ASSERT(done.kind == dht::LookupKind::get);
+        rec.finished = true;
+        rec.done = sim_.now();
+        rec.hops = done.hops;
+        rec.queried = done.queried;
+        rec.values = done.values.size();
+        rec.partitioned = rec.partitioned || sim_.network().partitioned();
+        auto const& want = puts_[rec.put].value;
+        rec.success = std::find(done.values.begin(), done.values.end(), want) != done.values.end();
+        // A partitioned failure is always diagnosed, since the diagnosis decides whether
+        // it is excused; the others only up to the diagnosis budget.
+        if (!rec.success && (rec.partitioned || diagnosed < o_.diagnose_max)) {
+            if (!rec.partitioned) ++diagnosed;
+            diagnose(rec);
+            rec.excused = rec.partitioned && rec.holders_reachable == 0;
+        }
+        sim_.trace(now_us(), i, 7, (static_cast<std::uint64_t>(rec.success) << 63) ^
+                                       (static_cast<std::uint64_t>(rec.values) << 40) ^
+                                       (static_cast<std::uint64_t>(done.hops) << 32) ^ done.queried);
+    }
+
+    std::uint64_t now_us() const { return static_cast<std::uint64_t>(sim_.now().since_origin.count()); }
 
     // Whether `found` is a running node at least as close to `target` as `truth`.
     bool running_and_closer(core::NodeId const& found, core::NodeId const& target,
@@ -399,14 +651,37 @@ private:
         }
     }
 
-    bool all_lookups_resolved() const { return lookups_resolved_ == lookups_.size(); }
+    // Scans every running node's store for the value (one map lookup per node), and
+    // finds the k joined nodes closest to the key (a partial sort of the live set).
+    void diagnose(GetRecord& rec) {
+        auto const& put = puts_[rec.put];
+        auto const unix_now = sim_wall.to_unix(sim_.now());
+        auto holds = [&](NodeIndex n) {
+            auto records = sim_.node(n).store->get(put.key, unix_now, o_.dht.values_per_key_max);
+            return records && std::any_of(records.value().begin(), records.value().end(),
+                                          [&](store::Record const& r) { return r.value == put.value; });
+        };
+        rec.holders_up = 0;
+        rec.holders_reachable = 0;
+        for (NodeIndex n = 0; n < sim_.node_count(); ++n) {
+            if (!sim_.node(n).up() || !holds(n)) continue;
+            ++rec.holders_up;
+            auto const& net = sim_.network();
+            if (net.reachable(rec.origin, n) && net.reachable(n, rec.origin)) ++rec.holders_reachable;
+        }
+        auto closest = live_.entries();
+        auto const k = std::min(o_.dht.k, closest.size());
+        std::nth_element(closest.begin(), closest.begin() + static_cast<std::ptrdiff_t>(k), closest.end(),
+                         [&](LiveSet::Entry const& a, LiveSet::Entry const& b) { return put.key.closer(a.id, b.id); });
+        rec.holders_closest = 0;
+        for (std::size_t j = 0; j < k; ++j) rec.holders_closest += holds(closest[j].node) ? 1 : 0;
+    }
 
-    void summarise(ScenarioResult& r) const {
-        auto& s = r.summary;
-        s.count = r.lookups.size();
-        s.internal = internal_;
+    static LookupSummary summarise(std::vector<LookupRecord> const& lookups) {
+        LookupSummary s;
+        s.count = lookups.size();
         std::vector<double> hops, latency, queried;
-        for (auto const& l : r.lookups) {
+        for (auto const& l : lookups) {
             if (l.abandoned) {
                 ++s.abandoned;
                 continue;
@@ -425,19 +700,88 @@ private:
         s.latency_ms_p50 = percentile(latency, 50);
         s.latency_ms_p99 = percentile(latency, 99);
         s.queried_p50 = percentile(queried, 50);
+        return s;
+    }
+
+    static GetSummary summarise(std::vector<GetRecord> const& gets, std::size_t skipped) {
+        GetSummary s;
+        s.count = gets.size();
+        s.skipped = skipped;
+        std::vector<double> hops, latency;
+        for (auto const& g : gets) {
+            if (g.abandoned) {
+                ++s.abandoned;
+                continue;
+            }
+            if (!g.finished) continue;
+            ++s.finished;
+            if (g.excused) ++s.excused;
+            if (g.success) ++s.succeeded;
+            hops.push_back(g.hops);
+            latency.push_back(ms(g.done - g.issued));
+        }
+        auto const counted = s.count - s.abandoned - s.excused;
+        s.success_rate = counted == 0 ? 1.0 : static_cast<double>(s.succeeded) / static_cast<double>(counted);
+        s.hops_p50 = percentile(hops, 50);
+        s.latency_ms_p50 = percentile(latency, 50);
+        s.latency_ms_p99 = percentile(latency, 99);
+        return s;
+    }
+
+    void summarise(ScenarioResult& r) const {
+        r.summary = summarise(r.lookups);
+        r.summary.internal = internal_;
+        auto& v = r.values;
+        v.puts = r.puts.size();
+        std::vector<double> accepted, latency;
+        for (auto const& p : r.puts) {
+            if (p.abandoned) ++v.puts_abandoned;
+            if (!p.finished) continue;
+            ++v.puts_finished;
+            accepted.push_back(static_cast<double>(p.stores_accepted));
+            latency.push_back(ms(p.done - p.issued));
+        }
+        if (!accepted.empty()) v.puts_accepted_min = *std::min_element(accepted.begin(), accepted.end());
+        v.puts_accepted_p50 = percentile(accepted, 50);
+        v.put_latency_ms_p50 = percentile(latency, 50);
+        v.put_latency_ms_p99 = percentile(latency, 99);
+        v.gets = summarise(r.gets, gets_skipped_);
+        if (r.liveness.ran) {
+            r.liveness.lookups = summarise(r.liveness_lookups);
+            r.liveness.gets = summarise(r.liveness_gets, 0);
+            r.liveness.passed = r.liveness.lookups.succeeded == r.liveness.lookups.count &&
+                                r.liveness.gets.succeeded == r.liveness.gets.count;
+        }
     }
 
     void check(ScenarioResult& r) const {
         if (!r.violations.empty())
             r.failures.push_back(std::to_string(r.violations.size()) + " safety violation(s), first: " +
                                  r.violations.front().what + " (node " + std::to_string(r.violations.front().node) + ")");
+        char buf[200];
         if (o_.min_success && r.summary.success_rate < *o_.min_success) {
-            char buf[160];
             std::snprintf(buf, sizeof buf, "lookup success %.4f below --min-success %.4f", r.summary.success_rate,
                           *o_.min_success);
             r.failures.push_back(buf);
         }
+        if (o_.min_success && r.values.gets.success_rate < *o_.min_success) {
+            std::snprintf(buf, sizeof buf, "get success %.4f below --min-success %.4f", r.values.gets.success_rate,
+                          *o_.min_success);
+            r.failures.push_back(buf);
+        }
+        if (r.liveness.ran && !r.liveness.passed) {
+            auto const& l = r.liveness;
+            std::snprintf(buf, sizeof buf,
+                          "liveness: after healing, %zu of %zu lookups and %zu of %zu gets succeeded (all must)",
+                          l.lookups.succeeded, l.lookups.count, l.gets.succeeded, l.gets.count);
+            r.failures.push_back(buf);
+        }
     }
+
+    struct PendingIssue {
+        NodeIndex origin = 0;
+        Ref ref;
+    };
 
     ScenarioOptions o_;
     Simulator sim_;
@@ -447,19 +791,29 @@ private:
     IndexSet joined_;
     LiveSet live_;
     std::vector<LookupRecord> lookups_;
-    // (origin, LookupId) -> index in lookups_. Ordered (never hashed) so that abandoning
-    // a crashed node's lookups walks them in a fixed order.
-    std::map<std::pair<NodeIndex, dht::LookupId>, std::uint32_t> in_flight_;
-    std::optional<std::uint32_t> pending_issue_;
+    std::vector<PutRecord> puts_;  // sized to o_.puts when the workload is scheduled
+    std::vector<GetRecord> gets_;
+    std::vector<LookupRecord> liveness_lookups_;
+    std::vector<GetRecord> liveness_gets_;
+    // Workload gets waiting for their put to finish, per put, and in all.
+    std::vector<std::uint32_t> gets_waiting_;
+    std::size_t gets_waiting_total_ = 0;
+    std::size_t gets_skipped_ = 0;
+    // (origin, LookupId) -> what it was started for. Ordered (never hashed) so that
+    // abandoning a crashed node's lookups walks them in a fixed order.
+    std::map<std::pair<NodeIndex, dht::LookupId>, Ref> in_flight_;
+    std::optional<PendingIssue> pending_issue_;
     // Every node id ever created -> its index. Looked up, never iterated.
     std::unordered_map<core::NodeId, NodeIndex, core::NodeIdHash> ids_;
-    std::size_t diagnosed_ = 0;
+    std::size_t diagnosed_ = 0, get_diagnosed_ = 0, liveness_diagnosed_ = 0;
     std::size_t lookups_resolved_ = 0;
     std::size_t internal_ = 0;
     std::size_t peak_up_ = 0;
     std::size_t bootstrap_retries_ = 0, left_ = 0, joined_late_ = 0, crashes_ = 0, restarts_ = 0;
     std::vector<double> join_ms_;
     core::Instant workload_start_{}, workload_end_{};
+    bool liveness_started_ = false;
+    core::Instant liveness_start_{};
     std::chrono::steady_clock::time_point wall_last_;
 };
 

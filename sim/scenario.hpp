@@ -1,11 +1,16 @@
-// sim::Scenario: the standard kadmium-sim run, in four phases on one virtual clock:
+// sim::Scenario: the standard kadmium-sim run, in phases on one virtual clock:
 //   1. join:     node 0 starts alone; node i starts at i / join_rate and bootstraps from
 //                1..bootstrap_peers random nodes that have already joined;
 //   2. settle:   nothing is injected while routing tables fill;
 //   3. workload: `lookups` find_node lookups from random joined nodes to random targets,
-//                spread evenly, while churn, crash/restart and partitions happen;
-//   4. drain:    no new work until every lookup has finished and every running node has
-//                joined (bounded by the lookup deadline plus 10 s).
+//                spread evenly, while churn, crash/restart and partitions happen; `puts`
+//                values put in the first half, `gets` of them in the second half;
+//   4. drain:    no new work until every lookup, put and get has finished and every
+//                running node has joined (bounded by the lookup deadline plus 10 s, twice
+//                when gets may wait for their put);
+//   5. liveness (optional): the network heals (no partition, loss or duplication; no more
+//                churn or crashes), settles, and a final batch of lookups and gets of
+//                every stored value must all succeed.
 // It is not the event loop (Simulator) and not a report (report.hpp).
 //
 // The checker: a lookup succeeds when the closest contact it returns is the live, joined
@@ -17,8 +22,12 @@
 // A running node that is not joined yet but closer than every joined one is a correct
 // answer too (it is live; the lookup found it). Failed lookups are diagnosed: how many
 // live nodes were closer than the answer, and how many routing tables held the truth.
+// A get succeeds when its values contain the value that was put under its key, whoever
+// holds it and whether or not the putter is still up; a get that failed while the network
+// was partitioned is excused when no running node the origin can reach held the value.
 #pragma once
 
+#include "core/bytes.hpp"
 #include "core/node_id.hpp"
 #include "core/time.hpp"
 #include "dht/config.hpp"
@@ -60,6 +69,18 @@ struct ScenarioOptions {
     // as a production node would retry its bootstrap list; at most join_retries times.
     core::Duration join_retry_after = 15s;
     unsigned join_retries = 3;
+    // Values: `puts` puts from random joined nodes, spread over the first half of the
+    // workload, and `gets` gets (nullopt: as many as puts) over the second half, each of
+    // key i % puts from a random joined node other than the putter, issued no earlier
+    // than its put's LookupDone.
+    std::size_t puts = 0;
+    std::optional<std::size_t> gets;
+    // The liveness phase (phase 5 above): how long the healed network settles, and the
+    // most lookups it then checks (it also gets every stored value).
+    bool liveness = false;
+    core::Duration liveness_settle = 30s;
+    std::size_t liveness_lookups_max = 1000;
+    // Fails the run when the lookup or the get success rate is below this.
     std::optional<double> min_success;
     std::uint64_t events_max = 4'000'000'000;
     // Failed lookups diagnosed (each costs a scan of every routing table).
@@ -88,6 +109,61 @@ struct LookupRecord {
     std::int64_t truth_known_by = -1;
 };
 
+struct PutRecord {
+    NodeIndex origin = 0;
+    core::Key key;  // core::key_of("sim-key-<i>") for put i
+    core::Bytes value;
+    core::Instant issued;
+    core::Instant done;
+    bool finished = false;
+    bool abandoned = false;  // the putter crashed or left first: its gets are skipped
+    std::size_t stores_tried = 0;
+    std::size_t stores_accepted = 0;
+};
+
+struct GetRecord {
+    NodeIndex origin = 0;
+    std::uint32_t put = 0;  // index in ScenarioResult::puts
+    core::Instant issued;
+    core::Instant done;
+    bool finished = false;
+    bool abandoned = false;    // the origin crashed or left first
+    bool success = false;      // the values found include the put's value
+    bool partitioned = false;  // issued or finished while the network was partitioned
+    bool excused = false;      // failed in a partition with no holder reachable
+    int hops = 0;
+    std::size_t queried = 0;
+    std::size_t values = 0;  // distinct values found
+    // Diagnosis of a failure (-1: not diagnosed): running nodes whose store holds the
+    // value, how many of them the origin could reach, and how many of the k joined nodes
+    // closest to the key hold it (0 points at placement, not at the get).
+    std::int64_t holders_up = -1;
+    std::int64_t holders_reachable = -1;
+    std::int64_t holders_closest = -1;
+};
+
+struct GetSummary {
+    std::size_t count = 0;      // issued
+    std::size_t skipped = 0;    // never issued: their put was abandoned
+    std::size_t finished = 0;   // LookupDone received
+    std::size_t abandoned = 0;  // origin gone first; not in the rate
+    std::size_t excused = 0;    // partitioned with no reachable holder; not in the rate
+    std::size_t succeeded = 0;
+    double success_rate = 1.0;  // succeeded / (count - abandoned - excused)
+    double hops_p50 = 0;
+    double latency_ms_p50 = 0, latency_ms_p99 = 0;
+};
+
+struct ValueSummary {
+    std::size_t puts = 0;
+    std::size_t puts_finished = 0;
+    std::size_t puts_abandoned = 0;
+    double puts_accepted_p50 = 0;  // stores_accepted of finished puts
+    double puts_accepted_min = 0;
+    double put_latency_ms_p50 = 0, put_latency_ms_p99 = 0;
+    GetSummary gets;
+};
+
 struct LookupSummary {
     std::size_t count = 0;      // issued
     std::size_t finished = 0;   // LookupDone received
@@ -100,10 +176,24 @@ struct LookupSummary {
     std::size_t internal = 0;  // lookups the nodes started themselves (join, refresh, ...)
 };
 
+struct LivenessSummary {
+    bool ran = false;
+    double started_s = 0;  // virtual time the network healed
+    LookupSummary lookups;
+    GetSummary gets;
+    bool passed = true;  // every lookup and get succeeded
+};
+
 struct ScenarioResult {
     ScenarioOptions options;
-    std::vector<LookupRecord> lookups;
+    std::vector<LookupRecord> lookups;  // workload lookups
     LookupSummary summary;
+    std::vector<PutRecord> puts;
+    std::vector<GetRecord> gets;  // workload gets
+    ValueSummary values;
+    std::vector<LookupRecord> liveness_lookups;
+    std::vector<GetRecord> liveness_gets;
+    LivenessSummary liveness;
     double virtual_seconds = 0;
     double wall_seconds = 0;
     std::uint64_t events = 0;

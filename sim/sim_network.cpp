@@ -69,6 +69,12 @@ void SimNetwork::heal() {
     side_.clear();
 }
 
+void SimNetwork::calm() {
+    heal();
+    options_.loss = 0.0;
+    options_.duplicate = 0.0;
+}
+
 bool SimNetwork::reachable(NodeIndex from, NodeIndex to) const {
     if (!partitioned_) return true;
     auto a = side_of(from), b = side_of(to);

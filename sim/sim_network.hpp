@@ -72,6 +72,10 @@ public:
     // one-way cuts drop only side 0 -> side 1. Nodes created later join side 0.
     void partition(std::size_t node_count, double fraction, bool one_way);
     void heal();
+    // Ends fault injection for a liveness check: heals any partition and turns loss and
+    // duplication off. Latency, jitter and reordering stay: a correct protocol must work
+    // under them, so they are conditions, not faults.
+    void calm();
     bool partitioned() const { return partitioned_; }
     // Whether a datagram from `from` can reach `to` now (ignores loss).
     bool reachable(NodeIndex from, NodeIndex to) const;

@@ -8,11 +8,6 @@
 
 namespace sim {
 
-namespace {
-// All nodes share one wall-clock anchor, so their packet timestamps agree exactly.
-constexpr core::WallClockAnchor sim_wall{core::Instant{}, core::UnixTime{1'700'000'000}};
-}  // namespace
-
 SimNode::SimNode(NodeIndex i, std::uint64_t seed, CryptoMode mode, std::size_t records_max)
     : index(i), endpoint(endpoint_of(i)), rng(mix64(seed, i, 0x6e6f6465 /* "node" */)) {
     std::array<std::byte, 32> key_seed;

@@ -22,6 +22,10 @@ namespace sim {
 
 enum class CryptoMode : std::uint8_t { standin, real };
 
+// All nodes share one wall-clock anchor, so their packet timestamps agree exactly; the
+// scenario uses it to read record expiry in a node's store.
+inline constexpr core::WallClockAnchor sim_wall{core::Instant{}, core::UnixTime{1'700'000'000}};
+
 struct SimNode {
     enum class State : std::uint8_t { created, up, down, gone };
 
