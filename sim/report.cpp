@@ -140,7 +140,8 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
             << " finished, " << g.abandoned << " abandoned, " << g.excused << " excused, " << g.succeeded
             << " found the value: success " << fixed(100.0 * g.success_rate, 2) << "%\n";
         out << "            get hops p50 " << fixed(g.hops_p50, 0) << ", latency p50 " << fixed(g.latency_ms_p50, 1)
-            << " ms p99 " << fixed(g.latency_ms_p99, 1) << " ms\n";
+            << " ms p99 " << fixed(g.latency_ms_p99, 1) << " ms; " << g.putter_gone_succeeded << " of " << g.putter_gone
+            << " gets whose putter was gone found the value\n";
         write_failed_gets(out, r.gets);
     }
     if (r.liveness.ran) {
@@ -213,7 +214,9 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
         << fixed(v.put_latency_ms_p50, 3) << ", \"put_latency_ms_p99\": " << fixed(v.put_latency_ms_p99, 3)
         << ", \"gets\": " << v.gets.count << ", \"gets_skipped\": " << v.gets.skipped << ", \"gets_finished\": "
         << v.gets.finished << ", \"gets_abandoned\": " << v.gets.abandoned << ", \"gets_excused\": " << v.gets.excused
-        << ", \"gets_succeeded\": " << v.gets.succeeded << ", \"get_success_rate\": " << fixed(v.gets.success_rate, 6)
+        << ", \"gets_succeeded\": " << v.gets.succeeded << ", \"gets_putter_gone\": " << v.gets.putter_gone
+        << ", \"gets_putter_gone_succeeded\": " << v.gets.putter_gone_succeeded
+        << ", \"get_success_rate\": " << fixed(v.gets.success_rate, 6)
         << ", \"get_hops_p50\": " << fixed(v.gets.hops_p50, 1) << ", \"get_latency_ms_p50\": "
         << fixed(v.gets.latency_ms_p50, 3) << ", \"get_latency_ms_p99\": " << fixed(v.gets.latency_ms_p99, 3) << "},\n";
     auto const& l = r.liveness;

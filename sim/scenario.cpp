@@ -517,6 +517,7 @@ private:
         GetRecord rec;
         rec.put = p;
         rec.origin = pick_other_than(puts_[p].origin);
+        rec.putter_gone = !sim_.node(puts_[p].origin).up();
         rec.issued = sim_.now();
         rec.partitioned = sim_.network().partitioned();
         auto const index = static_cast<std::uint32_t>(records.size());
@@ -717,6 +718,10 @@ private:
             ++s.finished;
             if (g.excused) ++s.excused;
             if (g.success) ++s.succeeded;
+            if (g.putter_gone) {
+                ++s.putter_gone;
+                if (g.success) ++s.putter_gone_succeeded;
+            }
             hops.push_back(g.hops);
             latency.push_back(ms(g.done - g.issued));
         }

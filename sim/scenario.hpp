@@ -131,6 +131,7 @@ struct GetRecord {
     bool success = false;      // the values found include the put's value
     bool partitioned = false;  // issued or finished while the network was partitioned
     bool excused = false;      // failed in a partition with no holder reachable
+    bool putter_gone = false;  // the putter had crashed or left when the get was issued
     int hops = 0;
     std::size_t queried = 0;
     std::size_t values = 0;  // distinct values found
@@ -149,6 +150,9 @@ struct GetSummary {
     std::size_t abandoned = 0;  // origin gone first; not in the rate
     std::size_t excused = 0;    // partitioned with no reachable holder; not in the rate
     std::size_t succeeded = 0;
+    // Gets issued after their putter had crashed or left, and how many of them succeeded:
+    // the replicas must outlive the node that put them.
+    std::size_t putter_gone = 0, putter_gone_succeeded = 0;
     double success_rate = 1.0;  // succeeded / (count - abandoned - excused)
     double hops_p50 = 0;
     double latency_ms_p50 = 0, latency_ms_p99 = 0;

@@ -60,6 +60,36 @@ TEST_CASE("determinism: the same seed gives the same trace", "[sim]") {
     }
 }
 
+TEST_CASE("determinism: puts, gets and the liveness phase replay exactly", "[sim]") {
+    auto o = faulty(42);
+    o.puts = 60;
+    o.liveness = true;
+    o.liveness_settle = 10s;
+    auto a = run_scenario(o);
+    auto b = run_scenario(o);
+    INFO(describe(a));
+    CHECK(a.values.puts_finished > 50);
+    CHECK(a.values.gets.finished > 40);
+    CHECK(a.liveness.ran);
+    CHECK(a.trace_hash == b.trace_hash);
+    CHECK(a.events == b.events);
+    CHECK(a.values.gets.succeeded == b.values.gets.succeeded);
+    CHECK(a.liveness.gets.succeeded == b.liveness.gets.succeeded);
+    REQUIRE(a.gets.size() == b.gets.size());
+    for (std::size_t i = 0; i < a.gets.size(); ++i) {
+        CHECK(a.gets[i].origin == b.gets[i].origin);
+        CHECK(a.gets[i].done == b.gets[i].done);
+        CHECK(a.gets[i].success == b.gets[i].success);
+    }
+    REQUIRE(a.puts.size() == b.puts.size());
+    for (std::size_t i = 0; i < a.puts.size(); ++i) CHECK(a.puts[i].value == b.puts[i].value);
+    // Values change the run, and so its trace.
+    auto without = faulty(42);
+    without.liveness = true;
+    without.liveness_settle = 10s;
+    CHECK(run_scenario(without).trace_hash != a.trace_hash);
+}
+
 TEST_CASE("determinism: another seed gives another trace", "[sim]") {
     auto a = run_scenario(faulty(42));
     auto b = run_scenario(faulty(43));

@@ -39,6 +39,14 @@ ScenarioResult sample_result() {
     r.summary.count = 4;
     r.summary.success_rate = 0.5;
     r.failures.push_back("lookup success \"low\"");
+    r.values.puts = 2;
+    r.values.puts_accepted_p50 = 19;
+    r.values.gets.count = 1;
+    r.values.gets.success_rate = 0;
+    r.liveness.ran = true;
+    r.liveness.lookups.count = 5;
+    r.liveness.lookups.succeeded = 4;
+    r.liveness.passed = false;
     return r;
 }
 
@@ -88,6 +96,41 @@ TEST_CASE("cli: defaults and the key cache", "[sim]") {
     auto big = parse({"--key-cache", "1000", "--randomize-faults", "--seed", "5"});
     REQUIRE(std::holds_alternative<RunConfig>(big));
     CHECK(std::get<RunConfig>(big).scenario.dht.key_cache_max == 1000);
+}
+
+TEST_CASE("cli: values and the liveness phase", "[sim]") {
+    auto get = [](std::vector<std::string> args) {
+        auto r = parse(std::move(args));
+        REQUIRE(std::holds_alternative<RunConfig>(r));
+        return std::get<RunConfig>(r).scenario;
+    };
+    auto plain = get({});
+    CHECK(plain.puts == 0);
+    CHECK_FALSE(plain.gets);
+    CHECK_FALSE(plain.liveness);  // no faults: no liveness phase unless asked
+    auto values = get({"--puts", "50"});
+    CHECK(values.puts == 50);
+    CHECK_FALSE(values.gets);  // as many gets as puts
+    CHECK(get({"--puts", "50", "--gets", "70"}).gets == std::optional<std::size_t>{70});
+    // Faults turn the liveness phase on; --no-liveness turns it off again.
+    CHECK(get({"--loss", "0.1"}).liveness);
+    CHECK(get({"--churn", "0.1"}).liveness);
+    CHECK(get({"--partition", "1:2"}).liveness);
+    CHECK(get({"--crashes", "2"}).liveness);
+    CHECK_FALSE(get({"--loss", "0.1", "--no-liveness"}).liveness);
+    auto asked = get({"--liveness", "--liveness-settle-s", "5", "--liveness-lookups", "7"});
+    CHECK(asked.liveness);
+    CHECK(asked.liveness_settle == core::Duration{5'000'000});
+    CHECK(asked.liveness_lookups_max == 7);
+
+    std::string err;
+    auto gets_alone = parse({"--gets", "5"}, &err);
+    REQUIRE(std::holds_alternative<int>(gets_alone));
+    CHECK(std::get<int>(gets_alone) == 2);
+    CHECK(err.find("--gets needs --puts") != std::string::npos);
+    auto both = parse({"--liveness", "--no-liveness"});
+    REQUIRE(std::holds_alternative<int>(both));
+    CHECK(std::get<int>(both) == 2);
 }
 
 TEST_CASE("cli: bad arguments exit 2 with a message, --help exits 0", "[sim]") {
@@ -143,12 +186,30 @@ TEST_CASE("report: JSON carries the required fields", "[sim]") {
     for (auto key : {"\"nodes\": 3", "\"seed\": 9", "\"virtual_seconds\"", "\"wall_seconds\"", "\"events\": 1234",
                      "\"trace_hash\": \"0000000000abcdef\"", "\"peak_rss_mb\"", "\"lookups\": {\"count\": 4",
                      "\"success_rate\": 0.500000", "\"hops_p50\"", "\"hops_p99\"", "\"latency_ms_p50\"", "\"latency_ms_p99\"",
-                     "\"passed\": false", "lookup success \\\"low\\\"", "\"command\": \"kadmium-sim --seed 9\""}) {
+                     "\"passed\": false", "lookup success \\\"low\\\"", "\"command\": \"kadmium-sim --seed 9\"",
+                     "\"values\": {\"puts\": 2", "\"puts_accepted_p50\": 19.0", "\"gets\": 1", "\"get_success_rate\": 0.000000",
+                     "\"get_latency_ms_p50\"", "\"get_latency_ms_p99\"", "\"liveness\": {\"ran\": true",
+                     "\"lookups_succeeded\": 4", "\"passed\": false}"}) {
         INFO(key);
         CHECK(json.find(key) != std::string::npos);
     }
     CHECK(json.front() == '{');
     CHECK(json.substr(json.size() - 2) == "}\n");
+}
+
+TEST_CASE("report: the summary shows values and the liveness verdict", "[sim]") {
+    std::ostringstream out;
+    write_summary(out, sample_result());
+    auto text = out.str();
+    CHECK(text.find("values:   2 puts") != std::string::npos);
+    CHECK(text.find("liveness: ") != std::string::npos);
+    CHECK(text.find("4 of 5 lookups") != std::string::npos);
+    CHECK(text.find("FAILED") != std::string::npos);
+    std::ostringstream plain;
+    ScenarioResult nothing;
+    write_summary(plain, nothing);
+    CHECK(plain.str().find("values:") == std::string::npos);
+    CHECK(plain.str().find("liveness:") == std::string::npos);
 }
 
 TEST_CASE("report: CSV has one row per lookup", "[sim]") {
