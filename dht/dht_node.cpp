@@ -810,7 +810,8 @@ struct DhtNode::Impl {
                 auto& l = it->second;
                 if (!l.storing && l.kind == LookupKind::put) {
                     search_done(now, l);  // store on what we found; finishes on answers
-                    l.deadline = now + config.rpc_timeout * 4;
+                    // Long enough for every STORE's full retry schedule (1 + 2 + 2 timeouts).
+                    l.deadline = now + config.rpc_timeout * (2 * config.rpc_retries + 2);
                 } else {
                     if (!l.storing) l.closest = l.lookup.closest_answered();
                     finish(now, l);
