@@ -35,32 +35,32 @@ std::string describe(ScenarioResult const& r) {
 }  // namespace
 
 TEST_CASE("dht: values put under 10% loss are found by other nodes", "[scenario]") {
-    auto o = small(300, 200, 300);
+    auto o = small(300, 100, 200);
     o.network.loss = 0.10;
     auto r = run_scenario(o);
     INFO(describe(r));
     CHECK(r.passed());
     CHECK(r.network.lost > 1000);
     auto const& v = r.values;
-    CHECK(v.puts == 300);
-    CHECK(v.puts_finished == 300);
+    CHECK(v.puts == 200);
+    CHECK(v.puts_finished == 200);
     // Puts wait for every one of the k closest, through retries: nearly all replicas land.
     CHECK(v.puts_accepted_p50 >= 18);
-    CHECK(v.gets.count == 300);  // --gets defaults to --puts
-    CHECK(v.gets.finished == 300);
+    CHECK(v.gets.count == 200);  // --gets defaults to --puts
+    CHECK(v.gets.finished == 200);
     CHECK(v.gets.success_rate >= 0.99);
     CHECK_FALSE(r.liveness.ran);  // ScenarioOptions leaves it off; the CLI turns it on with faults
 }
 
 TEST_CASE("dht: values outlive their putters under 20% churn", "[scenario]") {
-    auto o = small(300, 200, 300);
+    auto o = small(300, 100, 200);
     o.churn = 0.2;
     auto r = run_scenario(o);
     INFO(describe(r));
     CHECK(r.passed());
     CHECK(r.left == 60);
     auto const& g = r.values.gets;
-    CHECK(g.count + g.skipped == 300);
+    CHECK(g.count + g.skipped == 200);
     CHECK(g.skipped <= 10);  // puts whose putter left before the put finished
     CHECK(g.success_rate >= 0.99);
     // Replicas live on the k closest nodes, not on the putter: a get still finds the value
@@ -70,28 +70,29 @@ TEST_CASE("dht: values outlive their putters under 20% churn", "[scenario]") {
 }
 
 TEST_CASE("dht: after a partition and 10% loss end, every lookup and every get succeeds", "[scenario]") {
-    auto o = small(300, 300, 200);
+    auto o = small(200, 200, 100);
     o.network.loss = 0.10;
     // Halves split 10 s into the workload, while values are still being put, and heal
     // 15 s later.
     o.partitions.push_back(PartitionSpec{.at = 10s, .duration = 15s, .fraction = 0.5});
     o.liveness = true;
+    o.liveness_settle = 10s;
     auto r = run_scenario(o);
     INFO(describe(r));
     CHECK(r.passed());
     CHECK(r.network.cut > 100);
-    CHECK(r.values.puts_finished == 200);
+    CHECK(r.values.puts_finished == 100);
     auto const& l = r.liveness;
     REQUIRE(l.ran);
     CHECK(l.started_s > core::to_seconds(o.settle + o.workload));  // after the workload and its drain
     CHECK(l.passed);
-    CHECK(l.lookups.count == 300);  // min(--liveness-lookups 1000, --lookups)
-    CHECK(l.lookups.succeeded == 300);
+    CHECK(l.lookups.count == 200);  // min(--liveness-lookups 1000, --lookups)
+    CHECK(l.lookups.succeeded == 200);
     CHECK(l.lookups.success_rate == 1.0);
-    CHECK(l.gets.count == 200);  // every stored value
-    CHECK(l.gets.succeeded == 200);
-    CHECK(r.liveness_lookups.size() == 300);
-    CHECK(r.liveness_gets.size() == 200);
+    CHECK(l.gets.count == 100);  // every stored value
+    CHECK(l.gets.succeeded == 100);
+    CHECK(r.liveness_lookups.size() == 200);
+    CHECK(r.liveness_gets.size() == 100);
     for (auto const& g : r.liveness_gets) CHECK_FALSE(g.partitioned);
 }
 

@@ -64,7 +64,7 @@ TEST_CASE("determinism: puts, gets and the liveness phase replay exactly", "[sim
     auto o = faulty(42);
     o.puts = 60;
     o.liveness = true;
-    o.liveness_settle = 10s;
+    o.liveness_settle = 5s;
     auto a = run_scenario(o);
     auto b = run_scenario(o);
     INFO(describe(a));
@@ -83,11 +83,6 @@ TEST_CASE("determinism: puts, gets and the liveness phase replay exactly", "[sim
     }
     REQUIRE(a.puts.size() == b.puts.size());
     for (std::size_t i = 0; i < a.puts.size(); ++i) CHECK(a.puts[i].value == b.puts[i].value);
-    // Values change the run, and so its trace.
-    auto without = faulty(42);
-    without.liveness = true;
-    without.liveness_settle = 10s;
-    CHECK(run_scenario(without).trace_hash != a.trace_hash);
 }
 
 TEST_CASE("determinism: another seed gives another trace", "[sim]") {
