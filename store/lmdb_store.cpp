@@ -1,6 +1,9 @@
 // LmdbStore: see lmdb_store.hpp for the contract and docs/storage.md for the layout.
 // Every mdb_* return code is checked; transactions and cursors are RAII guards so that
 // every early return aborts what it began. Nothing here throws or asserts on stored data.
+// Group commit: a batch owns one write transaction (batch_.txn); each put in it runs in a
+// nested transaction, so a failed put rolls back alone, and every read uses the batch's
+// transaction while it is open.
 #include "store/lmdb_store.hpp"
 
 #include "core/assert.hpp"
@@ -46,6 +49,11 @@ constexpr std::size_t write_path_pages = 12;
 // A deleted row dirties its record's leaf and its index row's leaf (overflow pages of a
 // large value are freed, not copied).
 constexpr std::size_t pages_per_deleted_row = 2;
+// Pages one put may take: its rows' bytes plus the paths it copies. An upper bound: within
+// one transaction a page is copied once, so later puts of a batch often copy nothing new.
+constexpr std::size_t put_pages(std::size_t bytes, std::size_t page_size) {
+    return (bytes + page_size - 1) / page_size + write_path_pages;
+}
 
 class Txn {
 public:
@@ -55,7 +63,9 @@ public:
     ~Txn() {
         if (txn_ != nullptr) mdb_txn_abort(txn_);
     }
-    int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
+    // With a `parent`, a nested write transaction: its changes reach the parent only when
+    // it commits, and aborting it leaves the parent as it was.
+    int begin(MDB_env* env, unsigned flags, MDB_txn* parent = nullptr) { return mdb_txn_begin(env, parent, flags, &txn_); }
     // mdb_txn_commit frees the transaction even when it fails: never abort it after.
     int commit() { return mdb_txn_commit(std::exchange(txn_, nullptr)); }
     operator MDB_txn*() const { return txn_; }
@@ -101,6 +111,57 @@ core::UnixTime expiry_time(core::ByteView k) {
 }
 
 std::string lmdb_error(int rc) { return mdb_strerror(rc); }
+
+// For reads: the open batch's write transaction when there is one (LMDB allows one
+// transaction per thread, and reads must see the batch's puts), otherwise `own`, begun
+// read-only. Returns an LMDB error code.
+int begin_read(MDB_env* env, MDB_txn* batch, Txn& own, MDB_txn*& txn) {
+    if (batch != nullptr) {
+        txn = batch;
+        return 0;
+    }
+    int rc = own.begin(env, MDB_RDONLY);
+    txn = own;
+    return rc;
+}
+
+// Writes one record's rows in `txn`: the record, its expiry index row, and for a refresh
+// that moves the expiry, the removal of the old index row. Returns an LMDB error code and
+// names the failed step in `what`; a damaged old row is counted in `corrupt`.
+int write_record(MDB_txn* txn, MDB_dbi records, MDB_dbi expiry, encoding::RecordId const& id, core::ByteView row,
+                 ExpiryKey const& new_expiry, core::UnixTime expires_at, std::size_t& corrupt, char const*& what) {
+    MDB_val k = val(id), old;
+    int rc = mdb_get(txn, records, &k, &old);
+    if (rc == 0) {
+        // A refresh: move the record's index row to its new expiry time.
+        auto prev = encoding::decode_record(id, view(old));
+        if (!prev) {
+            // Its old index row cannot be found; the sweep drops it as stale.
+            ++corrupt;
+        } else if (prev->expires_at != expires_at) {
+            auto old_expiry = expiry_key(prev->expires_at, id);
+            MDB_val ek = val(old_expiry);
+            rc = mdb_del(txn, expiry, &ek, nullptr);
+            if (rc != 0 && rc != MDB_NOTFOUND) {
+                what = "put: delete old index row";
+                return rc;
+            }
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        what = "put: read";
+        return rc;
+    }
+    MDB_val v = val(row);
+    rc = mdb_put(txn, records, &k, &v, 0);
+    if (rc != 0) {
+        what = "put";
+        return rc;
+    }
+    MDB_val ek = val(new_expiry), empty{0, nullptr};
+    rc = mdb_put(txn, expiry, &ek, &empty, 0);
+    if (rc != 0) what = "put: index";
+    return rc;
+}
 
 struct OpenedDbis {
     MDB_dbi meta = 0, records = 0, expiry = 0, routing = 0;
@@ -209,6 +270,7 @@ core::Result<std::unique_ptr<LmdbStore>, std::string> LmdbStore::open(std::files
 }
 
 LmdbStore::~LmdbStore() {
+    if (batch_.open) (void)commit_batch();  // counted like any failed commit
     sync();
     mdb_env_close(env_);
 }
@@ -261,51 +323,135 @@ core::Result<void, StoreError> LmdbStore::put(Record const& record) {
     auto const id = encoding::record_id(record.key, record.value);
     auto const row = encoding::encode_record(id, record);
     auto const new_expiry = expiry_key(record.expires_at, id);
+    auto const bytes = id.size() + row.size() + new_expiry.size();
+    std::size_t corrupt = 0;
+    char const* what = "put";
+    auto write = [&](MDB_txn* txn) {
+        int rc = write_record(txn, dbis_.records, dbis_.expiry, id, row, new_expiry, record.expires_at, corrupt, what);
+        corrupt_records_ += std::exchange(corrupt, 0);
+        return rc;
+    };
+    // The fail plan strikes after the rows are written, so the rollback is what is tested.
+    bool const injected = put_countdown_ > 0 && --put_countdown_ == 0;
+    auto inject = [&] {
+        ++errors_;
+        last_error_ = "put: injected failure (fail plan)";
+        return StoreError::injected;
+    };
+
+    if (batch_.open) {
+        if (auto ready = prepare_batch_put(bytes); !ready) return ready;
+        Txn nested;
+        int rc = nested.begin(env_, 0, batch_.txn);
+        if (rc != 0) return core::Err{fail(rc, "put: begin nested")};
+        rc = write(nested);
+        if (rc != 0) return core::Err{fail(rc, what)};
+        if (injected) return core::Err{inject()};
+        rc = nested.commit();
+        if (rc != 0) return core::Err{fail(rc, "put: commit nested")};
+        ++batch_.puts;
+        batch_.bytes += bytes;
+        batch_.pages += put_pages(bytes, page_size_);
+        return {};
+    }
 
     bool fits = false;
-    int rc = check_room(id.size() + row.size() + new_expiry.size(), fits);
+    int rc = check_room(bytes, fits);
     if (rc != 0) return core::Err{fail(rc, "put: free space")};
-    if (!fits) {
-        ++errors_;
-        last_error_ = "put: map full (the rest is kept for erasing expired records); raise the map size";
-        return core::Err{StoreError::full};
-    }
+    if (!fits) return core::Err{map_full("put")};
     Txn txn;
     rc = txn.begin(env_, 0);
     if (rc != 0) return core::Err{fail(rc, "put: begin")};
-    MDB_val k = val(id), old;
-    rc = mdb_get(txn, dbis_.records, &k, &old);
-    if (rc == 0) {
-        // A refresh: move the record's index row to its new expiry time.
-        auto prev = encoding::decode_record(id, view(old));
-        if (!prev) {
-            // Its old index row cannot be found; the sweep drops it as stale.
-            ++corrupt_records_;
-        } else if (prev->expires_at != record.expires_at) {
-            auto old_expiry = expiry_key(prev->expires_at, id);
-            MDB_val ek = val(old_expiry);
-            rc = mdb_del(txn, dbis_.expiry, &ek, nullptr);
-            if (rc != 0 && rc != MDB_NOTFOUND) return core::Err{fail(rc, "put: delete old index row")};
-        }
-    } else if (rc != MDB_NOTFOUND) {
-        return core::Err{fail(rc, "put: read")};
-    }
-    MDB_val v = val(row);
-    rc = mdb_put(txn, dbis_.records, &k, &v, 0);
-    if (rc != 0) return core::Err{fail(rc, "put")};
-    MDB_val ek = val(new_expiry), empty{0, nullptr};
-    rc = mdb_put(txn, dbis_.expiry, &ek, &empty, 0);
-    if (rc != 0) return core::Err{fail(rc, "put: index")};
+    rc = write(txn);
+    if (rc != 0) return core::Err{fail(rc, what)};
+    if (injected) return core::Err{inject()};
     rc = txn.commit();
     if (rc != 0) return core::Err{fail(rc, "put: commit")};
+    return {};
+}
+
+StoreError LmdbStore::map_full(char const* what) const {
+    ++errors_;
+    last_error_ = std::string(what) + ": map full (the rest is kept for erasing expired records); raise the map size";
+    return StoreError::full;
+}
+
+core::Result<void, StoreError> LmdbStore::prepare_batch_put(std::size_t bytes) {
+    CORE_ASSERT(batch_.open);
+    auto const needed = reserve_pages_ + put_pages(bytes, page_size_);
+    if (batch_.txn != nullptr) {
+        // The bounds, checked before the put so that the put itself never straddles a
+        // commit: whatever happens to the batch so far, this put's result is its own.
+        bool const bounded = batch_.puts >= batch_puts_max || batch_.bytes + bytes > batch_bytes_max;
+        // The batch's page estimate is an upper bound, and LMDB cannot read its freelist
+        // inside a write transaction: when the estimate says "no room", commit and look
+        // again with exact figures, so batching never fails a put that fits alone.
+        bool const maybe_full = batch_.room < batch_.pages + needed;
+        if (bounded || maybe_full) flush_batch();
+    }
+    if (batch_.txn != nullptr) return {};
+
+    // Enough room for a whole batch makes room_pages skip the freelist; below that (a
+    // nearly full map) it counts the freelist, once per batch transaction.
+    auto const batch_room = reserve_pages_ + batch_puts_max * write_path_pages + batch_bytes_max / page_size_;
+    std::size_t room = 0;
+    int rc = room_pages(batch_room, room);
+    if (rc != 0) return core::Err{fail(rc, "put: free space")};
+    if (room < needed) return core::Err{map_full("put")};
+    rc = mdb_txn_begin(env_, nullptr, 0, &batch_.txn);
+    if (rc != 0) {
+        batch_.txn = nullptr;
+        return core::Err{fail(rc, "put: begin batch")};
+    }
+    batch_.room = room;
+    batch_.pages = 0;
+    return {};
+}
+
+void LmdbStore::flush_batch() {
+    if (batch_.txn == nullptr) return;
+    auto* txn = std::exchange(batch_.txn, nullptr);
+    auto const puts = std::exchange(batch_.puts, 0);
+    batch_.bytes = 0;
+    batch_.pages = 0;
+    batch_.room = 0;
+    if (puts == 0) {
+        // Its only put failed and rolled back: nothing to write.
+        mdb_txn_abort(txn);
+        return;
+    }
+    ++batch_commits_;
+    // mdb_txn_commit frees the transaction even when it fails.
+    int rc = mdb_txn_commit(txn);
+    if (rc == 0) return;
+    auto const error = fail(rc, "commit_batch");
+    last_error_ += " (" + std::to_string(puts) + " records lost)";
+    ++commit_failures_;
+    records_lost_ += puts;
+    if (!batch_.error) batch_.error = error;
+}
+
+void LmdbStore::begin_batch() {
+    CORE_ASSERT(!batch_.open);
+    CORE_ASSERT(batch_.txn == nullptr && batch_.puts == 0 && !batch_.error);
+    batch_.open = true;
+}
+
+core::Result<void, StoreError> LmdbStore::commit_batch() {
+    CORE_ASSERT(batch_.open);
+    flush_batch();
+    auto const error = batch_.error;
+    batch_ = Batch{};
+    if (error) return core::Err{*error};
     return {};
 }
 
 core::Result<std::vector<Record>, StoreError> LmdbStore::get(Key const& key, core::UnixTime now, std::size_t limit) {
     std::vector<Record> out;
     if (limit == 0) return out;
-    Txn txn;
-    int rc = txn.begin(env_, MDB_RDONLY);
+    Txn own;
+    MDB_txn* txn = nullptr;
+    int rc = begin_read(env_, batch_.txn, own, txn);
     if (rc != 0) return core::Err{fail(rc, "get: begin")};
     Cursor cursor;
     rc = cursor.open(txn, dbis_.records);
@@ -395,6 +541,7 @@ LmdbStore::EraseStep LmdbStore::erase_batch(core::UnixTime now, std::size_t rows
 }
 
 std::size_t LmdbStore::erase_expired(core::UnixTime now, std::size_t limit) {
+    CORE_ASSERT(!batch_.open);
     std::size_t removed = 0;
     std::size_t visited = 0;
     std::size_t batch_max = batch_rows_max;  // lowered for good when LMDB reports full
@@ -429,8 +576,9 @@ std::size_t LmdbStore::erase_expired(core::UnixTime now, std::size_t limit) {
 }
 
 std::size_t LmdbStore::count() const {
-    Txn txn;
-    int rc = txn.begin(env_, MDB_RDONLY);
+    Txn own;
+    MDB_txn* txn = nullptr;
+    int rc = begin_read(env_, batch_.txn, own, txn);
     MDB_stat st;
     if (rc == 0) rc = mdb_stat(txn, dbis_.records, &st);
     if (rc != 0) {
@@ -446,8 +594,9 @@ core::Result<void, StoreError> LmdbStore::for_each(std::function<bool(Record con
         std::vector<Record> batch;
         bool more = false;
         {
-            Txn txn;
-            int rc = txn.begin(env_, MDB_RDONLY);
+            Txn own;
+            MDB_txn* txn = nullptr;
+            int rc = begin_read(env_, batch_.txn, own, txn);
             if (rc != 0) return core::Err{fail(rc, "for_each: begin")};
             Cursor cursor;
             rc = cursor.open(txn, dbis_.records);
@@ -480,17 +629,14 @@ core::Result<void, StoreError> LmdbStore::for_each(std::function<bool(Record con
 }
 
 core::Result<void, StoreError> LmdbStore::save_routing(std::vector<SnapshotEntry> const& entries) {
+    CORE_ASSERT(!batch_.open);
     auto const n = std::min(entries.size(), snapshot_entries_max);
     // Pages freed by the drop become reusable only after this transaction: count the
     // whole new snapshot (under 128 bytes a row).
     bool fits = false;
     int rc = check_room(n * 128, fits);
     if (rc != 0) return core::Err{fail(rc, "save_routing: free space")};
-    if (!fits) {
-        ++errors_;
-        last_error_ = "save_routing: map full; raise the map size";
-        return core::Err{StoreError::full};
-    }
+    if (!fits) return core::Err{map_full("save_routing")};
     Txn txn;
     rc = txn.begin(env_, 0);
     if (rc != 0) return core::Err{fail(rc, "save_routing: begin")};
@@ -511,8 +657,9 @@ core::Result<void, StoreError> LmdbStore::save_routing(std::vector<SnapshotEntry
 
 core::Result<std::vector<SnapshotEntry>, StoreError> LmdbStore::load_routing() {
     std::vector<SnapshotEntry> out;
-    Txn txn;
-    int rc = txn.begin(env_, MDB_RDONLY);
+    Txn own;
+    MDB_txn* txn = nullptr;
+    int rc = begin_read(env_, batch_.txn, own, txn);
     if (rc != 0) return core::Err{fail(rc, "load_routing: begin")};
     Cursor cursor;
     rc = cursor.open(txn, dbis_.routing);

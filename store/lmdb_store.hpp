@@ -9,7 +9,8 @@
 // operating-system crash or power loss may undo the last committed transaction, never
 // corrupt the env. sync() forces everything out; the node calls it periodically and at
 // shutdown (the destructor calls it too). MDB_NOSYNC was rejected: it can corrupt the env
-// on power loss. One transaction per put caps puts near 4k/s; batching is future work.
+// on power loss. One transaction per put caps puts near 4k/s, so the node groups the puts
+// of one receive burst into one transaction (begin_batch / commit_batch: group commit).
 //
 // Layout, encodings and error handling: docs/storage.md.
 #pragma once
@@ -21,10 +22,12 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 struct MDB_env;  // from <lmdb.h>, kept out of this header
+struct MDB_txn;
 
 namespace store {
 
@@ -39,37 +42,83 @@ public:
     // is missing. A damaged LMDB header is an error, never a crash.
     static core::Result<std::unique_ptr<LmdbStore>, std::string> open(std::filesystem::path const& dir,
                                                                       std::size_t map_size_bytes);
+    // Commits a batch left open (put() said yes to its records; closing keeps that
+    // promise), then syncs.
     ~LmdbStore() override;
     LmdbStore(LmdbStore const&) = delete;
     LmdbStore& operator=(LmdbStore const&) = delete;
 
     // Inserts or refreshes (key, BLAKE2b-256(value)) in one write transaction (one
-    // fdatasync). StoreError::full when the map is full, which for puts means "would eat
-    // into the pages kept for the sweep" (about 1.5% of the map, at most 16 MiB): earlier
-    // records stay readable, the store keeps answering, and erase_expired frees room.
-    // StoreError::io for any other LMDB failure.
+    // fdatasync); inside a batch, in the batch's transaction (no fdatasync until the
+    // batch commits). StoreError::full when the map is full, which for puts means "would
+    // eat into the pages kept for the sweep" (about 1.5% of the map, at most 16 MiB):
+    // earlier records stay readable, the store keeps answering, and erase_expired frees
+    // room. StoreError::io for any other LMDB failure. A put that fails inside a batch
+    // changes nothing and leaves the batch's other puts intact (each put is a nested
+    // transaction). Batching never makes a put fail that would succeed alone: when the
+    // batch's own estimate says "no room", the batch is committed early and the put is
+    // checked again against exact figures.
     core::Result<void, StoreError> put(Record const& record) override;
     // Records under `key` with expires_at > now, at most `limit`, in value-hash order.
-    // Damaged records are skipped and counted in corrupt_records().
+    // Damaged records are skipped and counted in corrupt_records(). Inside a batch, reads
+    // go through the batch's transaction and see its uncommitted puts (so do count,
+    // for_each and load_routing).
     core::Result<std::vector<Record>, StoreError> get(Key const& key, core::UnixTime now, std::size_t limit) override;
     // Walks the expiry index from the earliest expiry: costs O(limit log n), whatever the
     // store's size. Deletes in transactions of at most 256 rows, fewer when the map is
     // nearly full (down to one row per transaction, one fdatasync each), because
     // deleting copies pages too and LMDB reuses freed pages only two commits later.
+    // Not inside a batch (asserted): its room accounting needs committed figures.
     std::size_t erase_expired(core::UnixTime now, std::size_t limit) override;
     // O(1): the entry count LMDB keeps in the records database.
     std::size_t count() const override;
     // Reads in batches of 256 records per read transaction and calls `fn` outside any
     // transaction, so `fn` may call back into the store and a slow `fn` never pins old
-    // pages (a long-lived LMDB reader stops page reuse and grows the file).
+    // pages (a long-lived LMDB reader stops page reuse and grows the file). Inside a
+    // batch, the batches are read from the batch's transaction.
     core::Result<void, StoreError> for_each(std::function<bool(Record const&)> const& fn) override;
 
     // Replaces the whole routing snapshot in one transaction. At most
     // snapshot_entries_max entries are written; the rest of `entries` is ignored.
+    // Not inside a batch (asserted).
     core::Result<void, StoreError> save_routing(std::vector<SnapshotEntry> const& entries);
     // The saved snapshot, in the order it was saved; at most snapshot_entries_max entries
     // are read. Damaged entries are skipped and counted in corrupt_records().
     core::Result<std::vector<SnapshotEntry>, StoreError> load_routing();
+
+    // ---- Group commit. ----
+    // The most puts, and row bytes, one batch transaction holds before it is committed
+    // early (mid-batch): bounds the dirty pages LMDB keeps in memory (up to ~12 copied
+    // pages per put plus the rows) and what one failed commit can lose. The node's batches
+    // are smaller (one receive burst, at most 64 datagrams); the bounds protect other
+    // callers.
+    static constexpr std::size_t batch_puts_max = 1024;
+    static constexpr std::size_t batch_bytes_max = 16 * 1024 * 1024;
+
+    // Starts a batch: until commit_batch(), puts share one write transaction, begun by
+    // the first put (a batch without puts costs nothing). Call it when no batch is open
+    // (asserted). While it is open, erase_expired and save_routing must not be called.
+    void begin_batch();
+    // Commits the batch's puts (one fdatasync) and ends the batch. Returns the first
+    // error of this batch's commits (the final one and any early one: batch_puts_max,
+    // batch_bytes_max, or a put that needed exact room figures); the puts of a failed
+    // commit are lost, counted in commit_failures() and records_lost() and described by
+    // last_error(). Whatever it returns, the batch is over and the store keeps working.
+    core::Result<void, StoreError> commit_batch();
+    bool in_batch() const { return batch_.open; }
+    // Puts in the batch's open transaction: done, not yet committed.
+    std::size_t batch_uncommitted() const { return batch_.puts; }
+
+    // Fail plan for tests, as MemStore's: the n-th put from now (n = 1 is the next one)
+    // writes its rows, then fails with StoreError::injected instead of committing, so its
+    // transaction (nested, inside a batch) is rolled back. n = 0 cancels the plan.
+    void fail_nth_put(std::size_t n) { put_countdown_ = n; }
+
+    // Batch commits (final and early) since open, those that failed, and the puts those
+    // failed commits lost.
+    std::size_t batch_commits() const { return batch_commits_; }
+    std::size_t commit_failures() const { return commit_failures_; }
+    std::size_t records_lost() const { return records_lost_; }
 
     // Flushes data and metadata to disk (mdb_env_sync with force). Failures are counted
     // in errors() and described by last_error().
@@ -98,6 +147,15 @@ private:
         Dbi expiry = 0;
         Dbi routing = 0;
     };
+    struct Batch {
+        bool open = false;
+        MDB_txn* txn = nullptr;      // begun by the batch's first put, or after an early commit
+        std::size_t puts = 0;        // puts in `txn`
+        std::size_t bytes = 0;       // their row bytes
+        std::size_t room = 0;        // pages a write could get when `txn` began (room_pages)
+        std::size_t pages = 0;       // pages `txn` may have taken: an upper bound, see put
+        std::optional<StoreError> error;  // the first failed commit of this batch
+    };
     struct EraseStep {
         int rc = 0;
         std::size_t visited = 0;
@@ -118,6 +176,15 @@ private:
     // Whether about `bytes` of new rows fit while leaving reserve_pages_ free.
     int check_room(std::size_t bytes, bool& fits) const;
     EraseStep erase_batch(core::UnixTime now, std::size_t rows_max);
+    // Records a put or snapshot save refused by the reserve rule; returns full.
+    StoreError map_full(char const* what) const;
+    // Makes the batch ready for a put of `bytes` row bytes: commits it early when a bound
+    // is reached or its room estimate is exhausted, then begins its transaction if none is
+    // open. StoreError::full when the put does not fit even in a fresh transaction.
+    core::Result<void, StoreError> prepare_batch_put(std::size_t bytes);
+    // Commits the batch's open transaction, if any; the batch stays open. A failure is
+    // counted and kept in batch_.error.
+    void flush_batch();
 
     MDB_env* env_;
     Dbis dbis_;
@@ -129,6 +196,11 @@ private:
     mutable std::size_t corrupt_records_ = 0;
     mutable std::size_t errors_ = 0;
     mutable std::string last_error_;
+    Batch batch_;
+    std::size_t batch_commits_ = 0;
+    std::size_t commit_failures_ = 0;
+    std::size_t records_lost_ = 0;
+    std::size_t put_countdown_ = 0;
 };
 
 }  // namespace store

@@ -1,7 +1,8 @@
 // Unit tests of store::LmdbStore against real LMDB environments in temporary directories:
 // the RecordStore contract, persistence across reopen, the routing snapshot, a full map,
-// and damaged or foreign files (which must give clear errors or skipped rows, never a
-// crash). Damage is made with LMDB directly, the way a bad disk or another program would.
+// group commit (batches, a failed put or commit inside one), and damaged or foreign files
+// (which must give clear errors or skipped rows, never a crash). Damage is made with LMDB
+// directly, the way a bad disk or another program would.
 #include "store/lmdb_store.hpp"
 
 #include "core/crypto.hpp"
@@ -9,6 +10,7 @@
 #include "store/record.hpp"
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -522,4 +524,321 @@ TEST_CASE("lmdb store: bad directories are clear errors", "[unit]") {
     CHECK(contains(open_error(dir.path() / "missing"), "cannot create directory"));
     std::ofstream(dir.path() / "store") << "a file, not a directory";
     CHECK(contains(open_error(dir.path()), "store: not a directory"));
+}
+
+// ---- Group commit (begin_batch / commit_batch). ----
+
+namespace {
+
+// Points every descriptor LMDB holds on `data_file` at a read-only descriptor of the same
+// file, so that writes fail (EBADF) the way a failing disk's would; restore() puts the
+// originals back. The test's stand-in for a disk error at commit.
+class BreakWrites {
+public:
+    explicit BreakWrites(fs::path const& data_file) {
+        auto const target = fs::canonical(data_file);
+        for (auto const& entry : fs::directory_iterator("/proc/self/fd")) {
+            std::error_code ec;
+            auto const link = fs::read_symlink(entry.path(), ec);
+            if (ec || link != target) continue;
+            int const fd = std::stoi(entry.path().filename().string());
+            saved_.push_back({fd, ::dup(fd)});
+        }
+        REQUIRE_FALSE(saved_.empty());
+        int const ro = ::open(target.c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(ro >= 0);
+        for (auto [fd, copy] : saved_) REQUIRE(::dup2(ro, fd) == fd);
+        ::close(ro);
+    }
+    ~BreakWrites() { restore(); }
+    BreakWrites(BreakWrites const&) = delete;
+    BreakWrites& operator=(BreakWrites const&) = delete;
+    void restore() {
+        for (auto [fd, copy] : saved_) {
+            ::dup2(copy, fd);
+            ::close(copy);
+        }
+        saved_.clear();
+    }
+
+private:
+    std::vector<std::pair<int, int>> saved_;  // (LMDB's descriptor, a copy of it)
+};
+
+}  // namespace
+
+TEST_CASE("lmdb store: puts in a batch are seen by reads in the batch and kept by the commit", "[unit]") {
+    TempDir dir;
+    auto s = open_ok(dir.path());
+    REQUIRE(s->put(make("before", "v", 0, 100)));
+    s->begin_batch();
+    CHECK(s->in_batch());
+    // Reads before the batch's first put use their own read-only transaction.
+    CHECK(s->count() == 1);
+    CHECK(s->get(key("before"), {0}, 10).value().size() == 1);
+
+    auto a = make("k", "a", 0, 100);
+    auto b = make("k", "b", 0, 200);
+    REQUIRE(s->put(a));
+    REQUIRE(s->put(b));
+    REQUIRE(s->put(make("other", "c", 0, 100)));
+    CHECK(s->batch_uncommitted() == 3);
+    CHECK(s->batch_commits() == 0);
+    CHECK(s->count() == 4);
+    auto got = s->get(key("k"), {0}, 10).value();
+    REQUIRE(got.size() == 2);
+    CHECK(std::count(got.begin(), got.end(), a) == 1);
+    CHECK(std::count(got.begin(), got.end(), b) == 1);
+    CHECK(s->get(key("k"), {150}, 10).value() == std::vector<Record>{b});
+
+    // A refresh inside the batch moves the record's expiry and does not add a record.
+    auto a2 = make("k", "a", 5, 300);
+    REQUIRE(s->put(a2));
+    CHECK(s->count() == 4);
+    CHECK(s->get(key("k"), {250}, 10).value() == std::vector<Record>{a2});
+
+    // for_each reads from the batch's transaction and may call back into the store,
+    // puts included.
+    int visited = 0;
+    REQUIRE(s->for_each([&](Record const& r) {
+        CHECK_FALSE(s->get(r.key, {0}, 10).value().empty());
+        if (visited++ == 0) REQUIRE(s->put(make("added while iterating", "x", 0, 100)));
+        return true;
+    }));
+    CHECK(visited >= 4);
+    CHECK(s->count() == 5);
+    CHECK(s->load_routing().value().empty());
+
+    REQUIRE(s->commit_batch());
+    CHECK_FALSE(s->in_batch());
+    CHECK(s->batch_uncommitted() == 0);
+    CHECK(s->batch_commits() == 1);
+    CHECK(s->count() == 5);
+    CHECK(s->get(key("k"), {250}, 10).value() == std::vector<Record>{a2});
+    // The expiry index was maintained: b (200) goes, a2 (300) stays until its time.
+    CHECK(s->erase_expired({100}, 100) == 3);
+    CHECK(s->erase_expired({200}, 100) == 1);
+    CHECK(s->get(key("k"), {0}, 10).value() == std::vector<Record>{a2});
+    CHECK(s->errors() == 0);
+    CHECK(s->commit_failures() == 0);
+}
+
+TEST_CASE("lmdb store: a committed batch persists across reopen; an empty batch writes nothing", "[unit]") {
+    TempDir dir;
+    std::vector<Record> records;
+    for (int i = 0; i < 50; ++i) records.push_back(make("k" + std::to_string(i % 10), "v" + std::to_string(i), 0, 100 + i));
+    {
+        auto s = open_ok(dir.path());
+        s->begin_batch();
+        REQUIRE(s->commit_batch());  // nothing was put: no transaction, no commit
+        CHECK(s->batch_commits() == 0);
+        s->begin_batch();
+        for (auto const& r : records) REQUIRE(s->put(r));
+        REQUIRE(s->commit_batch());
+        CHECK(s->batch_commits() == 1);
+        // Outside a batch, puts are their own transactions again.
+        REQUIRE(s->put(make("single", "v", 0, 1000)));
+        CHECK(s->batch_commits() == 1);
+    }
+    auto s = open_ok(dir.path());
+    CHECK(s->count() == 51);
+    for (auto const& r : records) {
+        auto got = s->get(r.key, {0}, 100).value();
+        CHECK(std::count(got.begin(), got.end(), r) == 1);
+    }
+    CHECK(s->erase_expired({149}, 100) == 50);
+    CHECK(s->count() == 1);
+}
+
+TEST_CASE("lmdb store: a batch left open when the store closes is committed", "[unit]") {
+    // put() said yes to these records, so closing keeps them (the destructor commits,
+    // then syncs). The node never closes mid-batch: a batch spans one receive burst.
+    TempDir dir;
+    {
+        auto s = open_ok(dir.path());
+        s->begin_batch();
+        REQUIRE(s->put(make("k", "kept", 0, 100)));
+        REQUIRE(s->put(make("k", "kept too", 0, 100)));
+    }
+    auto s = open_ok(dir.path());
+    CHECK(s->count() == 2);
+    CHECK(s->get(key("k"), {0}, 10).value().size() == 2);
+}
+
+TEST_CASE("lmdb store: a batch is committed early at batch_puts_max puts and at batch_bytes_max bytes", "[unit]") {
+    TempDir dir;
+    auto s = open_ok(dir.path(), 256 * 1024 * 1024);
+    s->begin_batch();
+    for (std::size_t i = 0; i < LmdbStore::batch_puts_max; ++i) REQUIRE(s->put(make("k" + std::to_string(i), "v", 0, 100)));
+    CHECK(s->batch_commits() == 0);
+    CHECK(s->batch_uncommitted() == LmdbStore::batch_puts_max);
+    REQUIRE(s->put(make("one more", "v", 0, 100)));  // commits the first 1024, then joins a new transaction
+    CHECK(s->batch_commits() == 1);
+    CHECK(s->batch_uncommitted() == 1);
+    CHECK(s->count() == LmdbStore::batch_puts_max + 1);
+    REQUIRE(s->commit_batch());
+    CHECK(s->batch_commits() == 2);
+
+    // 100 KB values: about 160 fit under batch_bytes_max.
+    s->begin_batch();
+    Record big = make("big", "", 0, 100);
+    std::size_t const n = LmdbStore::batch_bytes_max / 100'000 + 10;
+    for (std::size_t i = 0; i < n; ++i) {
+        big.value.assign(100'000, static_cast<std::byte>(i));
+        REQUIRE(s->put(big));
+    }
+    CHECK(s->batch_commits() == 3);
+    CHECK(s->batch_uncommitted() < n);
+    REQUIRE(s->commit_batch());
+    CHECK(s->batch_commits() == 4);
+    CHECK(s->get(key("big"), {0}, 1000).value().size() == n);
+    CHECK(s->count() == LmdbStore::batch_puts_max + 1 + n);
+    CHECK(s->errors() == 0);
+}
+
+TEST_CASE("lmdb store: a full map inside a batch fails those puts only; the rest commits", "[unit]") {
+    auto const map_bytes = GENERATE(std::size_t{256 * 1024}, std::size_t{1024 * 1024});
+    auto const value_bytes = GENERATE(std::size_t{100}, std::size_t{1000}, std::size_t{9000});
+    CAPTURE(map_bytes, value_bytes);
+    TempDir dir;
+    std::vector<std::string> kept;
+    {
+        auto s = open_ok(dir.path(), map_bytes);
+        std::string const value(value_bytes, 'x');
+        std::int64_t next_expiry = 100;
+        int next_name = 0;
+        for (int round = 0; round < 4; ++round) {
+            CAPTURE(round);
+            s->begin_batch();
+            std::vector<std::string> names;
+            int failures = 0;
+            // Fill until puts fail, and keep trying a few more inside the same batch:
+            // each failure is that put's alone.
+            for (int i = 0; i < 100'000 && failures < 3; ++i) {
+                auto name = "k" + std::to_string(next_name++);
+                auto r = s->put(make(name, value, 0, next_expiry++));
+                if (!r) {
+                    INFO(s->last_error());
+                    CHECK(r.error() == StoreError::full);
+                    CHECK((contains(s->last_error(), "map full") || contains(s->last_error(), "MDB_MAP_FULL")));
+                    ++failures;
+                    continue;
+                }
+                names.push_back(name);
+            }
+            REQUIRE(failures == 3);
+            REQUIRE(names.size() >= 2);
+            // Inside the batch, reads see every put that succeeded, and only those.
+            for (auto const& name : names) REQUIRE(s->get(key(name), {0}, 1).value().size() == 1);
+            auto const count = s->count();
+            CHECK(count >= names.size());
+            REQUIRE(s->commit_batch());
+            CHECK(s->count() == count);
+            for (auto const& name : names) REQUIRE(s->get(key(name), {0}, 1).value().size() == 1);
+            // Batching gave up no room: a put on its own fails too.
+            CHECK_FALSE(s->put(make("alone", value, 0, 1'000'000)));
+            kept.insert(kept.end(), names.begin(), names.end());
+            // Make room for the next round (the sweep runs outside batches).
+            auto const removed = s->erase_expired({next_expiry - static_cast<std::int64_t>(count / 2)}, 100'000);
+            CHECK(removed >= count / 2);
+            std::erase_if(kept, [&](std::string const& name) { return s->get(key(name), {0}, 1).value().empty(); });
+        }
+        CHECK(s->commit_failures() == 0);
+        CHECK(s->records_lost() == 0);
+    }
+    auto s = open_ok(dir.path(), map_bytes);
+    CHECK(s->count() == kept.size());
+    for (auto const& name : kept) REQUIRE(s->get(key(name), {0}, 1).value().size() == 1);
+}
+
+TEST_CASE("lmdb store: a failed batch commit loses that batch only and is counted", "[unit]") {
+    TempDir dir;
+    {
+        auto s = open_ok(dir.path());
+        s->begin_batch();
+        REQUIRE(s->put(make("first", "v", 0, 100)));
+        REQUIRE(s->commit_batch());
+
+        s->begin_batch();
+        REQUIRE(s->put(make("lost", "a", 0, 100)));
+        REQUIRE(s->put(make("lost", "b", 0, 100)));
+        CHECK(s->count() == 3);
+        {
+            BreakWrites broken(dir.path() / "store" / "data.mdb");
+            auto r = s->commit_batch();
+            REQUIRE_FALSE(r);
+            CHECK(r.error() == StoreError::io);
+        }
+        CHECK_FALSE(s->in_batch());
+        CHECK(s->commit_failures() == 1);
+        CHECK(s->records_lost() == 2);
+        CHECK(s->errors() == 1);
+        INFO(s->last_error());
+        CHECK(contains(s->last_error(), "commit_batch"));
+        CHECK(contains(s->last_error(), "2 records lost"));
+        // The store keeps working: the lost records are gone, the next batch commits.
+        CHECK(s->count() == 1);
+        CHECK(s->get(key("lost"), {0}, 10).value().empty());
+        s->begin_batch();
+        REQUIRE(s->put(make("after", "v", 0, 100)));
+        REQUIRE(s->commit_batch());
+        CHECK(s->count() == 2);
+    }
+    auto s = open_ok(dir.path());
+    CHECK(s->count() == 2);
+    CHECK(s->get(key("first"), {0}, 10).value().size() == 1);
+    CHECK(s->get(key("after"), {0}, 10).value().size() == 1);
+    CHECK(s->get(key("lost"), {0}, 10).value().empty());
+}
+
+TEST_CASE("lmdb store: a put that fails inside a batch is rolled back alone", "[unit]") {
+    TempDir dir;
+    auto a = make("k", "a", 0, 100);
+    auto b = make("k", "b", 0, 200);
+    auto c = make("other", "c", 0, 300);
+    {
+        auto s = open_ok(dir.path());
+        s->begin_batch();
+        REQUIRE(s->put(a));
+        REQUIRE(s->put(b));
+        // A refresh of `a` that writes its rows (new record row, old index row deleted,
+        // new index row) and then fails: none of it may remain.
+        s->fail_nth_put(1);
+        auto refreshed = make("k", "a", 50, 900);
+        auto r = s->put(refreshed);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == StoreError::injected);
+        CHECK(s->errors() == 1);
+        CHECK(s->get(key("k"), {0}, 10).value().size() == 2);
+        CHECK(s->get(key("k"), {150}, 10).value() == std::vector<Record>{b});
+        // A new record that fails is not counted.
+        s->fail_nth_put(1);
+        REQUIRE_FALSE(s->put(make("never", "x", 0, 100)));
+        CHECK(s->count() == 2);
+        CHECK(s->batch_uncommitted() == 2);
+        REQUIRE(s->put(c));
+        REQUIRE(s->commit_batch());
+        CHECK(s->errors() == 2);
+        CHECK(s->commit_failures() == 0);
+    }
+    auto s = open_ok(dir.path());
+    CHECK(s->count() == 3);
+    CHECK(s->get(key("never"), {0}, 10).value().empty());
+    // `a` kept its first expiry, and its index row: the sweep finds it at 100.
+    CHECK(s->erase_expired({100}, 10) == 1);
+    CHECK(s->get(key("k"), {0}, 10).value() == std::vector<Record>{b});
+    CHECK(s->erase_expired({1000}, 10) == 2);
+    CHECK(s->count() == 0);
+}
+
+TEST_CASE("lmdb store: the fail plan works outside a batch too", "[unit]") {
+    TempDir dir;
+    auto s = open_ok(dir.path());
+    s->fail_nth_put(2);
+    REQUIRE(s->put(make("k", "1", 0, 100)));
+    CHECK(s->put(make("k", "2", 0, 100)).error() == StoreError::injected);
+    REQUIRE(s->put(make("k", "3", 0, 100)));
+    CHECK(s->count() == 2);
+    CHECK(s->erase_expired({100}, 10) == 2);  // no index row was left behind by the failure
+    CHECK(s->count() == 0);
 }
