@@ -2,9 +2,13 @@
 // bootstrap) in Runtime::start; the input paths on_receive and on_wakeup, both ending in
 // drain_outputs; periodic work on three timers (metrics 1 s, snapshot 60 s, bootstrap
 // retry 30 s); shutdown on a signal. ApiBackend is implemented here so API commands enter
-// the engine on the same thread as everything else.
+// the engine on the same thread as everything else. Group commit: on_receive wraps each
+// receive burst in one LMDB batch, and drain_outputs holds the engine's outputs while the
+// batch has uncommitted puts, so no answer leaves before the records it confirms are
+// committed (end_batch releases them).
 #include "node/asio_runtime.hpp"
 
+#include "core/assert.hpp"
 #include "core/crypto.hpp"
 #include "core/identity_file.hpp"
 #include "metrics/exporter.hpp"
@@ -156,6 +160,16 @@ private:
     UdpListener* socket_for(core::Endpoint const& to);
 
     void drain_outputs();
+    // True while outputs must wait for the batch's commit: it has uncommitted puts, or
+    // outputs are already waiting (order is kept).
+    bool holding() const {
+        return store_->batch_uncommitted() > 0 || !held_transmits_.empty() || !held_events_.empty();
+    }
+    // Commits the receive burst's batch, then sends the held transmits (or, when the
+    // commit failed, drops them: they may acknowledge lost records) and delivers the held
+    // events.
+    void end_batch();
+    void log_commit_failures();
     void after_input() {
         drain_outputs();
         arm_wakeup();
@@ -196,12 +210,20 @@ private:
 
     std::unordered_map<dht::LookupId, Done> pending_;
     bool stopping_ = false;
+    // Outputs of the current receive burst waiting for its commit; at most what
+    // receive_batch_max datagrams produce.
+    std::vector<core::Transmit> held_transmits_;
+    std::vector<dht::Event> held_events_;
 
     std::uint64_t send_errors_ = 0;
     std::uint64_t send_errors_logged_ = 0;
     std::uint64_t receive_errors_ = 0;
     std::uint64_t store_errors_logged_ = 0;
     Clock::time_point last_error_log_{};
+    std::uint64_t commit_failures_ = 0;       // failed batch commits (their records are lost)
+    std::uint64_t answers_withheld_ = 0;      // transmits dropped because their batch failed
+    std::uint64_t commit_failures_logged_ = 0;
+    Clock::time_point last_commit_log_{};
 };
 
 core::Result<void, std::string> Runtime::prepare_data_dir() {
@@ -420,6 +442,9 @@ void Runtime::on_receive(UdpListener& l, boost::system::error_code ec, std::size
         // ICMP errors from earlier sends surface here (connection refused); keep reading.
         ++receive_errors_;
     } else {
+        // Group commit: the burst's puts (STOREs) share one LMDB transaction, one
+        // fdatasync instead of one per record; their answers wait for it (end_batch).
+        store_->begin_batch();
         engine_->handle_datagram(now(), from_udp(l.from), core::ByteView(l.buffer->data(), n));
         drain_outputs();
         // More datagrams are often already queued: read them without another round trip
@@ -431,6 +456,7 @@ void Runtime::on_receive(UdpListener& l, boost::system::error_code ec, std::size
             engine_->handle_datagram(now(), from_udp(l.from), core::ByteView(l.buffer->data(), m));
             drain_outputs();
         }
+        end_batch();
     }
     arm_wakeup();
     do_receive(l);
@@ -467,15 +493,57 @@ void Runtime::drain_outputs() {
     for (;;) {
         bool any = false;
         while (auto t = engine_->poll_transmit()) {
-            send(*t);
+            if (holding()) {
+                held_transmits_.push_back(std::move(*t));
+            } else {
+                send(*t);
+            }
             any = true;
         }
         while (auto e = engine_->poll_event()) {
-            on_event(*e);
+            if (holding()) {
+                held_events_.push_back(std::move(*e));
+            } else {
+                on_event(*e);
+            }
             any = true;
         }
         if (!any) break;
     }
+}
+
+void Runtime::end_batch() {
+    CORE_ASSERT(store_->in_batch());
+    auto committed = store_->commit_batch();
+    CORE_ASSERT(!store_->in_batch() && store_->batch_uncommitted() == 0);
+    if (committed) {
+        for (auto const& t : held_transmits_) send(t);
+    } else {
+        // The records are lost (the node keeps serving). Their STORED answers, and any
+        // answer that read them, must not go out: to the peers this looks like a lost
+        // datagram, and they retry.
+        ++commit_failures_;
+        answers_withheld_ += held_transmits_.size();
+        log_commit_failures();
+    }
+    held_transmits_.clear();
+    // Events last, from a local copy: a callback may give the engine a command, whose
+    // outputs must not be held behind these.
+    auto events = std::move(held_events_);
+    held_events_.clear();
+    for (auto const& e : events) on_event(e);
+}
+
+void Runtime::log_commit_failures() {
+    // At most one line per 10 s; update_metrics reports what the limit held back.
+    auto const wall = Clock::now();
+    if (commit_failures_ == commit_failures_logged_ || wall - last_commit_log_ < 10s) return;
+    spdlog::error("store: {} group commit(s) failed, their records are lost ({} in all; {} answers withheld); "
+                  "still serving; last error: {}",
+                  commit_failures_ - commit_failures_logged_, store_->records_lost(), answers_withheld_,
+                  store_->last_error());
+    commit_failures_logged_ = commit_failures_;
+    last_commit_log_ = wall;
 }
 
 void Runtime::arm_wakeup() {
@@ -525,6 +593,7 @@ void Runtime::update_metrics() {
         g.uptime_s = core::to_seconds(t.since_origin);
         exporter_->update(dht.stats(), g);
     }
+    log_commit_failures();
     // Operating errors are logged, rate-limited to one line per 10 s per kind.
     auto const wall = Clock::now();
     if (wall - last_error_log_ < 10s) return;

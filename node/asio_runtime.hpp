@@ -3,7 +3,10 @@
 // exporter, and the LMDB store with its routing-table snapshot. It is the only place that
 // reads clocks (steady_clock for core::Instant, system_clock once for the wall anchor).
 // Invariant: after every input to the engine (datagram, timeout, command) its transmits
-// and events are drained before anything else runs.
+// and events are drained before anything else runs. Group commit: the puts of one receive
+// burst share one LMDB transaction, and no output of the burst leaves (transmit sent,
+// event delivered) while a put it may confirm is uncommitted; outputs of a failed commit
+// are dropped (events still delivered).
 #pragma once
 
 #include "node/node_config.hpp"
