@@ -59,8 +59,10 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     auto& s = cfg.scenario;
     CLI::App app{
         "kadmium-sim: a deterministic network simulator running the real kadmium DHT engine.\n"
-        "Nodes join, the tables settle, then random lookups run while faults are injected;\n"
-        "every lookup is checked against the true XOR-closest live node. See docs/simulator.md.",
+        "Nodes join, the tables settle, then random lookups (and puts and gets) run while faults\n"
+        "are injected; every lookup is checked against the true XOR-closest live node and every get\n"
+        "against the value put. With faults on, the network then heals and a last batch must all\n"
+        "succeed (the liveness phase). See docs/simulator.md.",
         "kadmium-sim"};
     app.set_help_flag("-h,--help", "Print this help and exit");
 

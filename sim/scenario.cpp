@@ -87,7 +87,8 @@ public:
         auto drain_max = o_.dht.lookup_deadline + 10s;
         if (gets_total() > 0) drain_max += o_.dht.lookup_deadline + 10s;
         drain(drain_max, "drain");
-        if (o_.liveness && !sim_.stopped()) run_liveness();
+        // An exhausted event budget is already a failure; a liveness batch could not run.
+        if (o_.liveness && !sim_.stopped() && sim_.events() < o_.events_max) run_liveness();
         auto const wall_end = std::chrono::steady_clock::now();
 
         ScenarioResult r;

@@ -70,20 +70,23 @@ struct ScenarioOptions {
     core::Duration join_retry_after = 15s;
     unsigned join_retries = 3;
     // Values: `puts` puts from random joined nodes, spread over the first half of the
-    // workload, and `gets` gets (nullopt: as many as puts) over the second half, each of
-    // key i % puts from a random joined node other than the putter, issued no earlier
-    // than its put's LookupDone.
+    // workload, and `gets` gets (nullopt: as many as puts) over the second half; get j
+    // reads put j % puts's key from a random joined node other than the putter, no
+    // earlier than the put's LookupDone.
     std::size_t puts = 0;
     std::optional<std::size_t> gets;
     // The liveness phase (phase 5 above): how long the healed network settles, and the
-    // most lookups it then checks (it also gets every stored value).
+    // most lookups it then checks (it also gets every stored value). Off unless asked
+    // here; the command line turns it on whenever a fault is on.
     bool liveness = false;
     core::Duration liveness_settle = 30s;
     std::size_t liveness_lookups_max = 1000;
     // Fails the run when the lookup or the get success rate is below this.
     std::optional<double> min_success;
     std::uint64_t events_max = 4'000'000'000;
-    // Failed lookups diagnosed (each costs a scan of every routing table).
+    // Failed lookups diagnosed (each costs a scan of every routing table), and failed
+    // gets (a scan of every store); failed gets in a partition always are, since the
+    // diagnosis decides whether they are excused.
     std::size_t diagnose_max = 10;
     // Progress lines on stderr (wall-clock paced; never affects the run).
     bool progress = false;
