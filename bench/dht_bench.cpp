@@ -183,10 +183,10 @@ int main(int argc, char** argv) {
         }
         auto body = wire::encode(m);
         auto plain = wire::encode_fragment(0, 0, 1, body);
-        core::PacketCrypto::Nonce nonce;
-        c.counter = std::max(c.counter + 1, unix_us());
-        for (int b = 0; b < 8; ++b) nonce[b] = static_cast<std::byte>(c.counter >> (56 - 8 * b));
-        rng.fill(std::span(nonce).subspan(8));
+        c.counter = c.counter == 0 ? unix_us() : c.counter + 1;
+        std::array<std::byte, 12> random;
+        rng.fill(random);
+        auto nonce = wire::make_nonce(c.counter, static_cast<std::uint32_t>(unix_us() / 1'000'000), random);
         auto packet = wire::encode_sealed(*c.crypto, c.key, c.identity.public_key, nonce, plain);
         if (::send(fd, packet.data(), packet.size(), 0) == static_cast<ssize_t>(packet.size())) {
             outstanding[m.txid] = Clock::now();

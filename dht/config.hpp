@@ -23,14 +23,16 @@ struct Config {
     std::size_t subnet_entries_max = 2;
     bool allow_loopback_subnet = false;
 
-    // A request's timeout adapts to the round trips this node measures (RFC 6298:
-    // srtt + 4 * rttvar, answers to retried requests not sampled), kept within
-    // [rpc_timeout_min, rpc_timeout]; rpc_timeout is also the timeout before any sample.
+    // A request's timeout adapts to the round trips this node measures to that peer (or,
+    // before the first, to all peers): RFC 6298's srtt + max(slack, 4 * rttvar), answers
+    // to retried requests not sampled, kept within [rpc_timeout_min, rpc_timeout];
+    // rpc_timeout is also the timeout before any sample.
     // An unanswered request is sent again up to rpc_retries times, each time after twice
     // the previous wait plus jitter; a lookup stops counting it against alpha after the
     // first timeout so that one slow peer does not stall the whole lookup.
     core::Duration rpc_timeout = 1000ms;
     core::Duration rpc_timeout_min = 150ms;
+    core::Duration rpc_timeout_slack = 50ms;
     unsigned rpc_retries = 2;
     // A lookup waits out retries only for its lookup_resiliency closest candidates; the
     // rest of the k closest may be slow (see dht/lookup.hpp). Puts always wait for all k,
@@ -42,6 +44,9 @@ struct Config {
     core::Duration lookup_deadline = 30s;
 
     core::Duration bucket_refresh_interval = 15min;
+    // After joining, the farthest this many buckets get a lookup each (see
+    // DhtNode::refresh_far_buckets); together they cover 1 - 2^-n of the id space.
+    std::size_t join_refresh_buckets = 4;
     // How often a node republishes the values it put itself.
     core::Duration republish_interval = 1h;
     // How often expired records are swept from the store, and how many per sweep.

@@ -108,9 +108,38 @@ struct TokenBucket {
     }
 };
 
+// Round-trip estimate after RFC 6298: smoothed RTT and its mean deviation.
+struct RttEstimator {
+    std::optional<Duration> srtt;
+    Duration rttvar{};
+
+    void sample(Duration rtt) {
+        if (!srtt) {
+            srtt = rtt;
+            rttvar = rtt / 2;
+            return;
+        }
+        auto err = rtt > *srtt ? rtt - *srtt : *srtt - rtt;
+        rttvar = (3 * rttvar + err) / 4;
+        *srtt = (7 * *srtt + rtt) / 8;
+    }
+    // srtt + max(slack, 4 * rttvar): the slack keeps a steady path (rttvar near 0) from
+    // timing out just as its answer arrives (RFC 6298's clock-granularity term).
+    std::optional<Duration> rto(Duration slack) const {
+        if (!srtt) return std::nullopt;
+        return *srtt + std::max(slack, 4 * rttvar);
+    }
+};
+
 struct PeerKey {
     core::SharedKey key;
-    ReplayWindow replay;
+    // Our packet counter towards this peer: starts at our wall time in µs when the entry
+    // is made and counts packets from there, so it never goes back even when the entry
+    // is evicted and made again, or the node restarts (a node sends far fewer than a
+    // million packets per second to one peer).
+    std::uint64_t send_counter = 0;
+    ReplayWindow replay;  // the peer's counters towards us
+    RttEstimator rtt;     // round trips of our requests to this peer
     TokenBucket requests;  // requests this peer may make of us
     std::list<PublicKey>::iterator lru;
 };
@@ -150,7 +179,6 @@ struct DhtNode::Impl {
 
     std::unordered_map<PublicKey, PeerKey, PublicKeyHash> keys;
     std::list<PublicKey> keys_lru;  // most recently used first
-    std::uint64_t last_counter = 0;
     std::uint32_t next_seq = 0;
 
     std::map<std::pair<PublicKey, std::uint32_t>, Partial> partials;
@@ -158,8 +186,7 @@ struct DhtNode::Impl {
 
     std::map<std::uint32_t, PendingRpc> pending;
     std::set<std::pair<Instant, std::uint32_t>> deadlines;
-    std::optional<Duration> srtt;
-    Duration rttvar{};
+    RttEstimator rtt;  // over all peers: for peers not measured yet
 
     std::map<LookupId, LookupState> lookups;
     LookupId next_lookup_id = 1;
@@ -246,8 +273,11 @@ struct DhtNode::Impl {
             keys_lru.pop_back();
         }
         keys_lru.push_front(pk);
-        auto [it, inserted] =
-            keys.emplace(pk, PeerKey{*shared, {}, TokenBucket{config.peer_request_burst, last_input}, keys_lru.begin()});
+        PeerKey entry;
+        entry.key = *shared;
+        entry.requests = TokenBucket{config.peer_request_burst, last_input};
+        entry.lru = keys_lru.begin();
+        auto [it, inserted] = keys.emplace(pk, entry);
         CORE_ASSERT(inserted);
         return &it->second;
     }
@@ -266,12 +296,12 @@ struct DhtNode::Impl {
             std::size_t begin = i * wire::fragment_chunk_max;
             std::size_t len = std::min(wire::fragment_chunk_max, body.size() - begin);
             Bytes plain = wire::encode_fragment(seq, i, count, ByteView(body).subspan(begin, len));
-            core::PacketCrypto::Nonce nonce;
-            // The counter is our wall time in µs, strictly increasing: receivers use it for
-            // both the staleness check and the replay window.
-            last_counter = std::max(last_counter + 1, unix_us(now));
-            for (int b = 0; b < 8; ++b) nonce[b] = static_cast<std::byte>(last_counter >> (56 - 8 * b));
-            rng.fill(std::span(nonce).subspan(8));
+            // Per-peer counter for the receiver's replay window; our wall time for its
+            // staleness check; random bytes so that nonces never repeat across keys.
+            peer->send_counter = peer->send_counter == 0 ? unix_us(now) : peer->send_counter + 1;
+            std::array<std::byte, 12> random;
+            rng.fill(random);
+            auto nonce = wire::make_nonce(peer->send_counter, static_cast<std::uint32_t>(unix_now(now).seconds), random);
             Bytes packet = wire::encode_sealed(crypto, peer->key, public_key, nonce, plain);
             stats.bytes_out += packet.size();
             ++stats.packets_out;
@@ -279,23 +309,19 @@ struct DhtNode::Impl {
         }
     }
 
-    // ---- Round-trip estimate (RFC 6298), for request timeouts. ----
+    // ---- Request timeouts from round trips (RFC 6298), per peer and over all peers. ----
 
-    Duration current_rto() const {
-        if (!srtt) return config.rpc_timeout;
-        auto rto = *srtt + 4 * rttvar;
-        return std::clamp(rto, std::min(config.rpc_timeout_min, config.rpc_timeout), config.rpc_timeout);
+    Duration current_rto(PublicKey const& peer_key) {
+        auto* peer = key_for(peer_key);
+        auto rto = peer ? peer->rtt.rto(config.rpc_timeout_slack) : std::nullopt;
+        if (!rto) rto = rtt.rto(config.rpc_timeout_slack);
+        if (!rto) return config.rpc_timeout;
+        return std::clamp(*rto, std::min(config.rpc_timeout_min, config.rpc_timeout), config.rpc_timeout);
     }
 
-    void sample_rtt(Duration rtt) {
-        if (!srtt) {
-            srtt = rtt;
-            rttvar = rtt / 2;
-            return;
-        }
-        auto err = rtt > *srtt ? rtt - *srtt : *srtt - rtt;
-        rttvar = (3 * rttvar + err) / 4;
-        *srtt = (7 * *srtt + rtt) / 8;
+    void sample_rtt(PublicKey const& peer_key, Duration sample) {
+        rtt.sample(sample);
+        if (auto* peer = key_for(peer_key)) peer->rtt.sample(sample);
     }
 
     std::uint32_t fresh_txid() {
@@ -324,7 +350,7 @@ struct DhtNode::Impl {
         if (to.id == id || to.address.port == 0 || to.address.is_unspecified()) return false;
         if (!key_for(to.public_key)) return false;
         m.txid = fresh_txid();
-        auto timeout = current_rto();
+        auto timeout = current_rto(to.public_key);
         PendingRpc p{m.txid, rpc_type_of(m.type), purpose, to, to.address, m, now + timeout, 0, lookup, now, timeout};
         send_message(now, to.public_key, to.address, m);
         deadlines.insert({p.deadline, p.txid});
@@ -392,10 +418,12 @@ struct DhtNode::Impl {
         auto sealed = wire::parse_sealed(d);
         if (!sealed) return drop(DropReason::too_short);
         if (sealed->sender == public_key) return drop(DropReason::from_self);
+        // Staleness first: old captures cost no crypto.
+        auto age_max_s = std::chrono::duration_cast<std::chrono::seconds>(config.packet_age_max).count();
+        auto sent_s = static_cast<std::int64_t>(sealed->send_time_s());
+        auto now_s = unix_now(now).seconds;
+        if (sent_s + age_max_s < now_s || sent_s > now_s + age_max_s) return drop(DropReason::stale);
         std::uint64_t counter = sealed->counter();
-        auto age_max = static_cast<std::uint64_t>(config.packet_age_max.count());
-        std::uint64_t now_us = unix_us(now);
-        if (counter + age_max < now_us || counter > now_us + age_max) return drop(DropReason::stale);
         auto refused = new_keys_refused;
         auto* peer = key_for(sealed->sender, true);
         if (!peer) return drop(new_keys_refused != refused ? DropReason::rate_limited : DropReason::bad_public_key);
@@ -580,7 +608,7 @@ struct DhtNode::Impl {
         pending.erase(it);
         ++stats.rpc_count(done.type, RpcOutcome::ok);
         // Karn's rule: an answer to a retried request could answer any attempt.
-        if (done.attempt == 0) sample_rtt(now - done.sent_at);
+        if (done.attempt == 0) sample_rtt(from.public_key, now - done.sent_at);
         observe(now, from);
         on_rpc_done(now, done, from, &m);
     }
@@ -759,8 +787,21 @@ struct DhtNode::Impl {
         if (l.kind == LookupKind::get)
             for (auto& v : local_values(now, l.lookup.target(), wire::values_bytes_budget)) add_value(l, v);
         LookupId lid = l.id;
+        bool joined_through = lid == join_lookup && !l.closest.empty();
         emit_done(now, l);
         lookups.erase(lid);
+        if (joined_through) refresh_far_buckets(now);
+    }
+
+    // After the join lookup (which only walks towards our own id), look up a random id in
+    // each of the farthest buckets, as Kademlia's join does (paper, section 2.3): without
+    // it a new node may know nobody in the far half of the id space, and its first puts
+    // land on the wrong nodes. The far buckets cover 1 - 2^-n of the space with n lookups.
+    void refresh_far_buckets(Instant now) {
+        for (std::size_t prefix = 0; prefix < config.join_refresh_buckets; ++prefix) {
+            auto target = NodeId::random_in_bucket(id, 255 - static_cast<int>(prefix), rng);
+            start_lookup(now, LookupKind::find_node, target, true);
+        }
     }
 
     static constexpr Duration join_retry_interval = std::chrono::seconds(5);

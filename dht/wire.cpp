@@ -220,6 +220,21 @@ std::uint64_t SealedView::counter() const {
     return c;
 }
 
+std::uint32_t SealedView::send_time_s() const {
+    std::uint32_t t = 0;
+    for (int i = 8; i < 12; ++i) t = (t << 8) | std::to_integer<std::uint32_t>(nonce[i]);
+    return t;
+}
+
+core::PacketCrypto::Nonce make_nonce(std::uint64_t counter, std::uint32_t send_time_s,
+                                     std::span<std::byte const, 12> random) {
+    core::PacketCrypto::Nonce n;
+    for (int i = 0; i < 8; ++i) n[i] = static_cast<std::byte>(counter >> (56 - 8 * i));
+    for (int i = 0; i < 4; ++i) n[8 + i] = static_cast<std::byte>(send_time_s >> (24 - 8 * i));
+    std::memcpy(n.data() + 12, random.data(), 12);
+    return n;
+}
+
 std::optional<SealedView> parse_sealed(core::ByteView d) {
     if (d.size() < sealed_overhead) return std::nullopt;
     SealedView v;

@@ -92,12 +92,17 @@ struct SealedView {
     core::PublicKey sender;
     core::PacketCrypto::Nonce nonce;
     core::ByteView ciphertext;
-    // The first 8 nonce bytes: the sender's packet counter, its wall time in µs.
+    // Nonce bytes 0..8: the sender's packet counter for this receiver (big-endian).
     std::uint64_t counter() const;
+    // Nonce bytes 8..12: the sender's wall time, Unix seconds (big-endian, unsigned).
+    std::uint32_t send_time_s() const;
 };
 std::optional<SealedView> parse_sealed(core::ByteView datagram);
 core::Bytes encode_sealed(core::PacketCrypto const& crypto, core::SharedKey const& key, core::PublicKey const& sender,
                           core::PacketCrypto::Nonce const& nonce, core::ByteView plaintext);
+// A nonce: counter, send time, then `random` (12 bytes) — see docs/protocol.md.
+core::PacketCrypto::Nonce make_nonce(std::uint64_t counter, std::uint32_t send_time_s,
+                                     std::span<std::byte const, 12> random);
 
 // The plaintext inside a sealed packet: one fragment of an encoded Message.
 struct Fragment {

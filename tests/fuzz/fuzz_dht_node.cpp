@@ -1,6 +1,6 @@
 // libFuzzer target: a DhtNode fed arbitrary datagrams never crashes and keeps its tables
 // bounded. An input whose first byte is odd is sealed as the plaintext of a packet from
-// one of four fixed peers (stand-in crypto, current counter), so the fuzzer reaches the
+// one of four fixed peers (stand-in crypto, current send time), so the fuzzer reaches the
 // fragment, message and RPC code behind authentication; otherwise it is sent raw.
 #include "dht/dht_node.hpp"
 #include "dht/wire.hpp"
@@ -36,12 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         peer.bytes[0] = std::byte{static_cast<unsigned char>(2 + peer_index)};
         core::StandInCrypto peer_crypto(peer);
         auto key = peer_crypto.shared_key(h.key);
-        static std::uint64_t counter = 0;
-        auto us = static_cast<std::uint64_t>(1'700'000'000) * 1'000'000 +
-                  static_cast<std::uint64_t>(h.now.since_origin.count());
-        counter = std::max(counter + 1, us);
-        core::PacketCrypto::Nonce nonce{};
-        for (int b = 0; b < 8; ++b) nonce[b] = static_cast<std::byte>(counter >> (56 - 8 * b));
+        static std::uint64_t counter = 1;
+        ++counter;
+        auto now_s = static_cast<std::uint32_t>(1'700'000'000 + h.now.since_origin.count() / 1'000'000);
+        std::array<std::byte, 12> random{};
+        auto nonce = dht::wire::make_nonce(counter, now_s, random);
         auto packet = dht::wire::encode_sealed(peer_crypto, *key, peer, nonce, input);
         h.node->handle_datagram(h.now, from, packet);
     } else {

@@ -62,7 +62,7 @@ public:
         auto& n = *nodes_[i];
         while (auto t = n.node->poll_transmit()) {
             if (loss_ > 0 && rng_.chance(loss_)) continue;
-            if (intercept_) intercept_(i, *t);
+            if (intercept_ && !intercept_(i, *t)) continue;
             in_flight_.emplace(std::make_pair(now_ + latency_, seq_++), Packet{n.address, std::move(*t)});
         }
         while (auto e = n.node->poll_event()) n.events.push_back(std::move(*e));
@@ -140,7 +140,8 @@ public:
     }
 
     void set_loss(double p) { loss_ = p; }
-    void set_intercept(std::function<void(std::size_t, core::Transmit const&)> f) { intercept_ = std::move(f); }
+    // `f` sees every datagram a node sends; returning false drops it.
+    void set_intercept(std::function<bool(std::size_t, core::Transmit const&)> f) { intercept_ = std::move(f); }
 
 private:
     struct Packet {
@@ -156,7 +157,7 @@ private:
     std::vector<std::unique_ptr<TestNode>> nodes_;
     std::map<core::Endpoint, std::size_t> by_address_;
     std::map<std::pair<core::Instant, std::uint64_t>, Packet> in_flight_;
-    std::function<void(std::size_t, core::Transmit const&)> intercept_;
+    std::function<bool(std::size_t, core::Transmit const&)> intercept_;
 };
 
 }  // namespace test

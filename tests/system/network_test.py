@@ -225,9 +225,11 @@ def scenario_bad_input(root):
         batch += [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 1400))) for _ in range(200)]  # garbage
         batch += [hello[:rng.randrange(0, len(hello))] for _ in range(50)]                                 # truncated
         batch += [bytes([1, 2]) + bytes(rng.randrange(256) for _ in range(1300)) for _ in range(20)]     # oversized sealed
-        # Forged sealed packets with a current counter, so they reach the MAC check.
-        now_us = int(time.time() * 1e6).to_bytes(8, "big")
-        batch += [bytes([1, 2]) + bytes(rng.randrange(256) for _ in range(32)) + now_us +
+        # Forged sealed packets with a current send time, so they reach the MAC check:
+        # key (32), counter (8), send time in Unix seconds (4), random, box.
+        now_s = int(time.time()).to_bytes(4, "big")
+        batch += [bytes([1, 2]) + bytes(rng.randrange(256) for _ in range(32)) +
+                  bytes(rng.randrange(256) for _ in range(8)) + now_s +
                   bytes(rng.randrange(256) for _ in range(160)) for _ in range(100)]
         batch += [bytes([1, 9, 0, 0]) for _ in range(10)]                                                # unknown kind
         for pkt in batch:

@@ -111,18 +111,19 @@ TEST_CASE("dht node: malformed, truncated, oversized and foreign packets are cou
     CHECK(dropped(net, 0, DropReason::unknown_protocol) == 1);
     net.inject(0, from, core::Bytes{std::byte{wire::protocol_tag}, std::byte{9}, std::byte{2}});
     CHECK(dropped(net, 0, DropReason::unknown_kind) == 1);
-    // A sealed packet from a random key with a current counter: fails authentication.
+    // A sealed packet from a random key with a current send time: fails authentication.
     core::Rng rng(9);
     core::Bytes sealed(200);
     rng.fill(sealed);
     sealed[0] = std::byte{wire::protocol_tag};
     sealed[1] = std::byte{wire::kind_sealed};
-    auto us = static_cast<std::uint64_t>(TestNet::wall.unix.seconds) * 1'000'000 + net.now().since_origin.count();
-    for (int b = 0; b < 8; ++b) sealed[34 + b] = static_cast<std::byte>(us >> (56 - 8 * b));
+    auto now_s = static_cast<std::uint32_t>(TestNet::wall.to_unix(net.now()).seconds);
+    for (int b = 0; b < 4; ++b) sealed[42 + b] = static_cast<std::byte>(now_s >> (24 - 8 * b));
     net.inject(0, from, sealed);
     CHECK(dropped(net, 0, DropReason::bad_mac) + dropped(net, 0, DropReason::bad_public_key) == 1);
-    // The same with an old counter: stale, rejected before any crypto.
-    for (int b = 0; b < 8; ++b) sealed[34 + b] = std::byte{0};
+    // The same sent two minutes ago: stale, rejected before any crypto.
+    auto old_s = now_s - 120;
+    for (int b = 0; b < 4; ++b) sealed[42 + b] = static_cast<std::byte>(old_s >> (24 - 8 * b));
     net.inject(0, from, sealed);
     CHECK(dropped(net, 0, DropReason::stale) == 1);
     // Short hellos.
@@ -145,6 +146,7 @@ TEST_CASE("dht node: a replayed packet is dropped; an answer to nothing is dropp
     std::optional<core::Transmit> captured;
     net.set_intercept([&](std::size_t from, core::Transmit const& t) {
         if (from == 1 && !captured && t.bytes.size() > 2 && t.bytes[1] == std::byte{wire::kind_sealed}) captured = t;
+        return true;
     });
     auto lid = net[1].node->find_node(net.now(), net[0].node->id());
     net.wait_done(1, lid);
@@ -160,6 +162,7 @@ TEST_CASE("dht node: a replayed packet is dropped; an answer to nothing is dropp
     std::optional<core::Transmit> response;
     net.set_intercept([&](std::size_t from, core::Transmit const& t) {
         if (from == 0 && !response) response = t;
+        return true;
     });
     auto lid2 = net[1].node->find_node(net.now(), net[0].node->id());
     net.wait_done(1, lid2);
@@ -329,4 +332,38 @@ TEST_CASE("dht node: packets under ever-new keys cannot make a node derive keys 
     // A known peer is unaffected: its key is cached.
     auto lid = net[1].node->find_node(net.now(), net[0].node->id());
     CHECK(net.wait_done(1, lid).closest.size() == 1);
+}
+
+TEST_CASE("dht node: packets overtaken in the network are not mistaken for replays", "[unit]") {
+    TestNet net(local_config());
+    net.add_node();
+    net.add_node();
+    net.bootstrap_all(2s);
+    // Hold back node 1's next ten requests, then deliver them newest first, spread over
+    // a second of our wall time (counters are per packet, not per microsecond).
+    std::vector<core::Bytes> held;
+    net.set_intercept([&](std::size_t from, core::Transmit const& t) {
+        if (from != 1 || held.size() >= 10) return true;
+        held.push_back(t.bytes);
+        return false;
+    });
+    for (int i = 0; i < 10; ++i) {
+        core::NodeId target;
+        core::Rng r(static_cast<std::uint64_t>(i) + 7);
+        r.fill(target.bytes);
+        (void)net[1].node->find_node(net.now(), target);
+        net.run_for(100ms);
+    }
+    net.set_intercept({});
+    REQUIRE(held.size() == 10);
+    auto served = [&] {
+        return net[0].node->stats().rpc[static_cast<std::size_t>(RpcType::find_node)][static_cast<std::size_t>(RpcOutcome::served)];
+    };
+    auto before = served();
+    for (auto it = held.rbegin(); it != held.rend(); ++it) net.inject(0, net[1].address, *it);
+    CHECK(dropped(net, 0, DropReason::replayed) == 0);
+    CHECK(served() == before + 10);
+    // And each of them again: now every one is a replay.
+    for (auto const& p : held) net.inject(0, net[1].address, p);
+    CHECK(dropped(net, 0, DropReason::replayed) == 10);
 }
