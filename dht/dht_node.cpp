@@ -48,8 +48,10 @@ struct PendingRpc {
     Instant deadline;
     unsigned attempt = 0;
     LookupId lookup = 0;
-    Instant sent_at;
+    Instant sent_at;     // first attempt (round-trip samples come only from it)
+    Instant last_sent;   // latest attempt
     Duration timeout{};  // of the current attempt
+    bool slow = false;   // a lookup was told
 };
 
 struct LookupState {
@@ -351,7 +353,7 @@ struct DhtNode::Impl {
         if (!key_for(to.public_key)) return false;
         m.txid = fresh_txid();
         auto timeout = current_rto(to.public_key);
-        PendingRpc p{m.txid, rpc_type_of(m.type), purpose, to, to.address, m, now + timeout, 0, lookup, now, timeout};
+        PendingRpc p{m.txid, rpc_type_of(m.type), purpose, to, to.address, m, now + timeout, 0, lookup, now, now, timeout};
         send_message(now, to.public_key, to.address, m);
         deadlines.insert({p.deadline, p.txid});
         pending.emplace(p.txid, std::move(p));
@@ -368,6 +370,7 @@ struct DhtNode::Impl {
         p.request.type = MsgType::ping;
         p.request.txid = p.txid;
         p.sent_at = now;
+        p.last_sent = now;
         p.timeout = config.rpc_timeout;  // a new address: no reason to expect a short round trip
         p.deadline = now + p.timeout;
         transmit_hello(to, p.txid);
@@ -660,33 +663,44 @@ struct DhtNode::Impl {
         l.values.push_back(v);
     }
 
+    // A request's timer fired. The adaptive timeout decides when to retry and when a
+    // lookup stops counting the request against alpha ("slow"); but a request is given
+    // up only once its last attempt has had the full config.rpc_timeout, so a peer whose
+    // round trip is longer than our estimate (a far one we never measured) is not
+    // declared dead for answering late.
     void on_rpc_timeout(Instant now, std::uint32_t txid) {
         auto it = pending.find(txid);
         CORE_ASSERT(it != pending.end());
-        auto& p = it->second;
-        if (p.attempt < config.rpc_retries) {
-            ++p.attempt;
-            if (p.purpose == Purpose::lookup_query) {
-                if (auto l = lookups.find(p.lookup); l != lookups.end()) {
-                    l->second.lookup.on_slow(p.peer->id);
-                    advance(now, l->second);
-                }
+        if (it->second.attempt == 0 && !it->second.slow && it->second.purpose == Purpose::lookup_query) {
+            it->second.slow = true;
+            if (auto l = lookups.find(it->second.lookup); l != lookups.end()) {
+                l->second.lookup.on_slow(it->second.peer->id);
+                advance(now, l->second);
             }
-            // `it` may be invalid after advance() inserted into pending: look it up again.
-            auto again = pending.find(txid);
-            CORE_ASSERT(again != pending.end());
-            auto& q = again->second;
+            // advance() may have inserted into pending: look it up again.
+            it = pending.find(txid);
+            CORE_ASSERT(it != pending.end());
+        }
+        auto& q = it->second;
+        if (q.attempt < config.rpc_retries) {
+            ++q.attempt;
             // Back off: twice the last wait plus up to a quarter of it in jitter, drawn
             // from our own Rng so that retries of many nodes do not align.
             auto jitter_us = rng.uniform(static_cast<std::uint64_t>(q.timeout.count() / 4 + 1));
             q.timeout = std::min(q.timeout * 2, config.rpc_timeout * 2);
+            q.last_sent = now;
             q.deadline = now + q.timeout + Duration(static_cast<Duration::rep>(jitter_us));
             deadlines.insert({q.deadline, q.txid});
             if (q.type == RpcType::hello) transmit_hello(q.to, q.txid);
             else send_message(now, q.peer->public_key, q.to, q.request);
             return;
         }
-        PendingRpc done = std::move(p);
+        if (auto give_up = q.last_sent + config.rpc_timeout; now < give_up) {
+            q.deadline = give_up;
+            deadlines.insert({q.deadline, q.txid});
+            return;
+        }
+        PendingRpc done = std::move(q);
         pending.erase(it);
         ++stats.rpc_count(done.type, RpcOutcome::timeout);
         Contact none{};
