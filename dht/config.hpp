@@ -52,6 +52,15 @@ struct Config {
     std::size_t join_refresh_buckets = 1;
     // How often a node republishes the values it put itself.
     core::Duration republish_interval = 1h;
+    // Storer-side replication (Kademlia 2.5): every replicate_interval a node scans up to
+    // replicate_scan_max of the records it holds (resuming where it stopped) and, for any
+    // it is no longer among the k closest known nodes for, stores it again on the k
+    // closest, at most replicate_puts_max per tick and once per republish_interval per
+    // record. This moves values put during a partition, or before a region of the id
+    // space was known, onto the nodes a get will ask.
+    core::Duration replicate_interval = 30s;
+    std::size_t replicate_scan_max = 2048;
+    std::size_t replicate_puts_max = 16;
     // How often expired records are swept from the store, and how many per sweep.
     core::Duration expiry_sweep_interval = 60s;
     std::size_t expiry_sweep_batch = 1000;

@@ -198,6 +198,9 @@ struct DhtNode::Impl {
 
     Instant next_refresh;
     Instant next_sweep;
+    Instant next_replicate;
+    std::optional<Key> replicate_cursor;                     // scan resumes after this key
+    std::map<std::pair<Key, NodeId>, Instant> replicated;    // (key, value hash) -> when
     // Joining is a lookup of our own id through the first contacts. If it finds nobody
     // (every answer lost), it is tried again after join_retry_interval.
     bool joined = false;
@@ -228,6 +231,7 @@ struct DhtNode::Impl {
         // Spread timers so that nodes started together do not refresh in lockstep.
         next_refresh = now + jitter(config.bucket_refresh_interval);
         next_sweep = now + jitter(config.expiry_sweep_interval);
+        next_replicate = now + jitter(config.replicate_interval);
         rebuild_usage();
     }
 
@@ -844,7 +848,7 @@ struct DhtNode::Impl {
     // ---- Timers. ----
 
     std::optional<Instant> next_wakeup() const {
-        Instant t = std::min(next_refresh, next_sweep);
+        Instant t = std::min({next_refresh, next_sweep, next_replicate});
         if (!deadlines.empty()) t = std::min(t, deadlines.begin()->first);
         for (auto const& [lid, l] : lookups) t = std::min(t, l.deadline);
         for (auto const& [k, p] : partials) t = std::min(t, p.started + config.reassembly_timeout);
@@ -883,6 +887,10 @@ struct DhtNode::Impl {
             refresh_buckets(now);
             next_refresh = now + jitter(config.bucket_refresh_interval / 4);
         }
+        if (now >= next_replicate) {
+            replicate(now);
+            next_replicate = now + jitter(config.replicate_interval);
+        }
         if (now >= next_sweep) {
             if (store.erase_expired(unix_now(now), config.expiry_sweep_batch) > 0) rebuild_usage();
             // Republishing rides on the sweep timer: a minute's precision is plenty for an
@@ -901,6 +909,41 @@ struct DhtNode::Impl {
             auto target = NodeId::random_in_bucket(id, 255 - static_cast<int>(prefix), rng);
             start_lookup(now, LookupKind::find_node, target, true);
             ++started;
+        }
+    }
+
+    // Storer-side replication: see Config::replicate_interval. Our own puts are left to
+    // republish_due(); records we hold for others are stored again when we are no longer
+    // among the k closest nodes we know to their key.
+    void replicate(Instant now) {
+        for (auto it = replicated.begin(); it != replicated.end();)
+            it = now - it->second >= config.republish_interval ? replicated.erase(it) : std::next(it);
+        if (table.size() == 0) return;
+        auto unix = unix_now(now);
+        std::vector<store::Record> misplaced;
+        std::optional<Key> last;
+        std::size_t scanned = 0;
+        bool finished_pass = true;
+        auto r = store.for_each([&](store::Record const& rec) {
+            if (replicate_cursor && !(*replicate_cursor < rec.key)) return true;
+            if (scanned++ >= config.replicate_scan_max || misplaced.size() >= config.replicate_puts_max) {
+                finished_pass = false;
+                return false;
+            }
+            last = rec.key;
+            if (rec.source == id || rec.expires_at <= unix) return true;
+            auto closest = table.closest(rec.key, config.k);
+            bool among = closest.size() < config.k || rec.key.closer(id, closest.back().id);
+            if (!among && !replicated.contains({rec.key, core::blake2b_256(rec.value)})) misplaced.push_back(rec);
+            return true;
+        });
+        if (!r) ++stats.store_errors;
+        replicate_cursor = finished_pass ? std::nullopt : last;
+        // Puts start after the scan: for_each must not see the store change under it.
+        for (auto& rec : misplaced) {
+            replicated[{rec.key, core::blake2b_256(rec.value)}] = now;
+            auto remaining = static_cast<std::uint32_t>(rec.expires_at.seconds - unix.seconds);
+            start_lookup(now, LookupKind::put, rec.key, true, std::make_shared<Bytes const>(std::move(rec.value)), remaining);
         }
     }
 

@@ -179,15 +179,17 @@ TEST_CASE("dht node: lookups succeed under 20% packet loss (retries)", "[unit]")
     for (int i = 0; i < 30; ++i) net.add_node();
     net.bootstrap_all();
     net.set_loss(0.2);
+    // A request and its answer both cross the lossy network: an attempt fails 36% of the
+    // time, all three attempts 4.7%. Expect about 1.4 misses in 30; allow 5.
     int found = 0;
-    for (std::size_t i = 0; i < 10; ++i) {
+    for (std::size_t i = 0; i < 30; ++i) {
         std::size_t j = (i * 7 + 3) % net.size();
-        if (j == i) continue;
+        if (j == i) j = (j + 1) % net.size();
         auto lid = net[i].node->find_node(net.now(), net[j].node->id());
         auto done = net.wait_done(i, lid);
         if (!done.closest.empty() && done.closest[0].id == net[j].node->id()) ++found;
     }
-    CHECK(found >= 9);
+    CHECK(found >= 25);
 }
 
 TEST_CASE("dht node: a STORE beyond the per-source quota is rejected; memory stays bounded", "[unit]") {
@@ -366,4 +368,31 @@ TEST_CASE("dht node: packets overtaken in the network are not mistaken for repla
     // And each of them again: now every one is a replay.
     for (auto const& p : held) net.inject(0, net[1].address, p);
     CHECK(dropped(net, 0, DropReason::replayed) == 10);
+}
+
+TEST_CASE("dht node: a holder that is not among the k closest stores the record on them", "[unit]") {
+    Config c = local_config();
+    c.k = 3;
+    TestNet net(c, 41);
+    for (int i = 0; i < 12; ++i) net.add_node();
+    net.bootstrap_all();
+    auto key = core::key_of("misplaced");
+    // The node farthest from the key holds the only copy, as after a put made on the
+    // wrong side of a partition.
+    std::vector<std::size_t> order(net.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return key.closer(net[a].node->id(), net[b].node->id()); });
+    auto holder = order.back();
+    auto unix = TestNet::wall.to_unix(net.now());
+    store::Record rec{key, core::to_bytes("found me"), net[order[5]].node->id(), unix, {unix.seconds + 3600}};
+    REQUIRE(net[holder].store->put(rec).ok());
+    auto g0 = net[order[6]].node->get(net.now(), key);
+    CHECK(net.wait_done(order[6], g0).values.empty());  // a get asks the closest: not there
+    net.run_for(90s);  // replicate_interval is 30 s
+    for (std::size_t rank = 0; rank < 3; ++rank) CHECK(net[order[rank]].store->count() == 1);
+    auto g = net[order[6]].node->get(net.now(), key);
+    auto done = net.wait_done(order[6], g);
+    REQUIRE(done.values.size() == 1);
+    CHECK(core::as_chars(done.values[0]) == "found me");
 }
