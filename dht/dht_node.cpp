@@ -1,6 +1,9 @@
-// DhtNode: the hub of the DHT core. Sections, in order: construction and helpers; keys
-// and replay windows; sending; the incoming-packet path (every rejection is counted);
-// requests we answer; responses and RPC completion; lookups, puts and gets; timers.
+// DhtNode: the hub of the DHT core (STYLE.md lets one hub per component grow; this is
+// the map). Sections, in order: per-peer state (replay window, RTT, rate limit) and
+// construction; keys; request timeouts from round trips; sending; the incoming-packet
+// path (every rejection is counted, nothing bad is answered); requests we answer and the
+// storage limits; responses and RPC completion, retries and give-up; lookups, puts and
+// gets; joining; timers: refresh, expiry sweep, holder replication, publisher republish.
 #include "dht/dht_node.hpp"
 
 #include "core/assert.hpp"
