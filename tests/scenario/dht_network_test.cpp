@@ -3,6 +3,7 @@
 // and lookups still find the node closest to their target.
 #include "sim/report.hpp"
 #include "sim/scenario.hpp"
+#include "tests/support/sim_scenarios.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -12,24 +13,10 @@ using namespace sim;
 using namespace std::chrono_literals;
 
 namespace {
-
 ScenarioOptions small(std::size_t nodes, std::size_t lookups, std::uint64_t seed = 1) {
-    ScenarioOptions o;
-    o.seed = seed;
-    o.nodes = nodes;
-    o.lookups = lookups;
-    o.join_rate = 250;
-    o.settle = 20s;
-    o.workload = 40s;
-    return o;
+    return test::small_scenario(nodes, lookups, seed);
 }
-
-std::string describe(ScenarioResult const& r) {
-    std::ostringstream out;
-    write_summary(out, r);
-    return out.str();
-}
-
+using test::describe;
 }  // namespace
 
 TEST_CASE("dht: 500 nodes bootstrap and lookups find the closest node", "[scenario]") {

@@ -4,6 +4,7 @@
 // stored value must succeed (the liveness phase).
 #include "sim/report.hpp"
 #include "sim/scenario.hpp"
+#include "tests/support/sim_scenarios.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -13,25 +14,10 @@ using namespace sim;
 using namespace std::chrono_literals;
 
 namespace {
-
 ScenarioOptions small(std::size_t nodes, std::size_t lookups, std::size_t puts, std::uint64_t seed = 1) {
-    ScenarioOptions o;
-    o.seed = seed;
-    o.nodes = nodes;
-    o.lookups = lookups;
-    o.puts = puts;
-    o.join_rate = 250;
-    o.settle = 20s;
-    o.workload = 40s;
-    return o;
+    return test::small_scenario(nodes, lookups, seed, puts);
 }
-
-std::string describe(ScenarioResult const& r) {
-    std::ostringstream out;
-    write_summary(out, r);
-    return out.str();
-}
-
+using test::describe;
 }  // namespace
 
 TEST_CASE("dht: values put under 10% loss are found by other nodes", "[scenario]") {

@@ -3,6 +3,7 @@
 // seed per test run (Catch's --rng-seed) must pass their checks.
 #include "sim/report.hpp"
 #include "sim/scenario.hpp"
+#include "tests/support/sim_scenarios.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -36,11 +37,7 @@ ScenarioOptions faulty(std::uint64_t seed) {
     return o;
 }
 
-std::string describe(ScenarioResult const& r) {
-    std::ostringstream out;
-    write_summary(out, r);
-    return out.str();
-}
+using test::describe;
 
 }  // namespace
 
