@@ -833,13 +833,14 @@ struct DhtNode::Impl {
         join_lookup = start_lookup(now, LookupKind::find_node, id, true);
     }
 
-    LookupId put(Instant now, Key const& key, Bytes value, Duration ttl, bool internal) {
+    // A put the application asked for: remembered for republishing, then started.
+    LookupId put(Instant now, Key const& key, Bytes value, Duration ttl) {
         CORE_ASSERT(value.size() <= config.value_size_max);
         auto ttl_s = std::chrono::duration_cast<std::chrono::seconds>(std::min(ttl, config.ttl_max)).count();
         if (ttl_s <= 0) ttl_s = 1;
         auto shared = std::make_shared<Bytes const>(std::move(value));
-        if (!internal) remember_put(now, key, shared, ttl_s);
-        return start_lookup(now, LookupKind::put, key, internal, shared, static_cast<std::uint32_t>(ttl_s));
+        remember_put(now, key, shared, ttl_s);
+        return start_lookup(now, LookupKind::put, key, false, shared, static_cast<std::uint32_t>(ttl_s));
     }
 
     void remember_put(Instant now, Key const& key, std::shared_ptr<Bytes const> const& value, std::int64_t ttl_s) {
@@ -993,7 +994,7 @@ LookupId DhtNode::find_node(core::Instant now, NodeId const& target) {
 }
 LookupId DhtNode::get(core::Instant now, Key const& key) { return impl_->start_lookup(now, LookupKind::get, key, false); }
 LookupId DhtNode::put(core::Instant now, Key const& key, core::Bytes value, core::Duration ttl) {
-    return impl_->put(now, key, std::move(value), ttl, false);
+    return impl_->put(now, key, std::move(value), ttl);
 }
 
 std::optional<core::Transmit> DhtNode::poll_transmit() {

@@ -168,10 +168,22 @@ TEST_CASE("dht node: a replayed packet is dropped; an answer to nothing is dropp
     net.wait_done(1, lid2);
     REQUIRE(response);
     net.set_intercept({});
-    // Replaying it is caught as a replay; the unknown-transaction path is covered by the
-    // late answer below.
+    // Replaying it is caught as a replay.
     net.inject(1, net[0].address, response->bytes);
     CHECK(dropped(net, 1, DropReason::replayed) == 1);
+    // A fresh, authentic answer from node 0 naming a transaction node 1 never opened.
+    wire::Message nodes;
+    nodes.type = wire::MsgType::nodes;
+    nodes.txid = 0xabcdef;
+    auto body = wire::encode(nodes);
+    auto plain = wire::encode_fragment(0, 0, 1, body);
+    auto key = net[0].crypto->shared_key(net[1].identity.public_key);
+    std::array<std::byte, 12> random{};
+    auto now_s = static_cast<std::uint32_t>(TestNet::wall.to_unix(net.now()).seconds);
+    // Counter far above anything node 0 sent, so the replay window lets it through.
+    auto nonce = wire::make_nonce(std::uint64_t{1} << 62, now_s, random);
+    net.inject(1, net[0].address, wire::encode_sealed(*net[0].crypto, *key, net[0].identity.public_key, nonce, plain));
+    CHECK(dropped(net, 1, DropReason::unknown_transaction) == 1);
 }
 
 TEST_CASE("dht node: lookups succeed under 20% packet loss (retries)", "[unit]") {
