@@ -31,8 +31,16 @@ struct UnixTime {
 struct WallClockAnchor {
     Instant instant{};
     UnixTime unix{};
+    // The same moment in microseconds, when the host knows it that precisely (message
+    // timestamps and delivery latency need milliseconds); 0 = derive from `unix`.
+    std::int64_t unix_us = 0;
     UnixTime to_unix(Instant now) const {
         return {unix.seconds + std::chrono::duration_cast<std::chrono::seconds>(now - instant).count()};
+    }
+    // Unix time in milliseconds at `now`.
+    std::int64_t to_unix_ms(Instant now) const {
+        std::int64_t const base_us = unix_us != 0 ? unix_us : unix.seconds * 1'000'000;
+        return (base_us + (now - instant).count()) / 1000;
     }
 };
 

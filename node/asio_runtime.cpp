@@ -317,10 +317,10 @@ core::Result<void, std::string> Runtime::start() {
     std::uint64_t seed = 0;
     std::memcpy(&seed, seed_bytes.data(), sizeof seed);
     auto const t0 = now();
-    wall_ = core::WallClockAnchor{
-        t0, core::UnixTime{std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count()}};
+    auto const wall_now_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    wall_ = core::WallClockAnchor{t0, core::UnixTime{wall_now_us / 1'000'000}, wall_now_us};
     engine_ = std::make_unique<Engine>(dht_config, identity_->public_key, *crypto_, *store_, core::Rng(seed), t0, wall_);
 
     std::array<std::byte, 32> secret;

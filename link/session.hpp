@@ -1,0 +1,117 @@
+// link::Session: one encrypted, authenticated pub/sub link over a reliable byte stream,
+// as a sans-I/O state machine. Bytes read from the socket go in (any chunking); bytes to
+// write come out; in between: the Noise_XX_25519_ChaChaPoly_SHA256 handshake of
+// PUBSUB-NOTES §6 (both sides prove the ed25519 identity, and so the NodeId, the DHT
+// knows them by), then length-prefixed libsodium secretstream frames, one stream per
+// direction. It owns the byte-bounded outgoing queue with priorities.
+// It is not a socket, a timer or a router: the host (node/ runtime, sim/) moves the bytes,
+// the engine decides what the frames mean. It reads no clock and no random device: the
+// ephemeral key seed comes from the host.
+//
+// Polling contract: after every handle_* call or send(), drain poll_frame() and check
+// state(); write poll_write() output when the socket can take it; arm a timer for
+// next_wakeup().
+#pragma once
+
+#include "core/bytes.hpp"
+#include "core/crypto.hpp"
+#include "core/node_id.hpp"
+#include "core/time.hpp"
+#include "link/priority.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+namespace link {
+
+using namespace std::chrono_literals;
+
+struct Config {
+    // Largest plaintext frame accepted or sent. A pub/sub message is at most 64 KiB of
+    // payload plus its envelope; an RPC frame may batch several, and sync/fetch replies
+    // are up to 1 MiB (PUBSUB-NOTES §4).
+    std::size_t frame_size_max = 1024 * 1024 + 4096;
+    // A handshake not finished by then fails (PUBSUB-NOTES §6: 10 s).
+    core::Duration handshake_timeout = 10s;
+    // Outgoing plaintext bytes queued (not yet handed to poll_write) before frames are
+    // dropped, lowest priority first; a control frame that cannot be queued even after
+    // dropping everything below it cuts the link as slow_peer.
+    std::size_t send_queue_bytes_max = 4 * 1024 * 1024;
+};
+
+enum class State : std::uint8_t { handshaking, established, closed };
+
+// Why a link closed or a frame was dropped; the label strings live with the metrics.
+enum class CloseReason : std::uint8_t {
+    none = 0,
+    handshake_failed,   // bad handshake message, bad signature, all-zero DH, wrong node id
+    handshake_timeout,
+    decrypt_failed,     // a frame failed authentication
+    frame_too_large,    // a length prefix above frame_size_max
+    slow_peer,          // the outgoing queue could not take a control frame
+    closed_by_peer,     // the peer sent the final frame or the stream ended
+    local,              // close() was called
+};
+
+enum class DropReason : std::uint8_t { queue_full = 0, not_established, count };
+
+struct Stats {
+    std::uint64_t bytes_in = 0;   // stream bytes read (handshake included)
+    std::uint64_t bytes_out = 0;  // stream bytes handed to poll_write
+    std::uint64_t frames_in = 0;
+    std::uint64_t frames_out = 0;
+    std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count)> frames_dropped{};
+};
+
+enum class Role : std::uint8_t { initiator, responder };
+
+class Session {
+public:
+    // `self` must outlive the session. An initiator knows whom it dials: the handshake
+    // fails unless the responder proves `expected_peer`. `ephemeral_seed` is 32 random
+    // bytes from the host (the OS in production, the run's Rng in the simulator).
+    Session(Role role, core::Identity const& self, std::optional<core::NodeId> expected_peer,
+            std::array<std::byte, 32> const& ephemeral_seed, core::Instant now, Config const& config = {});
+    ~Session();
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+
+    // Bytes read from the stream, in any chunking. Errors close the session (state()).
+    void handle_bytes(core::Instant now, core::ByteView bytes);
+    // The handshake timeout. Spurious calls are harmless.
+    void handle_timeout(core::Instant now);
+    // The stream ended (EOF or error) without a final frame.
+    void handle_stream_closed();
+
+    // Queues one plaintext frame (size <= frame_size_max, asserted). Returns false, and
+    // counts the drop, when the frame was not queued. Frames queued before the handshake
+    // completes are sent after it.
+    bool send(Priority priority, core::ByteView frame);
+    // Sends the final frame after what is queued and closes.
+    void close();
+
+    // Up to `max_bytes` of stream bytes to write (handshake messages, then encrypted
+    // frames, highest priority first, whole frames coalesced). Empty when nothing is due.
+    core::Bytes poll_write(std::size_t max_bytes);
+    // The next decrypted frame received.
+    [[nodiscard]] std::optional<core::Bytes> poll_frame();
+    [[nodiscard]] std::optional<core::Instant> next_wakeup() const;
+
+    State state() const;
+    CloseReason close_reason() const;
+    // Known once established: the peer's proven ed25519 key and NodeId.
+    std::optional<core::PublicKey> peer_key() const;
+    std::optional<core::NodeId> peer_id() const;
+    // Plaintext bytes queued for sending.
+    std::size_t queued_bytes() const;
+    Stats const& stats() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace link

@@ -1,0 +1,137 @@
+// pubsub::Router: the GossipSub-v1.1-like mesh of PUBSUB-NOTES §1–§3 as a sans-I/O state
+// machine: a mesh per subscribed topic (D/D_lo/D_hi), heartbeat, GRAFT/PRUNE with backoff
+// and peer exchange, IHAVE/IWANT from the message cache, IDONTWANT, fanout for topics it
+// publishes to without subscribing, flood publish by the origin, the seen-cache, peer
+// scoring, message validation in the order of §3, and delivery to the application.
+// It sees links as authenticated peers exchanging decoded Rpcs: it does not encrypt,
+// frame, dial or look anything up itself. It asks the host for topic peers (NeedPeers,
+// answered with add_peers from DHT provider lookups), for links (Dial, CloseLink) and for
+// provider announcements (Announce, Withdraw), and hands it Rpcs to send.
+//
+// Polling contract: after every handle_* call or command, drain poll_send() and
+// poll_event() until empty, then (re)arm a timer for next_wakeup().
+#pragma once
+
+#include "core/crypto.hpp"
+#include "core/result.hpp"
+#include "core/rng.hpp"
+#include "core/time.hpp"
+#include "link/priority.hpp"
+#include "pubsub/config.hpp"
+#include "pubsub/message_store.hpp"
+#include "pubsub/rpc.hpp"
+#include "pubsub/stats.hpp"
+#include "pubsub/types.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace pubsub {
+
+// The host's name for one established link (the engine assigns them; never reused).
+using LinkId = std::uint64_t;
+
+// An Rpc to send on a link, at one priority.
+struct Send {
+    LinkId link = 0;
+    link::Priority priority = link::Priority::control;
+    Rpc rpc;
+};
+
+// A valid message of a subscribed topic, handed to the application once per node.
+struct Delivered {
+    std::string topic;  // the subscribed name
+    Message message;
+};
+// The router wants (more) peers for a topic: the host runs a provider lookup for `topic`
+// and answers with add_peers (possibly several times as records arrive).
+struct NeedPeers {
+    TopicKey topic;
+};
+// Open a link to this peer; the host reports handle_link_up or handle_dial_failed.
+struct Dial {
+    PeerAddress peer;
+};
+struct CloseLink {
+    LinkId link = 0;
+};
+// Start / stop announcing this node as a provider of `topic` in the DHT.
+struct Announce {
+    TopicKey topic;
+};
+struct Withdraw {
+    TopicKey topic;
+};
+using Event = std::variant<Delivered, NeedPeers, Dial, CloseLink, Announce, Withdraw>;
+
+enum class PublishError : std::uint8_t { too_large, too_many_topics, bad_topic };
+
+struct PublishReceipt {
+    MessageId id;
+    std::uint64_t seqno = 0;
+    std::int64_t ts_ms = 0;
+    std::size_t peers = 0;  // links the message was sent on right away (0: queued in fanout)
+};
+
+struct TopicInfo {
+    std::string name;
+    TopicKey key;
+    bool subscribed = false;  // false: a fanout topic
+    std::size_t mesh_peers = 0;
+    std::size_t known_peers = 0;  // links whose peer subscribes to the topic
+    std::uint64_t delivered = 0;
+};
+
+class Router {
+public:
+    // `self` and `store` must outlive the router. `first_seqno` is the lowest sequence
+    // number this run may use (the host makes it larger than any used before, e.g. from
+    // the wall clock in microseconds, so numbers never repeat across restarts).
+    Router(Config const& config, core::Identity const& self, MessageStore& store, core::Rng rng,
+           core::Instant now, core::WallClockAnchor wall, std::uint64_t first_seqno);
+    ~Router();
+    Router(Router const&) = delete;
+    Router& operator=(Router const&) = delete;
+
+    // --- Links (authenticated by the link layer). ---
+    // `outbound`: we dialed it (the outbound quota counts these). `loopback`: the peer's
+    // address is a loopback one (exempt from IP colocation scoring).
+    void handle_link_up(core::Instant now, LinkId link, NodeId const& peer, bool outbound, bool loopback);
+    void handle_link_down(core::Instant now, LinkId link);
+    void handle_dial_failed(core::Instant now, NodeId const& peer);
+    void handle_rpc(core::Instant now, LinkId link, Rpc rpc);
+    // A frame on `link` that did not decode: counted, costs the peer score.
+    void handle_bad_frame(core::Instant now, LinkId link, core::DecodeError error);
+    void handle_timeout(core::Instant now);
+
+    // --- Commands. ---
+    // Joins the topic's mesh (grafts at once on known peers, asks for more); idempotent.
+    // Fails only when the topic limit is reached or the name is empty or too long.
+    core::Result<void, PublishError> subscribe(core::Instant now, std::string_view topic);
+    void unsubscribe(core::Instant now, std::string_view topic);
+    // Signs and sends a message; the router delivers it locally too when subscribed.
+    core::Result<PublishReceipt, PublishError> publish(core::Instant now, std::string_view topic, core::ByteView payload);
+    // Peers for a topic, from the DHT (provider records) or configuration.
+    void add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
+
+    // --- Outputs. Drain after every input. ---
+    [[nodiscard]] std::optional<Send> poll_send();
+    [[nodiscard]] std::optional<Event> poll_event();
+    [[nodiscard]] std::optional<core::Instant> next_wakeup() const;
+
+    // --- Observation. ---
+    Stats const& stats() const;
+    std::vector<TopicInfo> topics() const;
+    std::vector<double> peer_scores(core::Instant now) const;
+    NodeId const& id() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pubsub
