@@ -1,6 +1,7 @@
 #include "node/api_routes.hpp"
 
 #include "core/crypto.hpp"
+#include "node/api_pubsub.hpp"
 #include "node/encoding.hpp"
 #include "node/json.hpp"
 
@@ -90,7 +91,7 @@ std::string error_body(std::string_view message) {
 
 namespace {
 
-ApiResponse error(unsigned status, std::string_view message) { return {status, error_body(message)}; }
+ApiResponse error(unsigned status, std::string_view message) { return {status, error_body(message), nullptr}; }
 
 std::int64_t to_ms(core::Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -120,7 +121,7 @@ ApiResponse status_response(ApiBackend& backend) {
     w.key("uptime_s").number(s.uptime_s);
     w.key("version").string(s.version);
     w.end_object();
-    return {200, w.take()};
+    return {200, w.take(), nullptr};
 }
 
 ApiResponse peers_response(ApiBackend& backend) {
@@ -135,7 +136,7 @@ ApiResponse peers_response(ApiBackend& backend) {
         w.end_object();
     }
     w.end_array();
-    return {200, w.take()};
+    return {200, w.take(), nullptr};
 }
 
 void put_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {
@@ -192,7 +193,7 @@ void put_request(ApiBackend& backend, ApiRequest const& request, std::function<v
         w.key("tried").number(std::uint64_t{done.stores_tried});
         w.key("elapsed_ms").number(to_ms(done.elapsed));
         w.end_object();
-        respond({200, w.take()});
+        respond({200, w.take(), nullptr});
     });
 }
 
@@ -216,7 +217,7 @@ void get_request(ApiBackend& backend, ApiRequest const& request, std::function<v
         w.key("hops").number(done.hops);
         w.key("elapsed_ms").number(to_ms(done.elapsed));
         w.end_object();
-        respond({200, w.take()});
+        respond({200, w.take(), nullptr});
     });
 }
 
@@ -234,7 +235,7 @@ void lookup_request(ApiBackend& backend, ApiRequest const& request, std::functio
         w.key("queried").number(std::uint64_t{done.queried});
         w.key("elapsed_ms").number(to_ms(done.elapsed));
         w.end_object();
-        respond({200, w.take()});
+        respond({200, w.take(), nullptr});
     });
 }
 
@@ -253,6 +254,7 @@ void handle_api_request(ApiBackend& backend, std::string_view cookie, ApiRequest
     };
     static constexpr Route routes[] = {{"/v1/id", "GET"},  {"/v1/status", "GET"}, {"/v1/peers", "GET"},
                                        {"/v1/put", "POST"}, {"/v1/get", "GET"},   {"/v1/lookup", "GET"}};
+    if (handle_pubsub_request(backend, path, request, respond)) return;
     Route const* route = nullptr;
     for (auto const& r : routes)
         if (r.path == path) route = &r;
@@ -263,7 +265,7 @@ void handle_api_request(ApiBackend& backend, std::string_view cookie, ApiRequest
     if (path == "/v1/id") {
         json::Writer w;
         w.begin_object().key("node_id").string(backend.status().node_id.hex()).end_object();
-        return respond({200, w.take()});
+        return respond({200, w.take(), nullptr});
     }
     if (path == "/v1/status") return respond(status_response(backend));
     if (path == "/v1/peers") return respond(peers_response(backend));

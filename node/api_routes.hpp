@@ -8,11 +8,14 @@
 
 #include "core/node_id.hpp"
 #include "core/time.hpp"
+#include "core/result.hpp"
 #include "dht/events.hpp"
+#include "node/event_stream.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +33,10 @@ struct ApiRequest {
 struct ApiResponse {
     unsigned status = 200;
     std::string body;  // one JSON text
+    // Set for a server-sent-event stream (GET /v1/subscribe): the transport answers 200
+    // with text/event-stream and then writes what the stream gives, until the client goes
+    // or the stream is cut. `body` is unused then.
+    std::shared_ptr<EventStream> stream;
 };
 
 struct StatusInfo {
@@ -52,6 +59,27 @@ struct PeerRow {
     unsigned failures = 0;
 };
 
+struct PublishInfo {
+    core::NodeId id;
+    std::uint64_t seq = 0;
+    std::int64_t ts_ms = 0;
+    std::size_t peers = 0;  // links it was sent on at once
+};
+
+struct TopicRow {
+    std::string name;
+    bool subscribed = false;
+    std::size_t mesh_peers = 0;
+    std::size_t known_peers = 0;
+    std::uint64_t delivered = 0;
+};
+
+// A user error from a pub/sub command: the HTTP status and the message.
+struct ApiError {
+    unsigned status = 400;
+    std::string message;
+};
+
 // What the API needs from the node. The runtime implements it on top of node::Engine.
 class ApiBackend {
 public:
@@ -66,9 +94,24 @@ public:
     virtual void put(core::Key const& key, core::Bytes value, core::Duration ttl, Done done) = 0;
     virtual void get(core::Key const& key, Done done) = 0;
     virtual void lookup(core::NodeId const& target, Done done) = 0;
+
+    // Pub/sub. Errors carry the HTTP status (400 bad topic, 413 too large, 507 limits).
+    virtual std::size_t payload_size_max() const = 0;
+    virtual core::Result<PublishInfo, ApiError> publish(std::string const& topic, core::Bytes payload) = 0;
+    virtual core::Result<void, ApiError> subscribe(std::string const& topic) = 0;
+    virtual void unsubscribe(std::string const& topic) = 0;
+    virtual std::vector<TopicRow> topics() const = 0;
+    // Subscribes the node when needed and opens an event stream of the topic's messages.
+    virtual core::Result<std::shared_ptr<EventStream>, ApiError> open_stream(std::string const& topic) = 0;
 };
 
+// Topic names: 1 to topic_name_max bytes of UTF-8.
+inline constexpr std::size_t topic_name_max = 256;
+// Bytes one event-stream client may have waiting before it is cut.
+inline constexpr std::size_t event_stream_bytes_max = 4 * 1024 * 1024;
+
 // Request body limit: a 64 KiB value as base64 (~87 KiB) plus the key and JSON framing.
+// A node configured for larger pub/sub payloads raises it (HttpApiLimits::body_max).
 inline constexpr std::size_t api_body_max = 128 * 1024;
 // User keys are hashed, so their length does not matter to the DHT; this bounds work.
 inline constexpr std::size_t api_key_max = 4096;

@@ -12,11 +12,14 @@
 #include "core/crypto.hpp"
 #include "core/identity_file.hpp"
 #include "metrics/exporter.hpp"
+#include "node/api_pubsub.hpp"
 #include "node/api_routes.hpp"
 #include "node/asio.hpp"
 #include "node/engine.hpp"
 #include "node/http_api.hpp"
 #include "node/net.hpp"
+#include "node/tcp_links.hpp"
+#include "pubsub/memory_store.hpp"
 #include "store/lmdb_store.hpp"
 #include "store/routing_snapshot.hpp"
 
@@ -32,6 +35,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <unordered_map>
 
 #ifndef KADMIUM_VERSION
@@ -117,20 +121,26 @@ public:
     StatusInfo status() const override;
     std::vector<PeerRow> peers() const override;
     std::size_t value_size_max() const override { return engine_->dht().config().value_size_max; }
+    std::size_t payload_size_max() const override { return engine_config_.pubsub.payload_max; }
+    core::Result<PublishInfo, ApiError> publish(std::string const& topic, core::Bytes payload) override;
+    core::Result<void, ApiError> subscribe(std::string const& topic) override;
+    void unsubscribe(std::string const& topic) override;
+    std::vector<TopicRow> topics() const override;
+    core::Result<std::shared_ptr<EventStream>, ApiError> open_stream(std::string const& topic) override;
     core::Duration ttl_default() const override { return engine_->dht().config().ttl_default; }
     core::Duration ttl_max() const override { return engine_->dht().config().ttl_max; }
     void put(core::Key const& key, core::Bytes value, core::Duration ttl, Done done) override {
-        auto id = engine_->dht().put(now(), key, std::move(value), ttl);
+        auto id = engine_->put(now(), key, std::move(value), ttl);
         pending_.emplace(id, std::move(done));
         after_input();
     }
     void get(core::Key const& key, Done done) override {
-        auto id = engine_->dht().get(now(), key);
+        auto id = engine_->get(now(), key);
         pending_.emplace(id, std::move(done));
         after_input();
     }
     void lookup(core::NodeId const& target, Done done) override {
-        auto id = engine_->dht().find_node(now(), target);
+        auto id = engine_->find_node(now(), target);
         pending_.emplace(id, std::move(done));
         after_input();
     }
@@ -149,6 +159,7 @@ private:
 
     core::Result<void, std::string> prepare_data_dir();
     core::Result<void, std::string> open_sockets();
+    core::Result<std::unique_ptr<UdpListener>, std::string> open_udp(core::Endpoint const& address);
     core::Result<void, std::string> write_api_files();
     void load_snapshot();
     void save_snapshot();
@@ -175,7 +186,11 @@ private:
         arm_wakeup();
     }
     void arm_wakeup();
-    void on_event(dht::Event const& event);
+    void on_event(Event& event);
+    void on_dht_event(dht::Event const& event);
+    void on_delivered(pubsub::Delivered const& delivered);
+    void load_subscriptions();
+    void save_subscriptions();
 
     void arm_metrics();
     void arm_snapshot(std::chrono::steady_clock::duration after);
@@ -194,7 +209,13 @@ private:
     std::optional<core::Identity> identity_;
     std::unique_ptr<core::SodiumCrypto> crypto_;
     std::unique_ptr<store::LmdbStore> store_;
+    EngineConfig engine_config_;
+    std::unique_ptr<pubsub::MessageStore> messages_;
     std::unique_ptr<Engine> engine_;
+    std::unique_ptr<TcpLinks> links_;
+    // Open event streams per subscribed topic name; gone ones are pruned on delivery.
+    std::unordered_map<std::string, std::vector<std::shared_ptr<EventStream>>> event_streams_;
+    std::vector<std::string> subscriptions_;  // as saved in DATA/subscriptions
     std::vector<std::unique_ptr<UdpListener>> sockets_;
     std::unique_ptr<HttpApi> api_;
     std::unique_ptr<metrics::Exporter> exporter_;
@@ -213,7 +234,7 @@ private:
     // Outputs of the current receive burst waiting for its commit; at most what
     // receive_batch_max datagrams produce.
     std::vector<core::Transmit> held_transmits_;
-    std::vector<dht::Event> held_events_;
+    std::vector<Event> held_events_;
 
     std::uint64_t send_errors_ = 0;
     std::uint64_t send_errors_logged_ = 0;
@@ -252,7 +273,28 @@ core::Result<void, std::string> Runtime::prepare_data_dir() {
 }
 
 core::Result<void, std::string> Runtime::open_sockets() {
+    links_ = std::make_unique<TcpLinks>(io_, [this] { return now(); }, [this] { after_input(); });
     for (auto const& address : config_.listen) {
+        // Links listen on TCP at the DHT's port number. With port 0 the UDP port is picked
+        // first; if its TCP twin is taken, try another pick (bounded).
+        constexpr int picks_max = 16;
+        for (int pick = 1;; ++pick) {
+            auto udp = open_udp(address);
+            if (!udp) return core::Err(udp.error());
+            auto tcp_at = udp.value()->local;
+            auto bound = links_->bind(tcp_at);
+            if (bound) {
+                sockets_.push_back(std::move(udp).value());
+                break;
+            }
+            if (address.port != 0 || pick == picks_max) return core::Err(bound.error());
+        }
+    }
+    return {};
+}
+
+core::Result<std::unique_ptr<UdpListener>, std::string> Runtime::open_udp(core::Endpoint const& address) {
+    {
         auto l = std::make_unique<UdpListener>(io_);
         auto const ep = to_udp(address);
         boost::system::error_code ec;
@@ -276,9 +318,8 @@ core::Result<void, std::string> Runtime::open_sockets() {
         l->socket.set_option(asio::socket_base::receive_buffer_size(4 * 1024 * 1024), ignored);
         l->local = from_udp(l->socket.local_endpoint(ec));
         if (ec) return fail("local address");
-        sockets_.push_back(std::move(l));
+        return l;
     }
-    return {};
 }
 
 core::Result<void, std::string> Runtime::write_api_files() {
@@ -310,8 +351,7 @@ core::Result<void, std::string> Runtime::start() {
 
     if (auto r = open_sockets(); !r) return r;
 
-    dht::Config dht_config;
-    dht_config.allow_loopback_subnet = config_.allow_loopback_subnet;
+    engine_config_.dht.allow_loopback_subnet = config_.allow_loopback_subnet;
     std::array<std::byte, 8> seed_bytes;
     core::os_random(seed_bytes);
     std::uint64_t seed = 0;
@@ -321,7 +361,16 @@ core::Result<void, std::string> Runtime::start() {
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     wall_ = core::WallClockAnchor{t0, core::UnixTime{wall_now_us / 1'000'000}, wall_now_us};
-    engine_ = std::make_unique<Engine>(dht_config, identity_->public_key, *crypto_, *store_, core::Rng(seed), t0, wall_);
+    // Sequence numbers start at the wall clock in microseconds: larger than any an earlier
+    // run of this identity used, unless the clock went back or that run published more
+    // than a million messages a second.
+    auto const first_seqno = static_cast<std::uint64_t>(wall_now_us);
+    messages_ = std::make_unique<pubsub::MemoryMessageStore>();
+    std::vector<core::Endpoint> listen;
+    for (auto const& l : sockets_) listen.push_back(l->local);
+    engine_ = std::make_unique<Engine>(engine_config_, *identity_, *crypto_, *store_, *messages_, core::Rng(seed), t0,
+                                       wall_, first_seqno, listen);
+    links_->start(*engine_);
 
     std::array<std::byte, 32> secret;
     core::os_random(secret);
@@ -353,6 +402,7 @@ core::Result<void, std::string> Runtime::start() {
     });
 
     load_snapshot();
+    load_subscriptions();
     start_bootstrap();
     after_input();
     arm_metrics();
@@ -372,7 +422,7 @@ void Runtime::load_snapshot() {
     std::size_t n = 0;
     for (auto const& entry : loaded.value()) {
         if (n == store::snapshot_entries_max) break;
-        engine_->dht().add_known_contact(t, dht::Contact::make(entry.public_key, entry.address));
+        engine_->add_known_contact(t, dht::Contact::make(entry.public_key, entry.address));
         drain_outputs();
         ++n;
     }
@@ -423,7 +473,7 @@ void Runtime::start_bootstrap() {
                                             continue;
                                         }
                                         spdlog::debug("bootstrap: contacting {} ({})", e.to_string(), hp.to_string());
-                                        engine_->dht().bootstrap(now(), e);
+                                        engine_->bootstrap(now(), e);
                                         drain_outputs();
                                     }
                                     arm_wakeup();
@@ -510,6 +560,7 @@ void Runtime::drain_outputs() {
         }
         if (!any) break;
     }
+    links_->flush();
 }
 
 void Runtime::end_batch() {
@@ -531,7 +582,8 @@ void Runtime::end_batch() {
     // outputs must not be held behind these.
     auto events = std::move(held_events_);
     held_events_.clear();
-    for (auto const& e : events) on_event(e);
+    for (auto& e : events) on_event(e);
+    links_->flush();
 }
 
 void Runtime::log_commit_failures() {
@@ -568,7 +620,28 @@ void Runtime::arm_wakeup() {
     });
 }
 
-void Runtime::on_event(dht::Event const& event) {
+void Runtime::on_event(Event& event) {
+    if (auto* d = std::get_if<dht::Event>(&event)) return on_dht_event(*d);
+    if (auto* m = std::get_if<pubsub::Delivered>(&event)) return on_delivered(*m);
+    if (auto* open = std::get_if<StreamOpen>(&event)) return links_->open(open->id, open->to);
+    if (auto* close = std::get_if<StreamClose>(&event)) return links_->close(close->id, std::move(close->last_bytes));
+}
+
+void Runtime::on_delivered(pubsub::Delivered const& delivered) {
+    auto it = event_streams_.find(delivered.topic);
+    if (it == event_streams_.end()) return;
+    auto& streams = it->second;
+    std::string data;
+    for (auto& stream : streams) {
+        if (stream->gone() || stream->cut()) continue;
+        if (data.empty()) data = message_json(delivered.topic, delivered.message);
+        if (!stream->push(delivered.message.id.hex(), data))
+            spdlog::warn("subscribe: an event-stream client of topic {} fell behind and was cut", delivered.topic);
+    }
+    std::erase_if(streams, [](auto const& s) { return s->gone(); });
+}
+
+void Runtime::on_dht_event(dht::Event const& event) {
     if (auto const* done = std::get_if<dht::LookupDone>(&event)) {
         if (exporter_) exporter_->observe_lookup(*done);
         if (auto it = pending_.find(done->id); it != pending_.end()) {
@@ -659,6 +732,7 @@ void Runtime::shutdown(int signal) {
     bootstrap_timer_.cancel();
     wakeup_timer_.cancel();
     resolver_.cancel();
+    links_->stop();
     pending_.clear();
     io_.stop();
 }
@@ -692,6 +766,98 @@ std::vector<PeerRow> Runtime::peers() const {
         rows.push_back(std::move(r));
     }
     return rows;
+}
+
+ApiError publish_error(pubsub::PublishError e, std::size_t payload_max) {
+    switch (e) {
+        case pubsub::PublishError::too_large:
+            return {413, "the message is larger than " + std::to_string(payload_max) + " bytes"};
+        case pubsub::PublishError::too_many_topics:
+            return {507, "this node is in as many topics as it may be (unsubscribe from one first)"};
+        case pubsub::PublishError::bad_topic: break;
+    }
+    return {400, "bad topic name"};
+}
+
+core::Result<PublishInfo, ApiError> Runtime::publish(std::string const& topic, core::Bytes payload) {
+    auto r = engine_->publish(now(), topic, payload);
+    after_input();
+    if (!r) return core::Err(publish_error(r.error(), engine_config_.pubsub.payload_max));
+    auto const& p = r.value();
+    return PublishInfo{p.id, p.seqno, p.ts_ms, p.peers};
+}
+
+core::Result<void, ApiError> Runtime::subscribe(std::string const& topic) {
+    auto r = engine_->subscribe(now(), topic);
+    after_input();
+    if (!r) return core::Err(publish_error(r.error(), engine_config_.pubsub.payload_max));
+    if (std::find(subscriptions_.begin(), subscriptions_.end(), topic) == subscriptions_.end()) {
+        subscriptions_.push_back(topic);
+        save_subscriptions();
+    }
+    return {};
+}
+
+void Runtime::unsubscribe(std::string const& topic) {
+    engine_->unsubscribe(now(), topic);
+    after_input();
+    if (std::erase(subscriptions_, topic) > 0) save_subscriptions();
+    // Open streams of the topic end: their client asked for a topic the node left.
+    if (auto it = event_streams_.find(topic); it != event_streams_.end()) {
+        for (auto& stream : it->second) stream->client_gone();
+        event_streams_.erase(it);
+    }
+}
+
+std::vector<TopicRow> Runtime::topics() const {
+    std::vector<TopicRow> rows;
+    for (auto const& t : engine_->pubsub().topics())
+        rows.push_back({t.name, t.subscribed, t.mesh_peers, t.known_peers, t.delivered});
+    return rows;
+}
+
+core::Result<std::shared_ptr<EventStream>, ApiError> Runtime::open_stream(std::string const& topic) {
+    if (auto r = subscribe(topic); !r) return core::Err(r.error());
+    auto& streams = event_streams_[topic];
+    std::erase_if(streams, [](auto const& s) { return s->gone(); });
+    constexpr std::size_t streams_per_topic_max = 256;
+    if (streams.size() >= streams_per_topic_max)
+        return core::Err(ApiError{503, "too many event-stream clients on this topic"});
+    auto stream = std::make_shared<EventStream>(topic, event_stream_bytes_max);
+    streams.push_back(stream);
+    return stream;
+}
+
+// DATA/subscriptions: one percent-encoded topic name per line, rewritten atomically on
+// every change, so subscriptions survive a restart (and a crash).
+void Runtime::load_subscriptions() {
+    std::ifstream in(config_.data_dir / "subscriptions");
+    if (!in) return;
+    std::string line;
+    std::size_t n = 0;
+    while (std::getline(in, line) && n < 4096) {
+        ++n;
+        auto topic = percent_decode(line);
+        if (!topic || topic_name_error(*topic)) {
+            spdlog::warn("subscriptions: ignoring a bad line in {}", (config_.data_dir / "subscriptions").string());
+            continue;
+        }
+        if (auto r = engine_->subscribe(now(), *topic); !r) {
+            spdlog::warn("subscriptions: cannot resubscribe to {}", *topic);
+            continue;
+        }
+        subscriptions_.push_back(*topic);
+        drain_outputs();
+    }
+    if (!subscriptions_.empty()) spdlog::info("subscriptions: resubscribed to {} topic(s)", subscriptions_.size());
+}
+
+void Runtime::save_subscriptions() {
+    std::string text;
+    for (auto const& t : subscriptions_) text += percent_encode(t) + "\n";
+    std::string error;
+    if (!write_file_atomic(config_.data_dir / "subscriptions", text, 0600, error))
+        spdlog::error("subscriptions: cannot save: {}", error);
 }
 
 }  // namespace

@@ -82,6 +82,21 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     lookup_cmd->add_option("id", cmd.target, "target id: 64 hex digits")->required();
     add_client_options(*lookup_cmd, cmd.client, c_data, c_api, c_cookie, true);
 
+    auto* subscribe_cmd = app.add_subcommand(
+        "subscribe", "Subscribe the node to TOPIC (if it is not yet) and print each delivered message as one line, until interrupted.");
+    subscribe_cmd->add_option("topic", cmd.topic, "topic name")->required();
+    add_client_options(*subscribe_cmd, cmd.client, c_data, c_api, c_cookie, true);
+    auto* unsubscribe_cmd = app.add_subcommand("unsubscribe", "Unsubscribe the node from TOPIC.");
+    unsubscribe_cmd->add_option("topic", cmd.topic, "topic name")->required();
+    add_client_options(*unsubscribe_cmd, cmd.client, c_data, c_api, c_cookie, false);
+    auto* publish_cmd = app.add_subcommand(
+        "publish", "Publish MESSAGE to TOPIC and print its id; with MESSAGE \"-\", publish each line of stdin as it arrives.");
+    publish_cmd->add_option("topic", cmd.topic, "topic name")->required();
+    publish_cmd->add_option("message", cmd.message, "the message text (at most 64 KiB), or - for stdin lines")->required();
+    add_client_options(*publish_cmd, cmd.client, c_data, c_api, c_cookie, true);
+    auto* topics_cmd = app.add_subcommand("topics", "List the node's topics with mesh size, known peers and messages delivered.");
+    add_client_options(*topics_cmd, cmd.client, c_data, c_api, c_cookie, true);
+
     std::vector<char const*> argv;
     for (auto const& a : args) argv.push_back(a.c_str());
     std::ostringstream out, err;
@@ -114,7 +129,9 @@ CliParse parse_cli(std::vector<std::string> const& args) {
 
     CLI::App* sub = nullptr;
     for (auto [app_ptr, kind] : {std::pair{id_cmd, Command::id}, {status_cmd, Command::status}, {peers_cmd, Command::peers},
-                                 {put_cmd, Command::put}, {get_cmd, Command::get}, {lookup_cmd, Command::lookup}}) {
+                                 {put_cmd, Command::put}, {get_cmd, Command::get}, {lookup_cmd, Command::lookup},
+                                 {subscribe_cmd, Command::subscribe}, {unsubscribe_cmd, Command::unsubscribe},
+                                 {publish_cmd, Command::publish}, {topics_cmd, Command::topics}}) {
         if (app_ptr->parsed()) {
             sub = app_ptr;
             cmd.command = kind;
@@ -134,6 +151,9 @@ CliParse parse_cli(std::vector<std::string> const& args) {
         }
     }
     if (cmd.command == Command::get && cmd.key.empty()) return usage_error(*sub, "KEY must not be empty");
+    bool const has_topic = cmd.command == Command::subscribe || cmd.command == Command::unsubscribe || cmd.command == Command::publish;
+    if (has_topic && cmd.topic.empty()) return usage_error(*sub, "TOPIC must not be empty");
+    if (has_topic && cmd.topic.size() > 256) return usage_error(*sub, "TOPIC is longer than 256 bytes");
     if (cmd.command == Command::lookup && !core::NodeId::from_hex(cmd.target))
         return usage_error(*sub, "ID " + cmd.target + ": expected 64 hex digits");
     result.command = std::move(cmd);

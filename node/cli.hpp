@@ -15,7 +15,7 @@
 
 namespace node {
 
-enum class Command { node, id, status, peers, put, get, lookup };
+enum class Command { node, id, status, peers, put, get, lookup, subscribe, unsubscribe, publish, topics };
 
 // How a client command reaches its node.
 struct ClientOptions {
@@ -33,6 +33,8 @@ struct CliCommand {
     std::string value;  // put
     std::optional<std::chrono::seconds> ttl;  // put --ttl
     std::string target;                       // lookup: 64 hex digits
+    std::string topic;                        // subscribe, unsubscribe, publish
+    std::string message;                      // publish: the text, or "-" for stdin lines
 };
 
 struct CliParse {

@@ -150,8 +150,6 @@ core::Result<HttpReply, ClientError> http_call(ApiTarget const& target, std::str
     return HttpReply{static_cast<unsigned>(res.result_int()), std::move(res.body())};
 }
 
-namespace {
-
 // Turns a non-200 reply into an error: the server's {"error": ...} when there is one.
 ClientError reply_error(ApiTarget const& target, HttpReply const& reply) {
     std::string message;
@@ -164,6 +162,9 @@ ClientError reply_error(ApiTarget const& target, HttpReply const& reply) {
         return fail(2, "the node rejected the request: " + message);
     return fail(1, "the node failed the request: " + message);
 }
+
+
+namespace {
 
 std::string format_duration(double seconds) {
     auto s = static_cast<long long>(seconds);
@@ -192,6 +193,8 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
     if (!located) return report(located.error());
     auto const& target = located.value();
 
+    if (is_pubsub_command(command.command)) return run_pubsub_client(command, target, out, err, std::cin);
+
     std::string method = "GET", path, body;
     auto timeout = quick_timeout;
     switch (command.command) {
@@ -219,7 +222,11 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
         path = "/v1/lookup?id=" + command.target;
         timeout = lookup_timeout;
         break;
-    case Command::node: return 2;  // not a client command
+    case Command::node:
+    case Command::subscribe:
+    case Command::unsubscribe:
+    case Command::publish:
+    case Command::topics: return 2;  // not here
     }
 
     auto reply = http_call(target, method, path, body, connect_timeout, timeout);
@@ -313,7 +320,11 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
         }
         return 0;
     }
-    case Command::node: break;
+    case Command::node:
+    case Command::subscribe:
+    case Command::unsubscribe:
+    case Command::publish:
+    case Command::topics: break;
     }
     return 2;
 }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <iosfwd>
+#include <istream>
 #include <string>
 
 namespace node {
@@ -40,6 +41,14 @@ struct HttpReply {
 core::Result<HttpReply, ClientError> http_call(ApiTarget const& target, std::string const& method, std::string const& path,
                                                std::string const& body, std::chrono::seconds connect_timeout,
                                                std::chrono::seconds total_timeout);
+
+// Turns a non-200 reply into an error: the server's {"error": ...} when there is one.
+ClientError reply_error(ApiTarget const& target, HttpReply const& reply);
+
+bool is_pubsub_command(Command c);
+// subscribe, unsubscribe, publish, topics (cli_pubsub.cpp). `in` feeds `publish TOPIC -`.
+int run_pubsub_client(CliCommand const& command, ApiTarget const& target, std::ostream& out, std::ostream& err,
+                      std::istream& in);
 
 // Runs a client command and prints its result; returns the exit code.
 int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& out, std::ostream& err);

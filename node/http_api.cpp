@@ -7,6 +7,8 @@
 #include "node/beast.hpp"
 #include "node/net.hpp"
 
+#include <array>
+
 #include <spdlog/spdlog.h>
 
 namespace node {
@@ -74,6 +76,7 @@ private:
         request.body = std::move(req.body());
         handle_api_request(shared_->backend, shared_->cookie, request, [self = shared_from_this(), generation](ApiResponse r) {
             if (generation != self->generation_ || self->responded_) return;
+            if (r.stream) return self->start_stream(std::move(r.stream));
             self->send(r.status, std::move(r.body), self->keep_alive_);
         });
     }
@@ -101,6 +104,62 @@ private:
         do_read();
     }
 
+    // --- Server-sent events: the header, then whatever the stream gives, until the client
+    // goes (a read ends) or the stream is cut. One write in flight at a time; what arrives
+    // meanwhile waits in the EventStream, which bounds it. ---
+    void start_stream(std::shared_ptr<EventStream> events) {
+        responded_ = true;
+        deadline_.cancel();
+        events_ = std::move(events);
+        std::weak_ptr<Session> weak = shared_from_this();
+        events_->set_wake([weak] {
+            if (auto self = weak.lock()) self->stream_write();
+        });
+        out_ = "HTTP/1.1 200 OK\r\nServer: kadmium\r\nContent-Type: text/event-stream\r\n"
+               "Cache-Control: no-store\r\nConnection: close\r\nX-Accel-Buffering: no\r\n\r\n";
+        out_ += events_->take();
+        writing_ = true;
+        stream_.expires_never();
+        asio::async_write(stream_.socket(), asio::buffer(out_), beast::bind_front_handler(&Session::on_stream_write, shared_from_this()));
+        // Any read completing means the client closed (or sent garbage): end the stream.
+        stream_.socket().async_read_some(asio::buffer(probe_), [self = shared_from_this()](beast::error_code, std::size_t) {
+            self->end_stream();
+        });
+        arm_keepalive();
+    }
+
+    void stream_write() {
+        if (writing_ || !events_ || events_->gone()) return;
+        out_ = events_->take();
+        if (out_.empty()) {
+            if (events_->cut()) end_stream();
+            return;
+        }
+        writing_ = true;
+        asio::async_write(stream_.socket(), asio::buffer(out_), beast::bind_front_handler(&Session::on_stream_write, shared_from_this()));
+    }
+
+    void on_stream_write(beast::error_code ec, std::size_t) {
+        writing_ = false;
+        if (ec) return end_stream();
+        stream_write();
+    }
+
+    void arm_keepalive() {
+        deadline_.expires_after(std::chrono::seconds(15));
+        deadline_.async_wait([self = shared_from_this()](beast::error_code e) {
+            if (e || !self->events_ || self->events_->gone()) return;
+            self->events_->keepalive();
+            self->arm_keepalive();
+        });
+    }
+
+    void end_stream() {
+        if (!events_ || events_->gone()) return;
+        events_->client_gone();
+        close();
+    }
+
     void close() {
         deadline_.cancel();
         beast::error_code ignored;
@@ -117,6 +176,10 @@ private:
     std::uint64_t generation_ = 0;
     bool keep_alive_ = false;
     bool responded_ = false;
+    std::shared_ptr<EventStream> events_;
+    std::string out_;
+    std::array<char, 64> probe_{};
+    bool writing_ = false;
 };
 
 }  // namespace

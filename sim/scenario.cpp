@@ -341,8 +341,8 @@ private:
             // new hellos, and an own-id lookup now if the table holds anyone (else when a
             // hello is answered, in on_event).
             sim_.command(i, [&](node::Engine& e, core::Instant now) {
-                for (auto p : peers) e.dht().bootstrap(now, sim_.node(p).endpoint);
-                if (e.dht().peer_count() > 0) e.dht().find_node(now, sim_.node(i).id);
+                for (auto p : peers) e.bootstrap(now, sim_.node(p).endpoint);
+                if (e.dht().peer_count() > 0) e.find_node(now, sim_.node(i).id);
             });
             arm_join_watchdog(i);
         });
@@ -459,7 +459,7 @@ private:
         auto origin = rec.origin;
         records.push_back(std::move(rec));
         issue(origin, Ref{liveness ? What::liveness_lookup : What::lookup, index},
-              [&](node::Engine& e, core::Instant now) { return e.dht().find_node(now, target); });
+              [&](node::Engine& e, core::Instant now) { return e.find_node(now, target); });
     }
 
     void issue_put(std::uint32_t p) {
@@ -481,7 +481,7 @@ private:
         // longer than dht.ttl_max would see its values expire; see docs/simulator.md).
         auto const ttl = o_.dht.ttl_max;
         issue(rec.origin, Ref{What::put, p}, [&](node::Engine& e, core::Instant now) {
-            return e.dht().put(now, key, std::move(value), ttl);
+            return e.put(now, key, std::move(value), ttl);
         });
     }
 
@@ -526,14 +526,14 @@ private:
         auto const key = puts_[p].key;
         records.push_back(std::move(rec));
         issue(origin, Ref{liveness ? What::liveness_get : What::get, index},
-              [&](node::Engine& e, core::Instant now) { return e.dht().get(now, key); });
+              [&](node::Engine& e, core::Instant now) { return e.get(now, key); });
     }
 
     void on_event(NodeIndex i, dht::Event& ev) {
         if (std::holds_alternative<dht::BootstrapReached>(ev)) {
             auto const& st = state_[i];
             if (!st.joined && st.retries > 0)
-                sim_.command(i, [&](node::Engine& e, core::Instant now) { e.dht().find_node(now, sim_.node(i).id); });
+                sim_.command(i, [&](node::Engine& e, core::Instant now) { e.find_node(now, sim_.node(i).id); });
             return;
         }
         auto* done = std::get_if<dht::LookupDone>(&ev);

@@ -8,25 +8,34 @@
 
 namespace sim {
 
-SimNode::SimNode(NodeIndex i, std::uint64_t seed, CryptoMode mode, std::size_t records_max)
+SimNode::SimNode(NodeIndex i, std::uint64_t seed, CryptoMode mode, std::size_t records_max, bool signing)
     : index(i), endpoint(endpoint_of(i)), rng(mix64(seed, i, 0x6e6f6465 /* "node" */)) {
     std::array<std::byte, 32> key_seed;
     rng.fill(key_seed);
-    if (mode == CryptoMode::real) {
-        auto identity = core::Identity::from_seed(key_seed);
+    if (mode == CryptoMode::real || signing) {
+        identity = core::Identity::from_seed(key_seed);
         public_key = identity.public_key;
-        crypto = std::make_unique<core::SodiumCrypto>(identity);
     } else {
         public_key.bytes = key_seed;
-        crypto = std::make_unique<core::StandInCrypto>(public_key);
+        identity.public_key = public_key;
+        identity.id = core::node_id_of(public_key);
     }
+    if (mode == CryptoMode::real) crypto = std::make_unique<core::SodiumCrypto>(identity);
+    else crypto = std::make_unique<core::StandInCrypto>(public_key);
     id = core::node_id_of(public_key);
     store = std::make_unique<store::MemStore>(records_max);
+    messages = std::make_unique<pubsub::MemoryMessageStore>();
 }
 
-void SimNode::start(dht::Config const& config, core::Instant now) {
+void SimNode::start(node::EngineConfig const& config, core::Instant now) {
     CORE_ASSERT(state == State::created || state == State::down);
-    engine = std::make_unique<node::Engine>(config, public_key, *crypto, *store, rng.split(), now, sim_wall);
+    // Sequence numbers from the virtual wall clock in microseconds, as in production.
+    auto const first_seqno = static_cast<std::uint64_t>(sim_wall.unix.seconds) * 1'000'000 +
+                             static_cast<std::uint64_t>(now.since_origin.count());
+    engine = std::make_unique<node::Engine>(config, identity, *crypto, *store, *messages, rng.split(), now, sim_wall,
+                                            first_seqno, std::vector<core::Endpoint>{endpoint});
+    link_of_stream.clear();
+    stream_of_link.clear();
     CORE_ASSERT(engine->dht().id() == id);
     state = State::up;
     ++incarnation;
@@ -38,10 +47,15 @@ void SimNode::stop(bool leave) {
     CORE_ASSERT(state == State::up);
     add_stats(stats_before, engine->dht().stats());
     engine.reset();
+    link_of_stream.clear();
+    stream_of_link.clear();
     wakeup_at.reset();
     state = leave ? State::gone : State::down;
     // A node that leaves for good frees its records too: nothing will read them again.
-    if (leave) store = std::make_unique<store::MemStore>(store->records_max());
+    if (leave) {
+        store = std::make_unique<store::MemStore>(store->records_max());
+        messages = std::make_unique<pubsub::MemoryMessageStore>();
+    }
 }
 
 void add_stats(dht::Stats& a, dht::Stats const& b) {

@@ -11,12 +11,15 @@
 #include "dht/config.hpp"
 #include "dht/stats.hpp"
 #include "node/engine.hpp"
+#include "pubsub/memory_store.hpp"
 #include "sim/latency_model.hpp"
+#include "sim/stream_link.hpp"
 #include "store/mem_store.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 
 namespace sim {
 
@@ -32,13 +35,15 @@ struct SimNode {
     // A node that does not run yet: identity, crypto and store, derived from (seed, index).
     // With CryptoMode::real the key pair comes from Identity::from_seed (an ed25519 key
     // generation, ~20 µs); with standin the public key is 32 random bytes.
-    SimNode(NodeIndex index, std::uint64_t seed, CryptoMode crypto, std::size_t records_max);
+    // `signing`: the node gets a real ed25519 identity even with stand-in packet crypto
+    // (pub/sub signs messages and provider records, and links prove identities).
+    SimNode(NodeIndex index, std::uint64_t seed, CryptoMode crypto, std::size_t records_max, bool signing = false);
     SimNode(SimNode&&) noexcept = default;
     SimNode& operator=(SimNode&&) noexcept = default;
 
     // Creates the engine (state becomes up). Each start draws a fresh engine Rng from
     // `rng`, so a restarted node does not replay its first life's choices.
-    void start(dht::Config const& config, core::Instant now);
+    void start(node::EngineConfig const& config, core::Instant now);
     // Destroys the engine, keeping its counters in `stats_before` (state becomes down, or
     // gone when the node leaves for good).
     void stop(bool leave);
@@ -49,9 +54,15 @@ struct SimNode {
     core::Endpoint endpoint;
     core::PublicKey public_key;
     core::NodeId id;
+    // The secret key is zero unless the node signs (stand-in runs without pub/sub).
+    core::Identity identity;
     core::Rng rng;
     std::unique_ptr<core::PacketCrypto> crypto;
     std::unique_ptr<store::MemStore> store;
+    std::unique_ptr<pubsub::MemoryMessageStore> messages;  // survives crashes, like `store`
+    // The engine's streams and the simulator's links, both ways (this life only).
+    std::unordered_map<node::StreamId, LinkId> link_of_stream;
+    std::unordered_map<LinkId, node::StreamId> stream_of_link;
     std::unique_ptr<node::Engine> engine;
     State state = State::created;
     // Bumped by every start, so a wakeup scheduled for an earlier life is recognised.

@@ -36,18 +36,26 @@ Simulator::Simulator(SimOptions options)
 NodeIndex Simulator::add_node() {
     auto const i = static_cast<NodeIndex>(nodes_.size());
     CORE_ASSERT(i < node_index_max);
-    nodes_.emplace_back(i, options_.seed, options_.crypto, options_.records_max);
+    nodes_.emplace_back(i, options_.seed, options_.crypto, options_.records_max, options_.signing);
     return i;
 }
 
 void Simulator::start_node(NodeIndex i, std::vector<NodeIndex> const& peers) {
     auto& n = nodes_.at(i);
-    n.start(options_.dht, now_);
+    n.start(engine_config(), now_);
     for (auto p : peers) {
         CORE_ASSERT(p != i);
-        n.engine->dht().bootstrap(now_, nodes_.at(p).endpoint);
+        n.engine->bootstrap(now_, nodes_.at(p).endpoint);
     }
     flush(i);
+}
+
+node::EngineConfig Simulator::engine_config() const {
+    node::EngineConfig c;
+    c.dht = options_.dht;
+    c.pubsub = options_.pubsub;
+    c.link = options_.link;
+    return c;
 }
 
 void Simulator::crash_node(NodeIndex i, bool leave) {
@@ -152,13 +160,91 @@ void Simulator::flush(NodeIndex i) {
                         Event{Event::Kind::datagram, *to, i, 0, last ? std::move(tx->bytes) : tx->bytes});
         }
     }
-    std::vector<dht::Event> events;  // local: a hook may command this node again
+    std::vector<node::Event> events;  // local: a hook may command this node again
     while (auto ev = n.engine->poll_event()) events.push_back(std::move(*ev));
+    for (auto& ev : events) {
+        if (auto* open = std::get_if<node::StreamOpen>(&ev)) {
+            open_engine_link(i, open->id, open->to);
+        } else if (auto* close = std::get_if<node::StreamClose>(&ev)) {
+            auto it = n.link_of_stream.find(close->id);
+            if (it == n.link_of_stream.end()) continue;
+            auto const link = it->second;
+            n.stream_of_link.erase(link);
+            n.link_of_stream.erase(it);
+            if (!close->last_bytes.empty()) send_on_link(link, i, std::move(close->last_bytes));
+            close_link(link, i);
+        }
+    }
+    write_streams(i);
     arm_wakeup(i);
     queue_peak_ = std::max(queue_peak_, queue_.size());
     for (auto& ev : events) {
-        if (on_event) on_event(i, ev);
+        if (auto* d = std::get_if<dht::Event>(&ev)) {
+            if (on_event) on_event(i, *d);
+        } else if (auto* m = std::get_if<pubsub::Delivered>(&ev)) {
+            if (on_delivered) on_delivered(i, *m);
+        }
+        if (!nodes_[i].up()) return;  // a hook crashed it
     }
+}
+
+void Simulator::open_engine_link(NodeIndex i, node::StreamId stream, core::Endpoint const& to) {
+    auto& n = nodes_[i];
+    auto target = index_of(to);
+    std::optional<LinkId> link;
+    if (target && *target < nodes_.size() && *target != i) link = open_link(i, *target);
+    if (!link) {
+        // Unreachable (partitioned, or no such node): the connect fails.
+        n.engine->handle_stream_closed(now_, stream);
+        return flush(i);
+    }
+    engine_links_.insert(*link);
+    n.link_of_stream.emplace(stream, *link);
+    n.stream_of_link.emplace(*link, stream);
+}
+
+void Simulator::write_streams(NodeIndex i) {
+    auto& n = nodes_[i];
+    while (auto stream = n.engine->poll_writable()) {
+        auto it = n.link_of_stream.find(*stream);
+        if (it == n.link_of_stream.end()) continue;
+        if (!links_.is_open(it->second)) continue;
+        auto bytes = n.engine->take_stream_bytes(*stream, 1 << 20);
+        if (!bytes.empty()) send_on_link(it->second, i, std::move(bytes));
+    }
+}
+
+void Simulator::stream_to_engine(NodeIndex to, StreamEvent& event) {
+    auto& n = nodes_[to];
+    auto known = n.stream_of_link.find(event.link);
+    switch (event.kind) {
+        case StreamEvent::Kind::opened: {
+            if (known != n.stream_of_link.end()) {
+                n.engine->handle_stream_connected(now_, known->second);
+                break;
+            }
+            auto stream = n.engine->handle_stream_accepted(now_, nodes_[event.peer].endpoint);
+            if (!stream) {
+                close_link(event.link, to);
+                break;
+            }
+            n.link_of_stream.emplace(*stream, event.link);
+            n.stream_of_link.emplace(event.link, *stream);
+            break;
+        }
+        case StreamEvent::Kind::frame:
+            if (known != n.stream_of_link.end()) n.engine->handle_stream_bytes(now_, known->second, event.frame);
+            break;
+        case StreamEvent::Kind::closed:
+            if (known != n.stream_of_link.end()) {
+                auto const stream = known->second;
+                n.stream_of_link.erase(known);
+                n.link_of_stream.erase(stream);
+                n.engine->handle_stream_closed(now_, stream);
+            }
+            break;
+    }
+    flush(to);
 }
 
 void Simulator::arm_wakeup(NodeIndex i) {
@@ -235,7 +321,8 @@ bool Simulator::step() {
             ++events_;
             trace(static_cast<std::uint64_t>(now_.since_origin.count()), d.to, 3 + static_cast<unsigned>(d.event.kind),
                   d.event.frame.size());
-            if (on_stream) on_stream(d.to, d.event);
+            if (engine_links_.contains(d.event.link)) stream_to_engine(d.to, d.event);
+            else if (on_stream) on_stream(d.to, d.event);
             return true;
         }
     }

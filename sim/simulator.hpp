@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <unordered_set>
 #include <functional>
 #include <string>
 #include <vector>
@@ -34,6 +35,11 @@ struct SimOptions {
     std::uint64_t seed = 1;
     CryptoMode crypto = CryptoMode::standin;
     dht::Config dht = sim_dht_config();
+    // Pub/sub and links. `signing` gives every node a real ed25519 identity (needed once
+    // any node subscribes or publishes; costs ~20 µs per node created).
+    pubsub::Config pubsub{};
+    link::Config link{};
+    bool signing = false;
     NetworkOptions network;
     SimStreamLinks::Options streams{};
     // Records per node's MemStore.
@@ -108,6 +114,9 @@ public:
 
     // --- Hooks (called during step; they may call commands and at()). ---
     std::function<void(NodeIndex, dht::Event&)> on_event;
+    std::function<void(NodeIndex, pubsub::Delivered&)> on_delivered;
+    // Stream events of links the test opened itself (open_link); links the engines open
+    // are handled by the simulator.
     std::function<void(NodeIndex, StreamEvent&)> on_stream;
 
     // --- Observation. ---
@@ -137,6 +146,11 @@ private:
 
     // Drains node `i`'s outputs and re-arms its wakeup.
     void flush(NodeIndex i);
+    // Hands a stream event of an engine-owned link to node `to`'s engine.
+    void stream_to_engine(NodeIndex to, StreamEvent& event);
+    void open_engine_link(NodeIndex i, node::StreamId stream, core::Endpoint const& to);
+    void write_streams(NodeIndex i);
+    node::EngineConfig engine_config() const;
     void arm_wakeup(NodeIndex i);
     void schedule_stream(std::vector<SimStreamLinks::Delivery>& out);
     template <class T>
@@ -163,6 +177,8 @@ private:
     std::vector<std::uint32_t> streams_free_;
     std::vector<SimStreamLinks::Delivery> stream_out_;  // scratch
     std::vector<dht::Event> events_scratch_;
+    // Links opened by engines (the rest belong to on_stream).
+    std::unordered_set<LinkId> engine_links_;
 };
 
 }  // namespace sim

@@ -1,0 +1,164 @@
+// Pub/sub API routes; see api_pubsub.hpp.
+#include "node/api_pubsub.hpp"
+
+#include "node/encoding.hpp"
+#include "node/json.hpp"
+
+namespace node {
+
+namespace {
+
+ApiResponse error(unsigned status, std::string_view message) { return {status, error_body(message), nullptr}; }
+
+constexpr std::string_view topics_prefix = "/v1/topics/";
+
+void publish_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {
+    json::Limits limits;
+    limits.input_max = request.body.size() + 1;
+    limits.depth_max = 2;
+    limits.values_max = 8;
+    auto parsed = json::parse(request.body, limits);
+    if (!parsed) return respond(error(400, "malformed JSON: " + parsed.error()));
+    auto const& body = parsed.value();
+    if (!body.is_object()) return respond(error(400, "the body must be a JSON object"));
+    for (auto const& [name, v] : body.members)
+        if (name != "topic" && name != "data" && name != "data_b64")
+            return respond(error(400, "unknown field \"" + name + "\""));
+    auto topic = body.find("topic") ? body.find("topic")->as_string() : std::nullopt;
+    if (!topic) return respond(error(400, "\"topic\" must be a string"));
+    if (auto e = topic_name_error(*topic)) return respond(error(400, *e));
+
+    auto const* text = body.find("data");
+    auto const* b64 = body.find("data_b64");
+    if ((text != nullptr) == (b64 != nullptr))
+        return respond(error(400, "give exactly one of \"data\" (a string) and \"data_b64\" (base64)"));
+    core::Bytes payload;
+    if (text) {
+        auto s = text->as_string();
+        if (!s) return respond(error(400, "\"data\" must be a string"));
+        payload = core::to_bytes(*s);
+    } else {
+        auto s = b64->as_string();
+        auto decoded = s ? base64_decode(*s) : std::nullopt;
+        if (!decoded) return respond(error(400, "\"data_b64\" must be standard base64 with padding"));
+        payload = std::move(*decoded);
+    }
+    if (payload.size() > backend.payload_size_max())
+        return respond(error(413, "the message is " + std::to_string(payload.size()) + " bytes; at most " +
+                                      std::to_string(backend.payload_size_max()) + " are allowed"));
+    auto r = backend.publish(std::string(*topic), std::move(payload));
+    if (!r) return respond(error(r.error().status, r.error().message));
+    auto const& p = r.value();
+    json::Writer w;
+    w.begin_object();
+    w.key("id").string(p.id.hex());
+    w.key("seq").number(p.seq);
+    w.key("ts").number(p.ts_ms);
+    w.key("peers").number(std::uint64_t{p.peers});
+    w.end_object();
+    respond({200, w.take(), nullptr});
+}
+
+void subscribe_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {
+    auto topic = query_param(request.target, "topic");
+    if (!topic) return respond(error(400, "query parameter \"topic\" is required (percent-encoded)"));
+    if (auto e = topic_name_error(*topic)) return respond(error(400, *e));
+    auto r = backend.open_stream(*topic);
+    if (!r) return respond(error(r.error().status, r.error().message));
+    ApiResponse res;
+    res.stream = std::move(r).value();
+    respond(std::move(res));
+}
+
+ApiResponse topics_response(ApiBackend& backend) {
+    json::Writer w;
+    w.begin_array();
+    for (auto const& t : backend.topics()) {
+        w.begin_object();
+        w.key("topic").string(t.name);
+        w.key("subscribed").boolean(t.subscribed);
+        w.key("mesh_peers").number(std::uint64_t{t.mesh_peers});
+        w.key("known_peers").number(std::uint64_t{t.known_peers});
+        w.key("delivered").number(t.delivered);
+        w.end_object();
+    }
+    w.end_array();
+    return {200, w.take(), nullptr};
+}
+
+void topic_request(ApiBackend& backend, std::string_view path, ApiRequest const& request,
+                   std::function<void(ApiResponse)>& respond) {
+    auto topic = percent_decode(path.substr(topics_prefix.size()));
+    if (!topic) return respond(error(400, "bad percent-encoding in the topic"));
+    if (auto e = topic_name_error(*topic)) return respond(error(400, *e));
+    json::Writer w;
+    if (request.method == "PUT") {
+        auto r = backend.subscribe(*topic);
+        if (!r) return respond(error(r.error().status, r.error().message));
+        w.begin_object().key("topic").string(*topic).key("subscribed").boolean(true).end_object();
+    } else if (request.method == "DELETE") {
+        backend.unsubscribe(*topic);
+        w.begin_object().key("topic").string(*topic).key("subscribed").boolean(false).end_object();
+    } else {
+        return respond(error(405, "/v1/topics/{topic} takes PUT (subscribe) or DELETE (unsubscribe)"));
+    }
+    respond({200, w.take(), nullptr});
+}
+
+}  // namespace
+
+std::optional<std::string> topic_name_error(std::string_view name) {
+    if (name.empty()) return "the topic name is empty";
+    if (name.size() > topic_name_max)
+        return "the topic name is " + std::to_string(name.size()) + " bytes; at most " + std::to_string(topic_name_max) +
+               " are allowed";
+    if (!is_valid_utf8(name)) return "the topic name is not valid UTF-8";
+    return std::nullopt;
+}
+
+std::string message_json(std::string_view topic, pubsub::Message const& m) {
+    json::Writer w;
+    w.begin_object();
+    w.key("id").string(m.id.hex());
+    w.key("topic").string(topic);
+    w.key("from").string(core::node_id_of(m.author).hex());
+    w.key("seq").number(m.seqno);
+    w.key("ts").number(m.ts_ms);
+    auto const text = core::as_chars(m.payload);
+    if (is_valid_utf8(text)) {
+        w.key("data").string(text);
+    } else {
+        w.key("data").string(base64_encode(m.payload));
+        w.key("encoding").string("base64");
+    }
+    w.end_object();
+    return w.take();
+}
+
+bool handle_pubsub_request(ApiBackend& backend, std::string_view path, ApiRequest const& request,
+                           std::function<void(ApiResponse)>& respond) {
+    auto method = [&](std::string_view m) {
+        if (request.method == m) return true;
+        respond(error(405, std::string(path) + " takes " + std::string(m)));
+        return false;
+    };
+    if (path == "/v1/publish") {
+        if (method("POST")) publish_request(backend, request, respond);
+        return true;
+    }
+    if (path == "/v1/subscribe") {
+        if (method("GET")) subscribe_request(backend, request, respond);
+        return true;
+    }
+    if (path == "/v1/topics") {
+        if (method("GET")) respond(topics_response(backend));
+        return true;
+    }
+    if (path.substr(0, topics_prefix.size()) == topics_prefix) {
+        topic_request(backend, path, request, respond);
+        return true;
+    }
+    return false;
+}
+
+}  // namespace node

@@ -1,0 +1,299 @@
+// The pub/sub client commands: `kadmium subscribe` (an event stream printed line by
+// line), `publish` (one message, or each line of stdin on one kept-alive connection),
+// `unsubscribe` and `topics`. Errors follow cli_client.hpp: one line on stderr, exit 2 for
+// bad arguments or no node, 1 when the operation failed.
+#include "node/api_routes.hpp"
+#include "node/beast.hpp"
+#include "node/cli_client.hpp"
+#include "node/encoding.hpp"
+#include "node/json.hpp"
+#include "node/net.hpp"
+
+#include <ctime>
+#include <iostream>
+#include <sstream>
+
+namespace node {
+
+namespace {
+
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr auto connect_limit = 5s;
+constexpr auto call_limit = 30s;
+// One event is one message as JSON: a 64 KiB payload as base64 plus its fields.
+constexpr std::size_t event_max = 256 * 1024;
+
+ClientError fail(int code, std::string message) { return {code, std::move(message)}; }
+
+std::string rfc3339_ms(std::int64_t unix_ms) {
+    std::time_t const secs = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
+    return buf;
+}
+
+// The plain line of a message: "TIME FROM: DATA" (FROM is the author id's first 8 hex
+// digits; binary data as "base64:...").
+std::string message_line(json::Value const& m) {
+    auto str = [&](char const* k) {
+        auto const* v = m.find(k);
+        return v && v->is_string() ? v->text : std::string();
+    };
+    auto const* ts = m.find("ts");
+    std::string line = rfc3339_ms(ts ? static_cast<std::int64_t>(ts->as_uint().value_or(0)) : 0);
+    line += " " + str("from").substr(0, 8) + ": ";
+    if (str("encoding") == "base64") line += "base64:";
+    line += str("data");
+    return line;
+}
+
+// One kept-alive HTTP connection to the node, for a run of requests.
+class ApiConnection {
+public:
+    explicit ApiConnection(ApiTarget const& target) : target_(target) {}
+
+    core::Result<HttpReply, ClientError> call(std::string const& method, std::string const& path, std::string const& body) {
+        if (!connected_) {
+            if (auto r = connect(); !r) return core::Err(r.error());
+        }
+        http::request<http::string_body> req{http::verb::unknown, path, 11};
+        req.method_string(method);
+        req.set(http::field::host, target_.address.to_string());
+        req.set(http::field::user_agent, "kadmium-cli");
+        req.set(http::field::authorization, "Bearer " + target_.cookie);
+        if (!body.empty()) req.set(http::field::content_type, "application/json");
+        req.body() = body;
+        req.keep_alive(true);
+        req.prepare_payload();
+        beast::error_code ec;
+        stream_->expires_after(call_limit);
+        http::write(*stream_, req, ec);
+        http::response<http::string_body> res;
+        if (!ec) http::read(*stream_, buffer_, res, ec);
+        if (ec) {
+            connected_ = false;
+            return core::Err(fail(1, "talking to the node at " + target_.address.to_string() + ": " + ec.message()));
+        }
+        if (!res.keep_alive()) connected_ = false;
+        return HttpReply{static_cast<unsigned>(res.result_int()), std::move(res.body())};
+    }
+
+private:
+    core::Result<void, ClientError> connect() {
+        beast::error_code ec;
+        stream_.emplace(io_);
+        stream_->expires_after(connect_limit);
+        stream_->connect(to_tcp(target_.address), ec);
+        if (ec)
+            return core::Err(fail(2, "no node at " + target_.address.to_string() + " (" + target_.origin + "): " + ec.message()));
+        beast::error_code ignored;
+        stream_->socket().set_option(tcp::no_delay(true), ignored);
+        connected_ = true;
+        return {};
+    }
+
+    ApiTarget const& target_;
+    asio::io_context io_{1};
+    std::optional<beast::tcp_stream> stream_;
+    beast::flat_buffer buffer_;
+    bool connected_ = false;
+};
+
+std::string publish_body(std::string const& topic, std::string_view message) {
+    json::Writer w;
+    w.begin_object().key("topic").string(topic);
+    if (is_valid_utf8(message)) w.key("data").string(message);
+    else w.key("data_b64").string(base64_encode(core::as_bytes(message)));
+    w.end_object();
+    return w.take();
+}
+
+int publish(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, std::ostream& err, std::istream& in) {
+    ApiConnection conn(target);
+    auto one = [&](std::string_view message) -> int {
+        auto reply = conn.call("POST", "/v1/publish", publish_body(cmd.topic, message));
+        if (!reply) {
+            err << "kadmium: " << reply.error().message << "\n";
+            return reply.error().exit_code;
+        }
+        if (reply.value().status != 200) {
+            auto e = reply_error(target, reply.value());
+            err << "kadmium: " << e.message << "\n";
+            return e.exit_code;
+        }
+        if (cmd.client.json) {
+            std::string_view t = reply.value().body;
+            while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+            out << t << std::endl;
+        } else {
+            auto v = json::parse(reply.value().body);
+            auto const* id = v ? v.value().find("id") : nullptr;
+            out << (id && id->is_string() ? id->text : "?") << std::endl;
+        }
+        return 0;
+    };
+    if (cmd.message != "-") return one(cmd.message);
+    // One message per line as it arrives; a failed line is reported and the rest go on.
+    int code = 0;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        if (int c = one(line); c != 0) {
+            code = c;
+            if (c == 2) return c;  // no node: nothing more will work
+        }
+    }
+    return code;
+}
+
+// Reads the event stream until the node closes it; prints each message.
+int subscribe(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, std::ostream& err) {
+    asio::io_context io{1};
+    tcp::socket socket(io);
+    boost::system::error_code ec;
+    socket.connect(to_tcp(target.address), ec);
+    if (ec) {
+        err << "kadmium: no node at " << target.address.to_string() << " (" << target.origin << "): " << ec.message() << "\n";
+        return 2;
+    }
+    std::string request = "GET /v1/subscribe?topic=" + percent_encode(cmd.topic) + " HTTP/1.1\r\nHost: " +
+                          target.address.to_string() + "\r\nAuthorization: Bearer " + target.cookie +
+                          "\r\nAccept: text/event-stream\r\nUser-Agent: kadmium-cli\r\n\r\n";
+    asio::write(socket, asio::buffer(request), ec);
+    std::string buf;
+    std::array<char, 16 * 1024> chunk;
+    bool header_done = false;
+    std::string event_name;
+    for (;;) {
+        auto n = socket.read_some(asio::buffer(chunk), ec);
+        if (ec) break;
+        buf.append(chunk.data(), n);
+        if (!header_done) {
+            auto end = buf.find("\r\n\r\n");
+            if (end == std::string::npos) {
+                if (buf.size() > 64 * 1024) break;
+                continue;
+            }
+            auto const status_line = buf.substr(0, buf.find("\r\n"));
+            if (status_line.find(" 200 ") == std::string::npos) {
+                // An error answer: read its JSON body to the end and report it.
+                std::string body = buf.substr(end + 4);
+                while (!ec && body.size() < 64 * 1024) {
+                    n = socket.read_some(asio::buffer(chunk), ec);
+                    if (!ec) body.append(chunk.data(), n);
+                }
+                HttpReply reply{0, body};
+                auto const sp = status_line.find(' ');
+                reply.status = static_cast<unsigned>(std::atoi(status_line.c_str() + (sp == std::string::npos ? 0 : sp + 1)));
+                auto e = reply_error(target, reply);
+                err << "kadmium: " << e.message << "\n";
+                return e.exit_code;
+            }
+            header_done = true;
+            buf.erase(0, end + 4);
+        }
+        // Events end with a blank line; lines are "field: value".
+        for (;;) {
+            auto end = buf.find("\n\n");
+            if (end == std::string::npos) {
+                if (buf.size() > event_max) {
+                    err << "kadmium: an event from the node is larger than " << event_max << " bytes\n";
+                    return 1;
+                }
+                break;
+            }
+            std::string_view ev(buf.data(), end);
+            std::string data;
+            event_name.clear();
+            while (!ev.empty()) {
+                auto nl = ev.find('\n');
+                auto line = ev.substr(0, nl);
+                if (line.substr(0, 6) == "data: ") data = std::string(line.substr(6));
+                if (line.substr(0, 7) == "event: ") event_name = std::string(line.substr(7));
+                if (nl == std::string_view::npos) break;
+                ev.remove_prefix(nl + 1);
+            }
+            buf.erase(0, end + 2);
+            if (event_name == "overflow") {
+                err << "kadmium: this subscriber fell behind and the node cut the stream\n";
+                return 1;
+            }
+            if (data.empty()) continue;  // keepalive
+            if (cmd.client.json) {
+                out << data << std::endl;
+            } else if (auto v = json::parse(data); v) {
+                out << message_line(v.value()) << std::endl;
+            }
+        }
+    }
+    err << "kadmium: the node closed the subscription" << (ec ? ": " + ec.message() : std::string()) << "\n";
+    return 1;
+}
+
+int simple(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, std::ostream& err) {
+    ApiConnection conn(target);
+    std::string method = "GET", path = "/v1/topics";
+    if (cmd.command == Command::unsubscribe) {
+        method = "DELETE";
+        path = "/v1/topics/" + percent_encode(cmd.topic);
+    }
+    auto reply = conn.call(method, path, "");
+    if (!reply) {
+        err << "kadmium: " << reply.error().message << "\n";
+        return reply.error().exit_code;
+    }
+    if (reply.value().status != 200) {
+        auto e = reply_error(target, reply.value());
+        err << "kadmium: " << e.message << "\n";
+        return e.exit_code;
+    }
+    if (cmd.command == Command::unsubscribe) {
+        out << "unsubscribed from " << cmd.topic << "\n";
+        return 0;
+    }
+    if (cmd.client.json) {
+        std::string_view t = reply.value().body;
+        while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+        out << t << "\n";
+        return 0;
+    }
+    auto v = json::parse(reply.value().body);
+    if (!v || !v.value().is_array()) {
+        err << "kadmium: the node's answer is not a JSON array\n";
+        return 1;
+    }
+    auto field = [](json::Value const& o, char const* k) {
+        auto const* x = o.find(k);
+        return x ? x->text : std::string("?");
+    };
+    for (auto const& t : v.value().items) {
+        auto const* sub = t.find("subscribed");
+        out << field(t, "topic") << "  " << (sub && sub->boolean ? "subscribed" : "fanout") << "  mesh "
+            << field(t, "mesh_peers") << "  peers " << field(t, "known_peers") << "  delivered " << field(t, "delivered")
+            << "\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+bool is_pubsub_command(Command c) {
+    return c == Command::subscribe || c == Command::unsubscribe || c == Command::publish || c == Command::topics;
+}
+
+int run_pubsub_client(CliCommand const& command, ApiTarget const& target, std::ostream& out, std::ostream& err,
+                      std::istream& in) {
+    switch (command.command) {
+    case Command::publish: return publish(command, target, out, err, in);
+    case Command::subscribe: return subscribe(command, target, out, err);
+    default: return simple(command, target, out, err);
+    }
+}
+
+}  // namespace node
