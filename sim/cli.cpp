@@ -99,6 +99,21 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
                    "At most this many lookups in the liveness batch (never more than --lookups)")
         ->check(CLI::Range(0, 10'000'000))
         ->capture_default_str();
+    auto& ps = s.pubsub;
+    double min_delivery = -1.0;
+    app.add_option("--subscribers", ps.subscribers, "Nodes subscribed to the topics (pub/sub workload; 0 = none)")
+        ->check(CLI::Range(0, 2'000'000))
+        ->capture_default_str();
+    app.add_option("--messages", ps.messages,
+                   "Messages published by random nodes (subscribers or not) during the workload, after the meshes settle")
+        ->check(CLI::Range(0, 10'000'000))
+        ->capture_default_str();
+    app.add_option("--topics", ps.topics, "Topics the subscribers are spread over (round-robin)")
+        ->check(CLI::Range(1, 10'000))
+        ->capture_default_str();
+    app.add_option("--msg-size", ps.msg_size, "Payload bytes of each message")->check(CLI::Range(8, 64 * 1024))->capture_default_str();
+    app.add_option("--min-delivery", min_delivery, "Fail (exit 1) when the pub/sub delivery ratio is below this (0..1)")
+        ->check(CLI::Range(0.0, 1.0));
     app.add_option("--churn", s.churn, "Fraction of the nodes that leave during the workload; as many new ones join")
         ->check(CLI::Range(0.0, 0.9))
         ->capture_default_str();
@@ -146,7 +161,9 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     app.add_option("--max-events", s.events_max, "Stop (and fail) after this many events")->capture_default_str();
     app.add_option("--json", cfg.json_path, "Write the report as one JSON object to FILE");
     app.add_option("--csv", cfg.csv_path, "Write one CSV row per lookup to FILE");
-    app.add_option("--plot", cfg.plot_path, "Write the lookup latency CDF as an SVG to FILE");
+    app.add_option("--plot", cfg.plot_path,
+                   "Write the lookup latency CDF as an SVG to FILE (and, with pub/sub, the delivery latency CDF to "
+                   "FILE with -delivery before its extension)");
     bool randomize = false;
     app.add_flag("--randomize-faults", randomize,
                  "Let the seed choose loss, duplication, reordering, latency, churn, crashes, partitions and the "
@@ -194,6 +211,8 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     s.settle = seconds(settle_s);
     s.downtime = seconds(downtime_s);
     if (min_success >= 0.0) s.min_success = min_success;
+    if (min_delivery >= 0.0) s.min_delivery = min_delivery;
+    if (ps.messages > 0 && ps.subscribers == 0) return bad("--messages needs --subscribers: someone must receive them");
     if (s.events_max == 0) return bad("--max-events must be positive");
     s.progress = !cfg.quiet;
     if (gets_option->count() > 0) {

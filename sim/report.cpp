@@ -159,6 +159,17 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
         write_failed_lookups(out, r.liveness_lookups, "liveness lookup");
         write_failed_gets(out, r.liveness_gets);
     }
+    if (r.pubsub.ran) {
+        auto const& p = r.pubsub;
+        out << "  pubsub:   " << p.subscribers << " subscribers (" << p.subscribers_whole_run << " up all run), "
+            << p.published << " published (" << p.abandoned << " abandoned), " << p.delivered << " of "
+            << p.expected_deliveries << " expected deliveries: " << fixed(100.0 * p.delivery_ratio, 3) << "%\n";
+        out << "            latency p50 " << fixed(p.latency_ms_p50, 1) << " ms p90 " << fixed(p.latency_ms_p90, 1)
+            << " ms p99 " << fixed(p.latency_ms_p99, 1) << " ms max " << fixed(p.latency_ms_max, 1) << " ms; "
+            << fixed(p.duplicates_per_delivery, 2) << " duplicates and " << fixed(p.bytes_per_delivery, 0)
+            << " link bytes per delivery\n";
+        for (auto const& m : p.missed_examples) out << "            missed: " << m << "\n";
+    }
     out << "  network:  " << r.network.sent << " sent, " << r.delivered << " delivered, " << r.network.lost << " lost, "
         << r.network.duplicated << " duplicated, " << r.network.cut << " cut by partitions, " << r.to_down
         << " to down nodes, " << r.network.oversize << " over MTU, " << r.network.unroutable << " unroutable\n";
@@ -253,6 +264,21 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
             << ", \"what\": " << json_string(v.what) << "}";
     }
     out << "],\n";
+    if (r.pubsub.ran) {
+        auto const& p = r.pubsub;
+        out << "  \"pubsub\": {\"subscribers\": " << p.subscribers << ", \"subscribers_whole_run\": " << p.subscribers_whole_run
+            << ", \"topics\": " << o.pubsub.topics << ", \"msg_size\": " << o.pubsub.msg_size
+            << ", \"published\": " << p.published << ", \"abandoned\": " << p.abandoned
+            << ", \"publish_failed\": " << p.publish_failed << ", \"expected_deliveries\": " << p.expected_deliveries
+            << ", \"delivered\": " << p.delivered << ", \"delivered_total\": " << p.delivered_total
+            << ", \"delivery_ratio\": " << fixed(p.delivery_ratio, 6) << ", \"latency_ms_p50\": " << fixed(p.latency_ms_p50, 3)
+            << ", \"latency_ms_p90\": " << fixed(p.latency_ms_p90, 3) << ", \"latency_ms_p99\": " << fixed(p.latency_ms_p99, 3)
+            << ", \"latency_ms_max\": " << fixed(p.latency_ms_max, 3)
+            << ", \"duplicates_per_delivery\": " << fixed(p.duplicates_per_delivery, 4)
+            << ", \"bytes_per_delivery\": " << fixed(p.bytes_per_delivery, 1) << ", \"link_bytes\": " << p.link_bytes
+            << ", \"double_deliveries\": " << p.double_deliveries << ", \"unknown_deliveries\": " << p.unknown_deliveries
+            << "},\n";
+    }
     out << "  \"passed\": " << (r.passed() ? "true" : "false") << ",\n";
     out << "  \"failures\": [";
     for (std::size_t i = 0; i < r.failures.size(); ++i) out << (i ? ", " : "") << json_string(r.failures[i]);
@@ -296,7 +322,8 @@ std::string tick_label(double v) {
 
 }  // namespace
 
-void write_cdf_svg(std::ostream& out, std::vector<double> latencies_ms, std::string const& title) {
+void write_cdf_svg(std::ostream& out, std::vector<double> latencies_ms, std::string const& title,
+                   std::string const& y_label) {
     std::sort(latencies_ms.begin(), latencies_ms.end());
     constexpr double width = 720, height = 480;
     constexpr double left = 80, right = 30, top = 50, bottom = 70;
@@ -341,7 +368,7 @@ void write_cdf_svg(std::ostream& out, std::vector<double> latencies_ms, std::str
     out << "<text x=\"" << left + plot_w / 2 << "\" y=\"" << height - 20
         << "\" text-anchor=\"middle\">lookup latency (ms)</text>\n";
     out << "<text x=\"20\" y=\"" << top + plot_h / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
-        << top + plot_h / 2 << ")\">fraction of lookups (CDF)</text>\n";
+        << top + plot_h / 2 << ")\">" << y_label << "</text>\n";
     // The step curve: at most ~2000 points, so a 100,000-lookup run stays a small file.
     if (!latencies_ms.empty()) {
         std::size_t const n = latencies_ms.size();

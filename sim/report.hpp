@@ -18,7 +18,8 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
 // Header plus one row per workload lookup.
 void write_csv(std::ostream& out, ScenarioResult const& r);
 // A standalone SVG (axes, ticks, labels, title) of the CDF of `latencies_ms`.
-void write_cdf_svg(std::ostream& out, std::vector<double> latencies_ms, std::string const& title);
+void write_cdf_svg(std::ostream& out, std::vector<double> latencies_ms, std::string const& title,
+                   std::string const& y_label = "fraction of lookups (CDF)");
 // Latencies (ms) of the finished workload lookups, in issue order.
 std::vector<double> lookup_latencies_ms(ScenarioResult const& r);
 

@@ -49,6 +49,9 @@ constexpr std::size_t value_random_bytes = 8;
 // The liveness batch is spread over this much virtual time rather than started in one
 // instant: no real workload starts a thousand lookups in the same microsecond.
 constexpr core::Duration liveness_batch_window = 10s;
+// After the workload, publishing stops and messages in flight arrive (a few hops of at
+// most a few hundred ms each, plus IWANT repair on the heartbeat).
+constexpr core::Duration pubsub_drain = 10s;
 
 class ScenarioRun {
 public:
@@ -57,6 +60,9 @@ public:
           sim_(SimOptions{.seed = o.seed,
                           .crypto = o.crypto,
                           .dht = o.dht,
+                          .pubsub = {},
+                          .link = {},
+                          .signing = o.pubsub.enabled(),
                           .network = o.network,
                           .streams = {},
                           .records_max = o.dht.records_max,
@@ -69,6 +75,10 @@ public:
         // Puts are numbered by 32-bit indexes in the in-flight map.
         CORE_ASSERT(o.puts <= std::numeric_limits<std::uint32_t>::max());
         sim_.on_event = [this](NodeIndex i, dht::Event& ev) { on_event(i, ev); };
+        if (o.pubsub.enabled()) {
+            pubsub_.emplace(sim_, o.pubsub, o.seed);
+            sim_.on_delivered = [this](NodeIndex i, pubsub::Delivered& d) { pubsub_->on_delivered(i, d); };
+        }
     }
 
     ScenarioResult run() {
@@ -81,6 +91,8 @@ public:
         workload_end_ = workload_start_ + o_.workload;
         schedule_workload();
         run_phase(workload_end_, "join/settle/workload");
+        // Messages published at the end of the workload are still travelling.
+        if (pubsub_) run_phase(workload_end_ + pubsub_drain, "pubsub drain");
         // Drain: every lookup ends by its deadline; the margin covers the last replies.
         // Nodes that joined late in the workload get the same time to finish joining. A
         // get may wait for its put first: then it may take two lookups' time.
@@ -128,6 +140,7 @@ public:
         r.puts = std::move(puts_);
         r.gets = std::move(gets_);
         r.liveness_lookups = std::move(liveness_lookups_);
+        if (pubsub_) r.pubsub = pubsub_->summarise();
         r.liveness_gets = std::move(liveness_gets_);
         r.liveness.ran = liveness_started_;
         r.liveness.started_s = core::to_seconds(liveness_start_.since_origin);
@@ -200,6 +213,11 @@ private:
             sim_.at(workload_start_ + p.at + p.duration, [this] { sim_.heal(); });
         }
         schedule_values();
+        // Subscribers are picked among the nodes joined when the workload starts.
+        if (pubsub_)
+            sim_.at(workload_start_, [this] {
+                pubsub_->schedule(workload_start_, workload_end_, [this] { return joined_.pick(rng_); });
+            });
     }
 
     // Puts spread over the first half of the workload, gets over the second: each get is
@@ -318,6 +336,7 @@ private:
         auto peers = pick_bootstrap_peers(i);
         sim_.start_node(i, peers);
         up_.insert(i);
+        if (pubsub_) pubsub_->on_up(i);
         peak_up_ = std::max(peak_up_, up_.size());
         if (peers.empty()) {
             // The first node is the network: nothing to join.
@@ -371,6 +390,7 @@ private:
             it = in_flight_.erase(it);
         }
         sim_.crash_node(i, leave);
+        if (pubsub_) pubsub_->on_down(i);
     }
 
     void abandon(Ref ref) {
@@ -775,6 +795,19 @@ private:
                           *o_.min_success);
             r.failures.push_back(buf);
         }
+        if (r.pubsub.ran) {
+            auto const& p = r.pubsub;
+            if (p.double_deliveries > 0 || p.unknown_deliveries > 0) {
+                std::snprintf(buf, sizeof buf, "pubsub: %zu double deliveries and %zu deliveries of unpublished messages",
+                              p.double_deliveries, p.unknown_deliveries);
+                r.failures.push_back(buf);
+            }
+            if (o_.min_delivery && p.delivery_ratio < *o_.min_delivery) {
+                std::snprintf(buf, sizeof buf, "pubsub delivery %.5f below --min-delivery %.5f (%zu of %zu)",
+                              p.delivery_ratio, *o_.min_delivery, p.delivered, p.expected_deliveries);
+                r.failures.push_back(buf);
+            }
+        }
         if (r.liveness.ran && !r.liveness.passed) {
             auto const& l = r.liveness;
             std::snprintf(buf, sizeof buf,
@@ -821,6 +854,7 @@ private:
     bool liveness_started_ = false;
     core::Instant liveness_start_{};
     std::chrono::steady_clock::time_point wall_last_;
+    std::optional<PubsubWorkload> pubsub_;
 };
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include "core/time.hpp"
 #include "dht/config.hpp"
 #include "dht/stats.hpp"
+#include "sim/pubsub_workload.hpp"
 #include "sim/simulator.hpp"
 
 #include <cstdint>
@@ -81,6 +82,10 @@ struct ScenarioOptions {
     bool liveness = false;
     core::Duration liveness_settle = 30s;
     std::size_t liveness_lookups_max = 1000;
+    // Pub/sub (pubsub_workload.hpp); off unless subscribers or messages are asked for.
+    PubsubOptions pubsub;
+    // Fails the run when the pub/sub delivery ratio is below this.
+    std::optional<double> min_delivery;
     // Fails the run when the lookup or the get success rate is below this.
     std::optional<double> min_success;
     std::uint64_t events_max = 4'000'000'000;
@@ -201,6 +206,7 @@ struct ScenarioResult {
     std::vector<LookupRecord> liveness_lookups;
     std::vector<GetRecord> liveness_gets;
     LivenessSummary liveness;
+    PubsubSummary pubsub;  // ran = false without pub/sub
     double virtual_seconds = 0;
     double wall_seconds = 0;
     std::uint64_t events = 0;

@@ -56,6 +56,19 @@ int main(int argc, char** argv) {
                      std::to_string(cfg.scenario.seed);
         files_ok &= write_file(cfg.plot_path,
                                [&](std::ostream& o) { sim::write_cdf_svg(o, sim::lookup_latencies_ms(result), title); });
+        if (result.pubsub.ran) {
+            // out/latency.svg -> out/latency-delivery.svg
+            auto path = cfg.plot_path;
+            auto dot = path.rfind('.');
+            auto slash = path.rfind('/');
+            if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) dot = path.size();
+            path.insert(dot, "-delivery");
+            auto t = "kadmium-sim delivery latency: " + std::to_string(result.pubsub.subscribers) + " subscribers, " +
+                     std::to_string(cfg.scenario.nodes) + " nodes, seed " + std::to_string(cfg.scenario.seed);
+            files_ok &= write_file(path, [&](std::ostream& o) {
+                sim::write_cdf_svg(o, result.pubsub.latencies_ms, t, "fraction of deliveries (CDF)");
+            });
+        }
     }
     if (!result.passed()) {
         for (auto const& f : result.failures) std::cerr << "kadmium-sim: FAILED: " << f << "\n";

@@ -46,6 +46,8 @@ void SimNode::start(node::EngineConfig const& config, core::Instant now) {
 void SimNode::stop(bool leave) {
     CORE_ASSERT(state == State::up);
     add_stats(stats_before, engine->dht().stats());
+    link_bytes_before += engine->stats().bytes_out;
+    pubsub_duplicates_before += engine->pubsub().stats().duplicate;
     engine.reset();
     link_of_stream.clear();
     stream_of_link.clear();

@@ -74,6 +74,8 @@ struct SimNode {
     core::Instant last_timeout_at{core::Duration{-1}};
     // Counters of earlier lives, summed when the engine is destroyed.
     dht::Stats stats_before;
+    std::uint64_t link_bytes_before = 0;        // link bytes sent in earlier lives
+    std::uint64_t pubsub_duplicates_before = 0; // messages received again, earlier lives
 };
 
 // Adds `b`'s counters to `a`.
