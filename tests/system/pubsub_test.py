@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Multi-process pub/sub tests of real kadmium nodes on loopback, driven through the CLI.
+
+Scenarios:
+  mesh_and_kill  20 nodes started together; 5 subscribe through `kadmium subscribe`; a node
+                 that is not subscribed and one that is publish 250 messages between them
+                 (`kadmium publish TOPIC -`); every subscriber's stream has every message
+                 exactly once. Then 4 nodes that are not subscribers are killed with SIGKILL
+                 while publishing goes on; after the kill settles every live subscriber
+                 receives every message published.
+  cli            publish/subscribe/topics/unsubscribe errors and --help; subscriptions
+                 survive a restart.
+
+Only loopback addresses are used. Every wait is bounded; only processes this script started
+are stopped, by PID. Shares Node and helpers with network_test.py.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import network_test as nt  # noqa: E402
+
+TOPIC = "chat"
+
+
+class Subscriber:
+    """`kadmium subscribe TOPIC --json` in the background, its lines collected."""
+
+    def __init__(self, node, topic=TOPIC):
+        self.node = node
+        self.lines = []
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen([nt.BIN, "subscribe", topic, "--json", "--data", node.data],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def messages(self):
+        with self.lock:
+            return [json.loads(l) for l in self.lines if l.strip()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def start_together(root, count, rng):
+    """`count` nodes started at the same moment, each bootstrapping from earlier ones."""
+    nodes = [nt.Node(root, 0)]
+    nodes[0].start()
+    for i in range(1, count):
+        earlier = rng.sample(nodes, min(2, len(nodes)))
+        nodes.append(nt.Node(root, i, bootstrap=[e.listen for e in earlier]))
+    # All the rest at once: start() waits for each api.addr, so launch processes first.
+    threads = [threading.Thread(target=n.start) for n in nodes[1:]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for n in nodes:
+        nt.check(n.alive() and n.listen, f"node {n.index} did not start")
+    return nodes
+
+
+def publish_lines(node, lines, topic=TOPIC, pace_s=0.0, times=None):
+    """`kadmium publish TOPIC -` fed `lines` one at a time; returns the ids it printed.
+    With `times` (a list), appends the time each id was acknowledged."""
+    p = subprocess.Popen([nt.BIN, "publish", topic, "-", "--data", node.data], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    ids = []
+    try:
+        for l in lines:
+            p.stdin.write(l + "\n")
+            p.stdin.flush()
+            out = p.stdout.readline().strip()  # one id per line, printed once accepted
+            if not out:
+                break
+            ids.append(out)
+            if times is not None:
+                times.append(time.time())
+            if pace_s:
+                time.sleep(pace_s)
+        p.stdin.close()
+        err = p.stderr.read()
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    nt.check(p.returncode == 0, f"publish from node {node.index} failed: {p.returncode} {err}")
+    nt.check(len(ids) == len(lines), f"publish printed {len(ids)} ids for {len(lines)} lines: {err}")
+    return ids
+
+
+def wait_all_delivered(subs, expected_ids, timeout, label):
+    expected = set(expected_ids)
+
+    def done():
+        return all(expected <= {m["id"] for m in s.messages()} for s in subs)
+
+    try:
+        nt.wait_for(done, timeout, step=0.5, what=label)
+    except AssertionError:
+        for s in subs:
+            got = {m["id"] for m in s.messages()}
+            print(f"node {s.node.index}: {len(expected & got)} of {len(expected)}", file=sys.stderr)
+        raise
+
+
+def check_exactly_once(subs):
+    for s in subs:
+        ids = [m["id"] for m in s.messages()]
+        dup = len(ids) - len(set(ids))
+        nt.check(dup == 0, f"node {s.node.index}'s stream delivered {dup} message(s) twice")
+
+
+def scenario_mesh_and_kill(root):
+    rng = random.Random(8)
+    nodes = start_together(root, 20, rng)
+    nt.wait_for(lambda: all((s := n.status()) and s["peers"] >= 5 for n in nodes), 30,
+                what="every node to know peers")
+    sub_nodes = rng.sample(nodes[1:], 5)
+    subs = [Subscriber(n) for n in sub_nodes]
+    # Meshes form within a few heartbeats of the provider lookups.
+    nt.wait_for(lambda: all(any(t["topic"] == TOPIC and t["mesh_peers"] >= 1
+                                for t in json.loads(n.cli("topics", "--json").stdout or "[]"))
+                            for n in sub_nodes), 30, what="subscribers to have mesh peers")
+    others = [n for n in nodes if n not in sub_nodes]
+    outsider = others[0]
+    insider = sub_nodes[0]
+    lines = [f"message {i} {rng.randrange(1 << 40)}" for i in range(250)]
+    t0 = time.time()
+    ids = []
+    ids_lock = threading.Lock()
+
+    def pub(node, part):
+        got = publish_lines(node, part)
+        with ids_lock:
+            ids.extend(got)
+
+    threads = [threading.Thread(target=pub, args=(outsider, lines[:125])),
+               threading.Thread(target=pub, args=(insider, lines[125:]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    nt.check(len(ids) == 250, f"{len(ids)} of 250 publishes acknowledged")
+    wait_all_delivered(subs, ids, 30, "every subscriber to receive all 250 messages")
+    check_exactly_once(subs)
+    print(f"250 messages to 5 subscribers, each exactly once, in {time.time() - t0:.1f} s")
+
+    # Kill 4 non-subscribers (not the outside publisher) while publishing goes on.
+    victims = rng.sample([n for n in others if n is not outsider], 4)
+    more = [f"after {i}" for i in range(200)]
+    after_ids, after_times = [], []
+
+    def pub_paced():
+        after_ids.extend(publish_lines(outsider, more, pace_s=0.02, times=after_times))
+
+    t = threading.Thread(target=pub_paced)
+    t.start()
+    time.sleep(1.0)
+    for v in victims:
+        v.kill(signal.SIGKILL)
+    kill_time = time.time()
+    print("killed", sorted(v.index for v in victims))
+    t.join(timeout=120)
+    nt.check(len(after_ids) == 200, f"{len(after_ids)} of 200 publishes acknowledged after the kill")
+    # Messages published from `settle` seconds after the kill on must all arrive (mesh and
+    # fanout repair run on the 1 s heartbeat); earlier ones are reported.
+    settle = 3.0
+    late = [i for i, ts in zip(after_ids, after_times) if ts >= kill_time + settle]
+    nt.check(len(late) >= 50, f"only {len(late)} messages were published after the kill settled")
+    wait_all_delivered(subs, late, 30, "every subscriber to receive what was published after the kill settled")
+    check_exactly_once(subs)
+    missing_any = [len(set(after_ids) - {m["id"] for m in s.messages()}) for s in subs]
+    print(f"after SIGKILL of 4 non-subscribers: all {len(late)} messages published {settle:.0f} s after the kill "
+          f"delivered; missing of all 200 per subscriber: {missing_any}")
+    for s in subs:
+        s.stop()
+    for n in nodes:
+        n.kill(signal.SIGTERM)
+
+
+def scenario_cli(root):
+    a = nt.Node(root, 0)
+    a.start()
+    b = nt.Node(root, 1, bootstrap=[a.listen])
+    b.start()
+    for args in (["publish", "--help"], ["subscribe", "--help"], ["topics", "--help"], ["unsubscribe", "--help"]):
+        r = nt.run_cli(args)
+        nt.check(r.returncode == 0 and "Usage" in r.stdout, f"{args}: {r}")
+    r = a.cli("publish", "", "x")
+    nt.check(r.returncode == 2, f"empty topic must be a usage error: {r}")
+    big = "x" * (64 * 1024 + 1)
+    r = a.cli("publish", TOPIC, big)
+    nt.check(r.returncode == 2 and "at most" in r.stderr, f"oversized message must be refused clearly: {r}")
+    r = nt.run_cli(["publish", TOPIC, "hi", "--api", "127.0.0.1:1", "--cookie", os.path.join(a.data, "api.cookie")])
+    nt.check(r.returncode == 2 and "no node" in r.stderr, f"no node: exit 2 with a clear line: {r}")
+    # Subscriptions are node state: they survive a restart.
+    sub = Subscriber(b)
+    nt.wait_for(lambda: any(t["topic"] == TOPIC for t in json.loads(b.cli("topics", "--json").stdout or "[]")), 10,
+                what="b subscribed")
+    sub.stop()
+    b.kill(signal.SIGTERM)
+    b.start()
+    topics = json.loads(b.cli("topics", "--json").stdout)
+    nt.check(any(t["topic"] == TOPIC and t["subscribed"] for t in topics), f"subscription lost on restart: {topics}")
+    sub = Subscriber(b)
+    time.sleep(1)
+    ids = publish_lines(a, ["after restart"])
+    wait_all_delivered([sub], ids, 20, "the restarted subscriber to receive a message")
+    sub.stop()
+    r = b.cli("unsubscribe", TOPIC)
+    nt.check(r.returncode == 0, f"unsubscribe: {r}")
+    topics = json.loads(b.cli("topics", "--json").stdout)
+    nt.check(not any(t["topic"] == TOPIC and t["subscribed"] for t in topics), f"still subscribed: {topics}")
+    print("pub/sub CLI: help, errors, restart persistence, unsubscribe")
+    a.kill(signal.SIGTERM)
+    b.kill(signal.SIGTERM)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--scenario", required=True, choices=["mesh_and_kill", "cli"])
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    nt.BIN = os.path.abspath(args.bin)
+    root = tempfile.mkdtemp(prefix=f"kadmium-pubsub-{args.scenario}-")
+    ok = False
+    try:
+        globals()["scenario_" + args.scenario](root)
+        ok = True
+    finally:
+        for node in nt.STARTED:
+            try:
+                node.kill(signal.SIGKILL)
+            except Exception:
+                pass
+        if not ok:
+            print(f"FAILED; logs in {root}", file=sys.stderr)
+            for name in sorted(os.listdir(root)):
+                if name.endswith(".log"):
+                    print(f"--- {name} (tail)", file=sys.stderr)
+                    with open(os.path.join(root, name)) as f:
+                        print("".join(f.readlines()[-15:]), file=sys.stderr)
+        elif not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
