@@ -47,6 +47,30 @@ struct FakeBackend final : ApiBackend {
         pending = std::move(done);
     }
 
+    std::size_t payload_size_max() const override { return 32; }
+    core::Result<PublishInfo, ApiError> publish(std::string const& topic, core::Bytes payload) override {
+        published.emplace_back(topic, std::move(payload));
+        if (topic == "full") return core::Err(ApiError{507, "too many topics"});
+        PublishInfo p;
+        p.id.bytes[0] = std::byte{0x11};
+        p.seq = 42;
+        p.ts_ms = 1'700'000'000'123;
+        p.peers = 6;
+        return p;
+    }
+    core::Result<void, ApiError> subscribe(std::string const& topic) override {
+        subscribed.push_back(topic);
+        return {};
+    }
+    void unsubscribe(std::string const& topic) override { unsubscribed.push_back(topic); }
+    std::vector<TopicRow> topics() const override { return {TopicRow{"chat", true, 6, 9, 12}}; }
+    core::Result<std::shared_ptr<EventStream>, ApiError> open_stream(std::string const& topic) override {
+        subscribed.push_back(topic);
+        return std::make_shared<EventStream>(topic, 64);
+    }
+
+    std::vector<std::pair<std::string, core::Bytes>> published;
+    std::vector<std::string> subscribed, unsubscribed;
     core::Key put_key, get_key, lookup_target;
     core::Bytes put_value;
     core::Duration put_ttl{};
@@ -254,4 +278,71 @@ TEST_CASE("api: lookup takes a 64-digit hex id", "[unit]") {
 
     CHECK(call(b, request("GET", "/v1/lookup?id=abc")).response->status == 400);
     CHECK(call(b, request("GET", "/v1/lookup")).response->status == 400);
+}
+
+TEST_CASE("api: publish validates the topic and the payload, and answers id, seq, ts and peers", "[unit]") {
+    FakeBackend b;
+    auto ok = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data": "hi"})"));
+    REQUIRE(ok.response->status == 200);
+    CHECK(ok.json().find("seq")->text == "42");
+    CHECK(ok.json().find("peers")->text == "6");
+    CHECK(ok.json().find("id")->text.substr(0, 2) == "11");
+    REQUIRE(b.published.size() == 1);
+    CHECK(core::as_chars(b.published[0].second) == "hi");
+
+    auto b64 = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data_b64": "AAEC"})"));
+    REQUIRE(b64.response->status == 200);
+    CHECK(b.published[1].second.size() == 3);
+
+    CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "", "data": "x"})")).response->status == 400);
+    CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "chat"})")).response->status == 400);
+    CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data": "x", "extra": 1})")).response->status == 400);
+    CHECK(call(b, request("GET", "/v1/publish")).response->status == 405);
+    auto big = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data": ")" + std::string(33, 'x') + "\"}"));
+    CHECK(big.response->status == 413);
+    CHECK(error_of(big).find("at most 32") != std::string::npos);
+    CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "full", "data": "x"})")).response->status == 507);
+    CHECK(b.published.size() == 3);  // the bad requests never reached the node
+}
+
+TEST_CASE("api: subscribe answers with an event stream; topics lists; PUT and DELETE subscribe and leave", "[unit]") {
+    FakeBackend b;
+    auto s = call(b, request("GET", "/v1/subscribe?topic=a%20b"));
+    REQUIRE(s.response);
+    REQUIRE(s.response->stream);
+    CHECK(s.response->stream->topic() == "a b");
+    CHECK(call(b, request("GET", "/v1/subscribe")).response->status == 400);
+
+    auto t = call(b, request("GET", "/v1/topics"));
+    REQUIRE(t.response->status == 200);
+    auto v = t.json();
+    REQUIRE(v.items.size() == 1);
+    CHECK(v.items[0].find("mesh_peers")->text == "6");
+
+    CHECK(call(b, request("PUT", "/v1/topics/x%2Fy")).response->status == 200);
+    CHECK(b.subscribed.back() == "x/y");
+    CHECK(call(b, request("DELETE", "/v1/topics/x%2Fy")).response->status == 200);
+    CHECK(b.unsubscribed.back() == "x/y");
+    CHECK(call(b, request("POST", "/v1/topics/x")).response->status == 405);
+}
+
+TEST_CASE("api: an event stream is bounded and tells a slow client before cutting it", "[unit]") {
+    EventStream s("t", 100);
+    int wakes = 0;
+    s.set_wake([&] { ++wakes; });
+    CHECK(s.push("1", "{\"a\":1}"));
+    CHECK(wakes == 1);
+    auto text = s.take();
+    CHECK(text == "id: 1\ndata: {\"a\":1}\n\n");
+    CHECK(s.take().empty());
+    // Nobody takes: the queue fills, the next push cuts the stream with a notice.
+    int pushed = 0;
+    while (s.push(std::to_string(pushed), "0123456789") && pushed < 100) ++pushed;
+    CHECK(pushed < 10);
+    CHECK(s.cut());
+    auto rest = s.take();
+    CHECK(rest.find("event: overflow") != std::string::npos);
+    CHECK_FALSE(s.push("x", "y"));
+    s.client_gone();
+    CHECK(s.gone());
 }
