@@ -111,6 +111,7 @@ struct Session::Impl {
         sodium_memzero(&push_state, sizeof push_state);
         sodium_memzero(&pull_state, sizeof pull_state);
         sodium_memzero(static_key.secret.data(), static_key.secret.size());
+        sodium_memzero(self.secret_key.bytes.data(), self.secret_key.bytes.size());
     }
 
     // ---- closing ----
@@ -401,7 +402,7 @@ struct Session::Impl {
     }
 
     Role role;
-    core::Identity const& self;
+    core::Identity self;  // a copy: a session must not dangle when its host reloads keys
     std::optional<core::NodeId> expected_peer;
     Config config;
     core::Instant deadline;

@@ -91,7 +91,7 @@ enum class Role : std::uint8_t { initiator, responder };
 
 class Session {
 public:
-    // `self` must outlive the session. An initiator knows whom it dials: the handshake
+    // `self` is copied (its secret key is wiped when the session ends). An initiator knows whom it dials: the handshake
     // fails unless the responder proves `expected_peer`. `ephemeral_seed` is 32 random
     // bytes from the host (the OS in production, the run's Rng in the simulator).
     Session(Role role, core::Identity const& self, std::optional<core::NodeId> expected_peer,
