@@ -1,4 +1,4 @@
-// link::Session: one encrypted, authenticated pub/sub link over a reliable byte stream,
+// links::Session: one encrypted, authenticated pub/sub link over a reliable byte stream,
 // as a sans-I/O state machine. Bytes read from the socket go in (any chunking); bytes to
 // write come out; in between: the Noise_XX_25519_ChaChaPoly_SHA256 handshake of
 // PUBSUB-NOTES §6 (both sides prove the ed25519 identity, and so the NodeId, the DHT
@@ -7,6 +7,18 @@
 // It is not a socket, a timer or a router: the host (node/ runtime, sim/) moves the bytes,
 // the engine decides what the frames mean. It reads no clock and no random device: the
 // ephemeral key seed comes from the host.
+//
+// Wire format (each direction is one byte stream):
+//   handshake: three Noise messages, each behind a u16 big-endian length (as libp2p's
+//     noise does; Noise caps messages at 65535 B anyway; kadmium's are 32, 192 and 160 B
+//     and anything above handshake_message_max is refused). Message 1 has an empty
+//     payload; messages 2 and 3 carry ed25519_pk(32) || sig(64) over
+//     "kadmium-noise-static:" || the sender's Noise static key. Prologue "kadmium-link/1".
+//   then: the 24-byte secretstream header of this direction, keyed from the Noise
+//     transport key of this direction (Split(): first initiator -> responder);
+//   then frames: u32 big-endian ciphertext length, then the ciphertext (plaintext + 17 B).
+//     The length is checked against frame_size_max before anything is buffered. A frame
+//     tagged FINAL ends the stream.
 //
 // Polling contract: after every handle_* call or send(), drain poll_frame() and check
 // state(); write poll_write() output when the socket can take it; arm a timer for
@@ -25,7 +37,7 @@
 #include <memory>
 #include <optional>
 
-namespace link {
+namespace links {
 
 using namespace std::chrono_literals;
 
@@ -56,7 +68,16 @@ enum class CloseReason : std::uint8_t {
     local,              // close() was called
 };
 
-enum class DropReason : std::uint8_t { queue_full = 0, not_established, count };
+enum class DropReason : std::uint8_t {
+    queue_full = 0,  // no room in send_queue_bytes_max, even after dropping lower classes
+    link_closed,     // send() on a closing or closed link, or still queued when it closed
+    count
+};
+
+// Largest handshake message accepted (kadmium's are at most 192 B).
+inline constexpr std::size_t handshake_message_max = 1024;
+// The prologue every kadmium link handshake mixes in; a new wire version changes it.
+inline constexpr char const* prologue = "kadmium-link/1";
 
 struct Stats {
     std::uint64_t bytes_in = 0;   // stream bytes read (handshake included)
@@ -70,7 +91,7 @@ enum class Role : std::uint8_t { initiator, responder };
 
 class Session {
 public:
-    // `self` must outlive the session. An initiator knows whom it dials: the handshake
+    // `self` is copied (its secret key is wiped when the session ends). An initiator knows whom it dials: the handshake
     // fails unless the responder proves `expected_peer`. `ephemeral_seed` is 32 random
     // bytes from the host (the OS in production, the run's Rng in the simulator).
     Session(Role role, core::Identity const& self, std::optional<core::NodeId> expected_peer,
@@ -94,7 +115,11 @@ public:
     void close();
 
     // Up to `max_bytes` of stream bytes to write (handshake messages, then encrypted
-    // frames, highest priority first, whole frames coalesced). Empty when nothing is due.
+    // frames, highest priority first, whole frames coalesced). Never more than
+    // `max_bytes`: a frame that does not fit is encrypted once and its rest comes out in
+    // the following calls (so a host with a bounded socket buffer asks for what fits).
+    // Empty when nothing is due. After close(), the final frame comes out last and the
+    // state turns closed once it has been handed out.
     core::Bytes poll_write(std::size_t max_bytes);
     // The next decrypted frame received.
     [[nodiscard]] std::optional<core::Bytes> poll_frame();
@@ -114,4 +139,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace link
+}  // namespace links

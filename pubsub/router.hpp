@@ -38,7 +38,7 @@ using LinkId = std::uint64_t;
 // An Rpc to send on a link, at one priority.
 struct Send {
     LinkId link = 0;
-    link::Priority priority = link::Priority::control;
+    links::Priority priority = links::Priority::control;
     Rpc rpc;
 };
 
