@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace link {
+// The namespace is `links`, not `link`: POSIX declares ::link() in <unistd.h>, and a
+// namespace of that name fails to compile in any file that includes both.
+namespace links {
 
 enum class Priority : std::uint8_t {
     control = 0,      // GRAFT, PRUNE, subscriptions, IDONTWANT, sync/fetch requests
@@ -16,4 +18,4 @@ enum class Priority : std::uint8_t {
 };
 inline constexpr std::size_t priority_count = 5;
 
-}  // namespace link
+}  // namespace links
