@@ -20,9 +20,11 @@
 #include "pubsub/config.hpp"
 #include "pubsub/message_store.hpp"
 #include "pubsub/rpc.hpp"
+#include "pubsub/score.hpp"
 #include "pubsub/stats.hpp"
 #include "pubsub/types.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +79,11 @@ struct PublishReceipt {
     std::size_t peers = 0;  // links the message was sent on right away (0: queued in fanout)
 };
 
+// The application's verdict on a message that passed every other check (§3): reject
+// costs the sender score (P4); ignore drops it quietly (neither delivered nor relayed).
+enum class Validation : std::uint8_t { accept, reject, ignore };
+using Validator = std::function<Validation(std::string_view topic, Message const& message)>;
+
 struct TopicInfo {
     std::string name;
     TopicKey key;
@@ -98,9 +105,12 @@ public:
     Router& operator=(Router const&) = delete;
 
     // --- Links (authenticated by the link layer). ---
-    // `outbound`: we dialed it (the outbound quota counts these). `loopback`: the peer's
-    // address is a loopback one (exempt from IP colocation scoring).
-    void handle_link_up(core::Instant now, LinkId link, NodeId const& peer, bool outbound, bool loopback);
+    // `outbound`: we dialed it (the outbound quota counts these). `ip_group`: the peer's
+    // colocation group for P6 scoring (e.g. Endpoint::subnet_key() of its address);
+    // nullopt exempts it (loopback, simulator). A second link to a peer already linked is
+    // closed (CloseLink): the one dialed by the node with the smaller id stays.
+    void handle_link_up(core::Instant now, LinkId link, NodeId const& peer, bool outbound,
+                        std::optional<std::uint64_t> ip_group);
     void handle_link_down(core::Instant now, LinkId link);
     void handle_dial_failed(core::Instant now, NodeId const& peer);
     void handle_rpc(core::Instant now, LinkId link, Rpc rpc);
@@ -118,6 +128,9 @@ public:
     // Peers for a topic, from the DHT (provider records) or configuration.
     void add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
 
+    // Installs the application validator (default: accept everything that is signed).
+    void set_validator(Validator validator);
+
     // --- Outputs. Drain after every input. ---
     [[nodiscard]] std::optional<Send> poll_send();
     [[nodiscard]] std::optional<Event> poll_event();
@@ -127,6 +140,12 @@ public:
     Stats const& stats() const;
     std::vector<TopicInfo> topics() const;
     std::vector<double> peer_scores(core::Instant now) const;
+    double peer_score(core::Instant now, NodeId const& peer) const;
+    ScoreParts peer_score_parts(core::Instant now, NodeId const& peer) const;
+    // Current mesh peers of a subscribed topic (empty if not subscribed).
+    std::vector<NodeId> mesh(TopicKey const& topic) const;
+    // Peers known to subscribe to `topic` (over live links).
+    std::vector<NodeId> topic_peers(TopicKey const& topic) const;
     NodeId const& id() const;
 
 private:

@@ -1,0 +1,171 @@
+// The router's private state, shared by its .cpp files (internal header; nothing outside
+// pubsub/router*.cpp includes it). Map of the implementation:
+//   router.cpp           public surface, links, commands (subscribe/publish), outputs
+//   router_receive.cpp   one Rpc in: subscriptions, messages in the §3 validation order,
+//                        IHAVE/IWANT/IDONTWANT
+//   router_mesh.cpp      GRAFT/PRUNE in and out, backoff, PX, mesh repair, fanout
+//   router_heartbeat.cpp the heartbeat: gossip emission, expiries, NeedPeers, dialing
+//   rpc_split.cpp        one outgoing Rpc cut into frames within the wire bounds
+// Invariants (checked in test builds by check_invariants): every mesh peer is connected and
+// subscribed to the topic; mesh sizes never exceed d_hi after a heartbeat; links_ and
+// peers_ agree.
+#pragma once
+
+#include "pubsub/mcache.hpp"
+#include "pubsub/router.hpp"
+#include "pubsub/score.hpp"
+#include "pubsub/seen_cache.hpp"
+
+#include <deque>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace pubsub {
+
+// Cuts `rpc` into frames that each respect `limits` and carry at most `message_bytes_max`
+// of messages (one message always fits).
+std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message_bytes_max);
+bool rpc_is_empty(Rpc const& rpc);
+
+struct Router::Impl {
+    struct PeerState {
+        NodeId id;
+        LinkId link = 0;                 // the link we send on
+        std::vector<LinkId> extra_links; // duplicate links we asked the host to close
+        bool outbound = false;
+        std::set<TopicKey> topics;       // what the peer announced it subscribes to
+        // Ids the peer has (it sent them, or said IDONTWANT), with when to forget them.
+        std::unordered_map<MessageId, core::Instant, core::NodeIdHash> has;
+        // Per-heartbeat budgets (PUBSUB-NOTES §2).
+        std::size_t ihave_in = 0;
+        std::size_t iwant_ids_asked = 0;
+        std::size_t idontwant_in = 0;
+    };
+    struct NeedPeersState {
+        core::Instant next{};
+        core::Duration interval{};
+    };
+    struct TopicState {
+        std::string name;
+        std::set<NodeId> mesh;
+        std::uint64_t delivered = 0;
+        NeedPeersState need;
+    };
+    struct FanoutState {
+        std::string name;
+        std::set<NodeId> peers;
+        core::Instant last_publish{};
+        NeedPeersState need;
+    };
+    struct Backoff {
+        core::Instant until{};
+        core::Instant pruned_at{};
+    };
+    struct Promise {
+        NodeId peer;
+        core::Instant deadline{};
+    };
+    struct Pending {
+        TopicKey topic;
+        MessageId id;
+        core::Bytes encoded;
+        core::Instant expires{};
+        std::set<NodeId> sent_to;
+    };
+    struct Candidate {
+        PeerAddress peer;
+        core::Instant expires{};
+    };
+    struct DialState {
+        bool in_flight = false;
+        core::Instant started{};
+        core::Instant retry_after{};
+        core::Duration backoff{};
+    };
+
+    Impl(Config const& config, core::Identity const& self, MessageStore& store, core::Rng rng, core::Instant now,
+         core::WallClockAnchor wall, std::uint64_t first_seqno);
+
+    // router.cpp
+    Rpc& out(LinkId link, links::Priority priority);
+    void flush();
+    void emit(Event event) { events.push_back(std::move(event)); }
+    PeerState* peer_of_link(LinkId link);
+    PeerState* peer(NodeId const& id);
+    double score(core::Instant now, NodeId const& id) const { return scores.score(now, id); }
+    std::int64_t wall_ms(core::Instant now) const { return wall.to_unix_ms(now); }
+    void remove_peer(core::Instant now, NodeId const& id);
+    void deliver(TopicKey const& key, Message message);
+    void send_pending_to(core::Instant now, TopicKey const& topic, PeerState& peer);
+    void queue_pending(core::Instant now, Message const& message, std::vector<NodeId> const& sent_to);
+    void check_invariants() const;
+
+    // router_receive.cpp
+    void on_rpc(core::Instant now, PeerState& peer, Rpc rpc);
+    void on_subscription(core::Instant now, PeerState& peer, SubOpt const& sub);
+    void on_message(core::Instant now, PeerState& peer, core::Bytes encoded);
+    void on_ihave(core::Instant now, PeerState& peer, IHave const& ihave);
+    void on_iwant(core::Instant now, PeerState& peer, IWant const& iwant);
+    void on_idontwant(core::Instant now, PeerState& peer, IDontWant const& idontwant);
+    void invalid(PeerState& peer, InvalidReason reason, bool penalise);
+    void note_has(core::Instant now, PeerState& peer, MessageId const& id);
+    void fulfil_promise(MessageId const& id);
+
+    // router_mesh.cpp
+    void on_graft(core::Instant now, PeerState& peer, Graft const& graft);
+    void on_prune(core::Instant now, PeerState& peer, Prune const& prune);
+    void graft(core::Instant now, TopicKey const& key, TopicState& topic, PeerState& peer);
+    void prune(core::Instant now, TopicKey const& key, PeerState& peer, core::Duration backoff, bool with_px);
+    bool in_backoff(core::Instant now, TopicKey const& topic, NodeId const& peer) const;
+    bool can_graft(core::Instant now, TopicKey const& key, TopicState const& topic, NodeId const& peer) const;
+    void fill_mesh(core::Instant now, TopicKey const& key, TopicState& topic, std::size_t target, bool outbound_only);
+    void maintain_mesh(core::Instant now, TopicKey const& key, TopicState& topic);
+    void trim_mesh(core::Instant now, TopicKey const& key, TopicState& topic);
+    void maintain_fanout(core::Instant now);
+    std::vector<PeerAddress> px_for(TopicKey const& topic, NodeId const& exclude);
+    void add_candidates(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
+    std::size_t known_peers(TopicKey const& topic) const;
+
+    // router_heartbeat.cpp
+    void heartbeat(core::Instant now);
+    void emit_gossip(core::Instant now);
+    void expire_promises(core::Instant now);
+    void expire_state(core::Instant now);
+    void need_peers(core::Instant now, TopicKey const& topic, NeedPeersState& need);
+    void maybe_dial(core::Instant now);
+
+    Config config;
+    core::Identity const& self;
+    MessageStore& store;
+    core::Rng rng;
+    core::WallClockAnchor wall;
+    std::uint64_t next_seqno;
+    Validator validator;
+
+    SeenCache seen;
+    MessageCache mcache;
+    ScoreTable scores;
+    Stats stats;
+
+    std::map<LinkId, NodeId> links;
+    std::map<NodeId, PeerState> peers;
+    std::map<TopicKey, std::set<NodeId>> topic_peers;  // known subscribers per topic
+    std::map<TopicKey, TopicState> topics;             // subscribed
+    std::map<TopicKey, FanoutState> fanout;            // published to, not subscribed
+    std::map<std::pair<TopicKey, NodeId>, Backoff> backoffs;
+    std::unordered_map<MessageId, Promise, core::NodeIdHash> promises;
+    std::unordered_map<MessageId, core::Instant, core::NodeIdHash> iwant_outstanding;
+    std::deque<Pending> pending;
+    std::size_t pending_bytes = 0;
+    std::map<TopicKey, std::vector<Candidate>> candidates;
+    std::map<NodeId, DialState> dials;
+    std::size_t dials_in_flight = 0;
+
+    std::map<std::pair<LinkId, links::Priority>, Rpc> outbox;
+    std::deque<Send> sends;
+    std::deque<Event> events;
+    core::Instant next_heartbeat;
+};
+
+}  // namespace pubsub

@@ -1,0 +1,260 @@
+// The mesh: GRAFT and PRUNE in and out, backoffs, peer exchange (PX), mesh repair to
+// D/D_lo/D_hi with D_score and the D_out outbound quota, fanout upkeep, and dial
+// candidates (from the DHT via add_peers and from PX). GossipSub v1.1 §"Mesh
+// Maintenance", with the choices of PUBSUB-NOTES §1–§2.
+#include "core/assert.hpp"
+#include "pubsub/router_impl.hpp"
+
+#include <algorithm>
+
+namespace pubsub {
+
+namespace {
+template <class T>
+void shuffle(std::vector<T>& v, core::Rng& rng) {
+    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.uniform(i)]);
+}
+}  // namespace
+
+std::size_t Router::Impl::known_peers(TopicKey const& topic) const {
+    auto it = topic_peers.find(topic);
+    return it == topic_peers.end() ? 0 : it->second.size();
+}
+
+bool Router::Impl::in_backoff(core::Instant now, TopicKey const& topic, NodeId const& id) const {
+    auto it = backoffs.find({topic, id});
+    return it != backoffs.end() && now < it->second.until;
+}
+
+bool Router::Impl::can_graft(core::Instant now, TopicKey const& key, TopicState const& topic, NodeId const& id) const {
+    auto p = peers.find(id);
+    return p != peers.end() && p->second.topics.contains(key) && !topic.mesh.contains(id) &&
+           !in_backoff(now, key, id) && score(now, id) >= 0;
+}
+
+void Router::Impl::graft(core::Instant now, TopicKey const& key, TopicState& topic, PeerState& p) {
+    topic.mesh.insert(p.id);
+    scores.on_graft(now, p.id, key);
+    out(p.link, links::Priority::control).graft.push_back(Graft{key});
+    ++stats.control_count(ControlType::graft, Direction::out);
+}
+
+// Sends PRUNE and starts our side of the backoff. The caller removed `p` from the mesh.
+void Router::Impl::prune(core::Instant now, TopicKey const& key, PeerState& p, core::Duration backoff, bool with_px) {
+    Prune message{key, {}, static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(backoff).count())};
+    if (with_px && score(now, p.id) >= config.score.accept_px_threshold) {
+        message.px = px_for(key, p.id);
+        stats.px_sent += message.px.size();
+    }
+    out(p.link, links::Priority::control).prune.push_back(std::move(message));
+    ++stats.control_count(ControlType::prune, Direction::out);
+    backoffs[{key, p.id}] = Backoff{now + backoff, now};
+}
+
+// Up to px_max other peers of the topic whose addresses we know (from provider records
+// or PX): the only addresses we can vouch for, since inbound links have no listen address.
+std::vector<PeerAddress> Router::Impl::px_for(TopicKey const& topic, NodeId const& exclude) {
+    std::vector<PeerAddress> out_px;
+    auto c = candidates.find(topic);
+    if (c == candidates.end()) return out_px;
+    std::vector<Candidate const*> known;
+    for (auto const& cand : c->second) {
+        if (cand.peer.id != exclude && peers.contains(cand.peer.id) && !cand.peer.addrs.empty()) known.push_back(&cand);
+    }
+    shuffle(known, rng);
+    for (auto const* cand : known) {
+        if (out_px.size() >= config.px_max) break;
+        PeerAddress a = cand->peer;
+        if (a.addrs.size() > config.limits.addrs_max) a.addrs.resize(config.limits.addrs_max);
+        out_px.push_back(std::move(a));
+    }
+    return out_px;
+}
+
+void Router::Impl::on_graft(core::Instant now, PeerState& p, Graft const& g) {
+    ++stats.control_count(ControlType::graft, Direction::in);
+    auto t = topics.find(g.topic);
+    if (t == topics.end()) {
+        ++stats.drop(DropReason::graft_unknown_topic);
+        return;
+    }
+    auto& topic = t->second;
+    if (topic.mesh.contains(p.id)) return;
+    if (auto b = backoffs.find({g.topic, p.id}); b != backoffs.end() && now < b->second.until) {
+        // GRAFT inside our backoff: P7, twice if it comes right after the PRUNE (a flood).
+        double const penalty = now < b->second.pruned_at + config.graft_flood_window ? 2.0 : 1.0;
+        scores.add_behaviour_penalty(p.id, penalty);
+        ++stats.drop(DropReason::graft_in_backoff);
+        prune(now, g.topic, p, config.prune_backoff, false);
+        return;
+    }
+    if (score(now, p.id) < 0) {
+        ++stats.drop(DropReason::graft_negative_score);
+        prune(now, g.topic, p, config.prune_backoff, false);
+        return;
+    }
+    // Outbound quota: a full mesh takes only peers we dialed, so inbound Sybils cannot
+    // crowd out the links we chose.
+    if (topic.mesh.size() >= config.d_hi && !p.outbound) {
+        ++stats.drop(DropReason::graft_mesh_full);
+        prune(now, g.topic, p, config.prune_backoff, true);
+        return;
+    }
+    // A peer that grafts us must subscribe; tolerate a GRAFT racing its SubOpt.
+    if (!p.topics.contains(g.topic) && p.topics.size() < config.subscriptions_per_peer_max) {
+        p.topics.insert(g.topic);
+        topic_peers[g.topic].insert(p.id);
+    }
+    if (!p.topics.contains(g.topic)) {
+        ++stats.drop(DropReason::subscriptions_over_limit);
+        return;
+    }
+    topic.mesh.insert(p.id);
+    scores.on_graft(now, p.id, g.topic);
+}
+
+void Router::Impl::on_prune(core::Instant now, PeerState& p, Prune const& pr) {
+    ++stats.control_count(ControlType::prune, Direction::in);
+    if (auto t = topics.find(pr.topic); t != topics.end() && t->second.mesh.erase(p.id)) scores.on_prune(p.id, pr.topic);
+    core::Duration backoff = pr.backoff_s == 0 ? config.prune_backoff : core::Duration(std::chrono::seconds(pr.backoff_s));
+    backoff = std::min(backoff, config.prune_backoff_max);
+    auto& b = backoffs[{pr.topic, p.id}];
+    b.until = std::max(b.until, now + backoff);
+    b.pruned_at = now;
+    if (pr.px.empty()) return;
+    if (score(now, p.id) < config.score.accept_px_threshold) {
+        ++stats.drop(DropReason::px_rejected);
+        return;
+    }
+    if (!topics.contains(pr.topic) && !fanout.contains(pr.topic)) return;
+    std::vector<PeerAddress> fresh;
+    for (std::size_t i = 0; i < pr.px.size() && i < config.px_max; ++i) {
+        if (pr.px[i].id == self.id || peers.contains(pr.px[i].id) || pr.px[i].addrs.empty()) continue;
+        fresh.push_back(pr.px[i]);
+    }
+    stats.px_received += fresh.size();
+    add_candidates(now, pr.topic, std::move(fresh));
+    maybe_dial(now);
+}
+
+// Grafts eligible topic peers (random order) until the mesh has `target` peers.
+void Router::Impl::fill_mesh(core::Instant now, TopicKey const& key, TopicState& topic, std::size_t target,
+                             bool outbound_only) {
+    auto tp = topic_peers.find(key);
+    if (tp == topic_peers.end()) return;
+    std::vector<NodeId> eligible;
+    for (auto const& id : tp->second) {
+        if (!can_graft(now, key, topic, id)) continue;
+        if (outbound_only && !peers.at(id).outbound) continue;
+        eligible.push_back(id);
+    }
+    shuffle(eligible, rng);
+    for (auto const& id : eligible) {
+        if (topic.mesh.size() >= target) break;
+        graft(now, key, topic, peers.at(id));
+    }
+}
+
+void Router::Impl::maintain_mesh(core::Instant now, TopicKey const& key, TopicState& topic) {
+    // No mesh slot for a negative score.
+    for (auto const& id : std::vector<NodeId>(topic.mesh.begin(), topic.mesh.end())) {
+        if (score(now, id) >= 0) continue;
+        topic.mesh.erase(id);
+        scores.on_prune(id, key);
+        prune(now, key, peers.at(id), config.prune_backoff, false);
+    }
+    if (topic.mesh.size() < config.d_lo) fill_mesh(now, key, topic, config.d, false);
+    if (topic.mesh.size() > config.d_hi) trim_mesh(now, key, topic);
+    // Outbound quota: at least d_out peers we dialed, even in a healthy mesh.
+    if (topic.mesh.size() >= config.d_lo) {
+        std::size_t outbound = 0;
+        for (auto const& id : topic.mesh) outbound += peers.at(id).outbound;
+        if (outbound < config.d_out) fill_mesh(now, key, topic, topic.mesh.size() + (config.d_out - outbound), true);
+    }
+}
+
+// Above D_hi: keep the D_score best by score, fill to D at random, keep at least D_out
+// outbound, prune the rest (with PX, so they find other peers).
+void Router::Impl::trim_mesh(core::Instant now, TopicKey const& key, TopicState& topic) {
+    std::vector<NodeId> members(topic.mesh.begin(), topic.mesh.end());
+    shuffle(members, rng);
+    std::stable_sort(members.begin(), members.end(),
+                     [&](NodeId const& a, NodeId const& b) { return score(now, a) > score(now, b); });
+    auto const rest_begin = members.begin() + static_cast<std::ptrdiff_t>(config.d_score);
+    std::vector<NodeId> rest(rest_begin, members.end());
+    shuffle(rest, rng);
+    std::vector<NodeId> keep(members.begin(), rest_begin);
+    keep.insert(keep.end(), rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(config.d - config.d_score));
+    std::vector<NodeId> drop(rest.begin() + static_cast<std::ptrdiff_t>(config.d - config.d_score), rest.end());
+
+    auto is_outbound = [&](NodeId const& id) { return peers.at(id).outbound; };
+    std::size_t outbound = static_cast<std::size_t>(std::count_if(keep.begin(), keep.end(), is_outbound));
+    // Swap inbound peers of the random part for outbound ones until the quota holds.
+    for (auto d = drop.begin(); d != drop.end() && outbound < config.d_out; ++d) {
+        if (!is_outbound(*d)) continue;
+        auto victim = std::find_if(keep.rbegin(), keep.rend() - static_cast<std::ptrdiff_t>(config.d_score),
+                                   [&](NodeId const& id) { return !is_outbound(id); });
+        if (victim == keep.rend() - static_cast<std::ptrdiff_t>(config.d_score)) break;
+        std::swap(*victim, *d);
+        ++outbound;
+    }
+    for (auto const& id : drop) {
+        topic.mesh.erase(id);
+        scores.on_prune(id, key);
+        prune(now, key, peers.at(id), config.prune_backoff, true);
+    }
+}
+
+void Router::Impl::maintain_fanout(core::Instant now) {
+    for (auto it = fanout.begin(); it != fanout.end();) {
+        auto& f = it->second;
+        if (now - f.last_publish > config.fanout_ttl) {
+            it = fanout.erase(it);
+            continue;
+        }
+        std::erase_if(f.peers, [&](NodeId const& id) {
+            auto p = peers.find(id);
+            return p == peers.end() || !p->second.topics.contains(it->first) ||
+                   score(now, id) < config.score.publish_threshold;
+        });
+        if (f.peers.size() < config.d) {
+            std::vector<NodeId> eligible;
+            if (auto tp = topic_peers.find(it->first); tp != topic_peers.end()) {
+                for (auto const& id : tp->second) {
+                    if (!f.peers.contains(id) && score(now, id) >= config.score.publish_threshold) eligible.push_back(id);
+                }
+            }
+            shuffle(eligible, rng);
+            for (auto const& id : eligible) {
+                if (f.peers.size() >= config.d) break;
+                f.peers.insert(id);
+            }
+        }
+        ++it;
+    }
+}
+
+void Router::Impl::add_candidates(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> fresh) {
+    if (!topics.contains(topic) && !fanout.contains(topic)) return;
+    auto& list = candidates[topic];
+    for (auto& p : fresh) {
+        if (p.id == self.id || p.addrs.empty()) continue;
+        if (p.addrs.size() > config.limits.addrs_max) p.addrs.resize(config.limits.addrs_max);
+        auto it = std::find_if(list.begin(), list.end(), [&](auto const& c) { return c.peer.id == p.id; });
+        if (it != list.end()) {
+            it->peer = std::move(p);
+            it->expires = now + config.candidate_ttl;
+            continue;
+        }
+        if (list.size() >= config.candidates_per_topic_max) {
+            // Full: the candidate closest to expiry makes room (the stalest information).
+            auto oldest = std::min_element(list.begin(), list.end(),
+                                           [](auto const& a, auto const& b) { return a.expires < b.expires; });
+            *oldest = Candidate{std::move(p), now + config.candidate_ttl};
+            continue;
+        }
+        list.push_back(Candidate{std::move(p), now + config.candidate_ttl});
+    }
+}
+
+}  // namespace pubsub

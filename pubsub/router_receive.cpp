@@ -1,0 +1,238 @@
+// The router's receive path: one decoded Rpc from a peer. Messages go through the checks
+// of PUBSUB-NOTES §3 in exactly this order, cheapest first, so the ~38 µs signature check
+// runs at most once per message id per node:
+//   1 size and decode   2 topic joined   3 duplicate (seen-cache, then store; the sender
+//   has it)   4 own author   5 timestamp not in the future   6 IDONTWANT to the mesh (large
+//   messages)   7 signature   8 application validator   9 persist   10 forward (mesh minus
+//   sender and peers that have it; only if not older than seen_ttl)   11 deliver.
+// Gossip control (IHAVE/IWANT/IDONTWANT) is here too; GRAFT/PRUNE are in router_mesh.cpp.
+#include "core/assert.hpp"
+#include "pubsub/envelope.hpp"
+#include "pubsub/router_impl.hpp"
+
+#include <algorithm>
+
+namespace pubsub {
+
+void Router::Impl::on_rpc(core::Instant now, PeerState& p, Rpc rpc) {
+    if (score(now, p.id) < config.score.graylist_threshold) {
+        ++stats.drop(DropReason::graylisted);
+        return;
+    }
+    for (auto const& sub : rpc.subscriptions) on_subscription(now, p, sub);
+    // IDONTWANT first: a message in the same frame must not go back to the peer that has it.
+    for (auto const& d : rpc.idontwant) on_idontwant(now, p, d);
+    for (auto& encoded : rpc.messages) on_message(now, p, std::move(encoded));
+    for (auto const& g : rpc.graft) on_graft(now, p, g);
+    for (auto const& pr : rpc.prune) on_prune(now, p, pr);
+    for (auto const& ih : rpc.ihave) on_ihave(now, p, ih);
+    for (auto const& iw : rpc.iwant) on_iwant(now, p, iw);
+}
+
+void Router::Impl::on_subscription(core::Instant now, PeerState& p, SubOpt const& sub) {
+    if (!sub.subscribe) {
+        if (p.topics.erase(sub.topic) == 0) return;
+        if (auto tp = topic_peers.find(sub.topic); tp != topic_peers.end()) {
+            tp->second.erase(p.id);
+            if (tp->second.empty()) topic_peers.erase(tp);
+        }
+        if (auto t = topics.find(sub.topic); t != topics.end() && t->second.mesh.erase(p.id)) {
+            scores.on_prune(p.id, sub.topic);
+        }
+        if (auto f = fanout.find(sub.topic); f != fanout.end()) f->second.peers.erase(p.id);
+        return;
+    }
+    if (p.topics.contains(sub.topic)) return;
+    if (p.topics.size() >= config.subscriptions_per_peer_max) {
+        ++stats.drop(DropReason::subscriptions_over_limit);
+        return;
+    }
+    p.topics.insert(sub.topic);
+    topic_peers[sub.topic].insert(p.id);
+    send_pending_to(now, sub.topic, p);
+    // A new topic peer joins a thin mesh at once rather than at the next heartbeat: the
+    // first seconds after subscribe are when messages get lost (PUBSUB-NOTES §7).
+    if (auto t = topics.find(sub.topic); t != topics.end() && t->second.mesh.size() < config.d &&
+                                         can_graft(now, sub.topic, t->second, p.id)) {
+        graft(now, sub.topic, t->second, p);
+    }
+}
+
+void Router::Impl::invalid(PeerState& p, InvalidReason reason, bool penalise) {
+    ++stats.invalid_count(reason);
+    if (penalise) scores.on_invalid_message(p.id);
+}
+
+void Router::Impl::note_has(core::Instant now, PeerState& p, MessageId const& id) {
+    // Bounded: beyond this a peer's claims are simply not remembered (costs a duplicate).
+    std::size_t const has_max = config.idontwant_per_heartbeat_max * (config.idontwant_heartbeats + 1);
+    if (p.has.size() >= has_max) return;
+    p.has[id] = now + config.heartbeat * static_cast<int>(config.idontwant_heartbeats);
+}
+
+void Router::Impl::fulfil_promise(MessageId const& id) {
+    promises.erase(id);
+    iwant_outstanding.erase(id);
+}
+
+void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encoded) {
+    ++stats.received;
+    // 1. Size and decode.
+    auto parsed = parse_message(encoded, config.limits.payload_max);
+    if (!parsed) {
+        invalid(p, parsed.error() == EnvelopeError::too_large ? InvalidReason::too_large : InvalidReason::decode, true);
+        return;
+    }
+    Message message = std::move(parsed).value();
+    MessageId const id = message.id;
+    // Whoever brought these exact bytes kept an IWANT promise for them.
+    fulfil_promise(id);
+    // 2. Topic joined. Not the sender's fault: it may not have seen our unsubscribe yet.
+    auto topic = topics.find(message.topic);
+    if (topic == topics.end()) {
+        invalid(p, InvalidReason::unknown_topic, false);
+        return;
+    }
+    // 3. Duplicate: the seen-cache, then the store (older than the seen-cache).
+    if (seen.contains(id) || store.contains(id)) {
+        ++stats.duplicate;
+        note_has(now, p, id);
+        return;
+    }
+    note_has(now, p, id);
+    // 4. Our own key on a message this run did not publish (this run's are in the seen-cache).
+    if (message.author == self.public_key) {
+        seen.insert(now, id);
+        invalid(p, InvalidReason::bad_author, false);
+        return;
+    }
+    // 5. Timestamps: the future is refused (not penalised: the sender's clock may differ
+    // from ours and it checked against its own); the old is not relayed.
+    std::int64_t const now_ms = wall_ms(now);
+    if (message.ts_ms > now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(config.future_tolerance).count()) {
+        invalid(p, InvalidReason::future_timestamp, false);
+        return;
+    }
+    bool const relay =
+        message.ts_ms >= now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(config.seen_ttl).count();
+    // 6. IDONTWANT on first receipt, before the expensive check: saves the duplicates our
+    // mesh peers would otherwise send while we verify.
+    if (relay && encoded.size() >= config.idontwant_min_size) {
+        for (auto const& mesh_peer : topic->second.mesh) {
+            if (mesh_peer == p.id) continue;
+            auto& d = out(peer(mesh_peer)->link, links::Priority::control).idontwant;
+            if (d.empty()) d.emplace_back();
+            d.back().ids.push_back(id);
+            ++stats.idontwant_sent_ids;
+            ++stats.control_count(ControlType::idontwant, Direction::out);
+        }
+    }
+    // 7. Signature, once per id: recorded as seen whatever the outcome, so the same bytes
+    // are never verified again.
+    seen.insert(now, id);
+    ++stats.signature_verifies;
+    if (!verify_message(message)) {
+        invalid(p, InvalidReason::bad_signature, true);
+        return;
+    }
+    // 8. Application validator.
+    if (validator) {
+        switch (validator(topic->second.name, message)) {
+            case Validation::accept: break;
+            case Validation::reject: invalid(p, InvalidReason::rejected, true); return;
+            case Validation::ignore: ++stats.drop(DropReason::validator_ignored); return;
+        }
+    }
+    scores.on_first_delivery(p.id, message.topic);
+    // 9. Persist.
+    if (store.put(message) == StoreStatus::full) ++stats.drop(DropReason::store_full);
+    // 10. Forward.
+    if (relay) {
+        mcache.put(id, message.topic, encoded);
+        for (auto const& mesh_peer : topic->second.mesh) {
+            if (mesh_peer == p.id) continue;
+            auto& target = *peer(mesh_peer);
+            if (auto h = target.has.find(id); h != target.has.end() && h->second > now) continue;
+            out(target.link, links::Priority::forward).messages.push_back(encoded);
+            ++stats.forwarded;
+        }
+    } else {
+        ++stats.drop(DropReason::old_not_relayed);
+    }
+    // 11. Deliver.
+    deliver(message.topic, std::move(message));
+}
+
+void Router::Impl::on_ihave(core::Instant now, PeerState& p, IHave const& ihave) {
+    ++stats.control_count(ControlType::ihave, Direction::in);
+    if (score(now, p.id) < config.score.gossip_threshold) {
+        ++stats.drop(DropReason::ihave_below_gossip);
+        return;
+    }
+    if (++p.ihave_in > config.ihave_per_heartbeat_max) {
+        ++stats.drop(DropReason::ihave_over_limit);
+        return;
+    }
+    if (!topics.contains(ihave.topic)) {
+        ++stats.drop(DropReason::ihave_unknown_topic);
+        return;
+    }
+    std::vector<MessageId> wanted;
+    for (auto const& id : ihave.ids) {
+        if (seen.contains(id) || store.contains(id)) continue;
+        // One outstanding IWANT per id: a second advertiser is asked only if the first
+        // has not answered within the promise timeout.
+        if (auto o = iwant_outstanding.find(id); o != iwant_outstanding.end() && o->second > now) continue;
+        if (p.iwant_ids_asked >= config.iwant_ids_per_heartbeat_max) {
+            ++stats.drop(DropReason::ihave_over_limit);
+            break;
+        }
+        ++p.iwant_ids_asked;
+        wanted.push_back(id);
+    }
+    if (wanted.empty()) return;
+    for (auto const& id : wanted) iwant_outstanding[id] = now + config.iwant_promise_timeout;
+    // Track one random id per IHAVE: a peer that advertises what it cannot serve is caught
+    // with high probability over a few IHAVEs, at the cost of one entry each.
+    if (promises.size() < config.promises_max) {
+        MessageId const& tracked = wanted[rng.uniform(wanted.size())];
+        promises.try_emplace(tracked, Promise{p.id, now + config.iwant_promise_timeout});
+    }
+    auto& iwant = out(p.link, links::Priority::control).iwant;
+    if (iwant.empty()) iwant.emplace_back();
+    iwant.back().ids.insert(iwant.back().ids.end(), wanted.begin(), wanted.end());
+    ++stats.control_count(ControlType::iwant, Direction::out);
+}
+
+void Router::Impl::on_iwant(core::Instant now, PeerState& p, IWant const& iwant) {
+    ++stats.control_count(ControlType::iwant, Direction::in);
+    if (score(now, p.id) < config.score.gossip_threshold) {
+        ++stats.drop(DropReason::ihave_below_gossip);
+        return;
+    }
+    for (auto const& id : iwant.ids) {
+        auto [result, bytes] = mcache.serve(id, p.id, config.iwant_serve_max);
+        switch (result) {
+            case MessageCache::Serve::ok:
+                out(p.link, links::Priority::iwant_reply).messages.push_back(*bytes);
+                ++stats.iwant_served;
+                break;
+            case MessageCache::Serve::over_limit: ++stats.drop(DropReason::iwant_over_serve_limit); break;
+            case MessageCache::Serve::unknown: ++stats.drop(DropReason::iwant_unknown_id); break;
+        }
+    }
+}
+
+void Router::Impl::on_idontwant(core::Instant now, PeerState& p, IDontWant const& idontwant) {
+    ++stats.control_count(ControlType::idontwant, Direction::in);
+    for (auto const& id : idontwant.ids) {
+        if (p.idontwant_in >= config.idontwant_per_heartbeat_max) {
+            ++stats.drop(DropReason::idontwant_over_limit);
+            continue;
+        }
+        ++p.idontwant_in;
+        note_has(now, p, id);
+    }
+}
+
+}  // namespace pubsub

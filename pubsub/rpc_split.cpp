@@ -1,0 +1,108 @@
+// Cuts one outgoing Rpc into frames that respect the wire bounds of RpcLimits (counts per
+// frame) and a soft cap on message bytes per frame. The router batches everything it has
+// for a link and priority into one Rpc; this keeps each frame decodable by the peer.
+#include "core/assert.hpp"
+#include "pubsub/router_impl.hpp"
+
+namespace pubsub {
+
+bool rpc_is_empty(Rpc const& rpc) {
+    return rpc.subscriptions.empty() && rpc.messages.empty() && rpc.graft.empty() && rpc.prune.empty() &&
+           rpc.ihave.empty() && rpc.iwant.empty() && rpc.idontwant.empty();
+}
+
+namespace {
+
+class FrameBuilder {
+public:
+    FrameBuilder(RpcLimits const& limits, std::size_t message_bytes_max)
+        : limits_(limits), message_bytes_max_(message_bytes_max) {
+        frames_.emplace_back();
+    }
+
+    void subscription(SubOpt const& s) {
+        if (cur().subscriptions.size() >= limits_.subscriptions_max) next();
+        cur().subscriptions.push_back(s);
+    }
+    void message(core::Bytes m) {
+        if (cur().messages.size() >= limits_.messages_max ||
+            (!cur().messages.empty() && message_bytes_ + m.size() > message_bytes_max_)) {
+            next();
+        }
+        message_bytes_ += m.size();
+        cur().messages.push_back(std::move(m));
+    }
+    void graft(Graft const& g) {
+        if (control_entries_ >= limits_.topics_per_control_max) next();
+        ++control_entries_;
+        cur().graft.push_back(g);
+    }
+    void prune(Prune p) {
+        if (control_entries_ >= limits_.topics_per_control_max) next();
+        ++control_entries_;
+        if (p.px.size() > limits_.px_max) p.px.resize(limits_.px_max);
+        for (auto& a : p.px) {
+            if (a.addrs.size() > limits_.addrs_max) a.addrs.resize(limits_.addrs_max);
+        }
+        cur().prune.push_back(std::move(p));
+    }
+    void ihave(IHave const& h) {
+        std::size_t i = 0;
+        while (i < h.ids.size()) {
+            if (control_entries_ >= limits_.topics_per_control_max || ihave_ids_ >= limits_.ihave_ids_max) next();
+            ++control_entries_;
+            IHave part{h.topic, {}};
+            while (i < h.ids.size() && ihave_ids_ < limits_.ihave_ids_max) {
+                part.ids.push_back(h.ids[i++]);
+                ++ihave_ids_;
+            }
+            cur().ihave.push_back(std::move(part));
+        }
+    }
+    void iwant(MessageId const& id) {
+        if (iwant_ids_ >= limits_.iwant_ids_max) next();
+        if (cur().iwant.empty()) cur().iwant.emplace_back();
+        cur().iwant.back().ids.push_back(id);
+        ++iwant_ids_;
+    }
+    void idontwant(MessageId const& id) {
+        if (idontwant_ids_ >= limits_.idontwant_ids_max) next();
+        if (cur().idontwant.empty()) cur().idontwant.emplace_back();
+        cur().idontwant.back().ids.push_back(id);
+        ++idontwant_ids_;
+    }
+    std::vector<Rpc> take() { return std::move(frames_); }
+
+private:
+    Rpc& cur() { return frames_.back(); }
+    void next() {
+        frames_.emplace_back();
+        message_bytes_ = control_entries_ = ihave_ids_ = iwant_ids_ = idontwant_ids_ = 0;
+    }
+
+    RpcLimits const& limits_;
+    std::size_t message_bytes_max_;
+    std::vector<Rpc> frames_;
+    std::size_t message_bytes_ = 0;
+    std::size_t control_entries_ = 0;
+    std::size_t ihave_ids_ = 0;
+    std::size_t iwant_ids_ = 0;
+    std::size_t idontwant_ids_ = 0;
+};
+
+}  // namespace
+
+std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message_bytes_max) {
+    FrameBuilder b(limits, message_bytes_max);
+    // Subscriptions and control first, so a peer learns our topics before our messages.
+    for (auto const& s : rpc.subscriptions) b.subscription(s);
+    for (auto const& g : rpc.graft) b.graft(g);
+    for (auto& p : rpc.prune) b.prune(std::move(p));
+    for (auto const& d : rpc.idontwant) for (auto const& id : d.ids) b.idontwant(id);
+    for (auto const& h : rpc.ihave) b.ihave(h);
+    for (auto const& w : rpc.iwant) for (auto const& id : w.ids) b.iwant(id);
+    for (auto& m : rpc.messages) b.message(std::move(m));
+    return b.take();
+}
+
+}  // namespace pubsub

@@ -1,0 +1,106 @@
+// Plain counters the pub/sub router keeps about itself. The host copies them into
+// Prometheus families (kadmium_messages_*_total, kadmium_gossip_control_total{type,
+// direction}); the simulator sums them into its report. Every enum has a name table so
+// label values are defined once. Not per-peer state (scores are in score.hpp).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace pubsub {
+
+// Why a message was refused (kadmium_messages_invalid_total{reason}).
+enum class InvalidReason : std::uint8_t {
+    decode,            // the envelope did not parse
+    too_large,         // payload above the configured maximum
+    unknown_topic,     // a topic this node has not joined
+    future_timestamp,  // author timestamp beyond now + future_tolerance
+    bad_signature,     // ed25519 verification failed
+    rejected,          // the application validator said reject
+    bad_author,        // signed with this node's own key but not published by this run
+    count_
+};
+inline constexpr std::size_t invalid_reason_count = static_cast<std::size_t>(InvalidReason::count_);
+char const* to_string(InvalidReason r);
+
+enum class ControlType : std::uint8_t { graft, prune, ihave, iwant, idontwant, count_ };
+inline constexpr std::size_t control_type_count = static_cast<std::size_t>(ControlType::count_);
+char const* to_string(ControlType t);
+
+enum class Direction : std::uint8_t { in, out, count_ };
+inline constexpr std::size_t direction_count = static_cast<std::size_t>(Direction::count_);
+char const* to_string(Direction d);
+
+// Input the router ignored without it being an invalid message.
+enum class DropReason : std::uint8_t {
+    graylisted,               // frame from a peer below the graylist threshold
+    bad_frame,                // the host could not decode a frame (handle_bad_frame)
+    unknown_link,             // an Rpc for a link that is not up
+    subscriptions_over_limit, // a peer announced more topics than subscriptions_per_peer_max
+    graft_unknown_topic,      // GRAFT for a topic we have not joined
+    graft_in_backoff,         // GRAFT inside the backoff we gave (answered with PRUNE)
+    graft_negative_score,     // GRAFT from a peer with a negative score (answered with PRUNE)
+    graft_mesh_full,          // GRAFT at D_hi from an inbound peer (outbound quota)
+    px_rejected,              // PX records from a peer below accept_px
+    ihave_below_gossip,       // IHAVE/IWANT from a peer below the gossip threshold
+    ihave_unknown_topic,      // IHAVE for a topic we have not joined
+    ihave_over_limit,         // more than ihave_per_heartbeat_max IHAVEs, or ids beyond the ask budget
+    iwant_over_serve_limit,   // an id asked more than iwant_serve_max times by one peer
+    iwant_unknown_id,         // an asked id no longer (or never) in the message cache
+    idontwant_over_limit,     // IDONTWANT ids beyond the per-heartbeat bound
+    validator_ignored,        // the application validator said ignore
+    dial_timeout,             // the host reported neither link up nor failure in time
+    old_not_relayed,          // a valid message older than seen_ttl: stored and delivered, not relayed
+    pending_expired,          // a message published with no peer known that no peer came for
+    pending_full,             // the pending queue was full: the oldest publish was dropped
+    store_full,               // the message store refused a valid message
+    self_link,                // a link to ourselves
+    duplicate_link,           // a second link to a peer (the dialer with the smaller id wins)
+    count_
+};
+inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count_);
+char const* to_string(DropReason r);
+
+struct Stats {
+    std::uint64_t published = 0;         // messages this node signed
+    std::uint64_t delivered = 0;         // messages handed to the local application
+    std::uint64_t duplicate = 0;         // messages received again (seen-cache or store)
+    std::uint64_t received = 0;          // message envelopes received, all outcomes
+    std::uint64_t forwarded = 0;         // message copies sent to peers (relay, not own publish)
+    std::uint64_t publish_sends = 0;     // copies of own messages sent
+    std::uint64_t signature_verifies = 0;  // ed25519 verifications run (at most one per new id)
+    std::uint64_t iwant_served = 0;      // messages sent because a peer asked
+    std::uint64_t promises_broken = 0;   // IWANT promises a peer did not keep within the timeout
+    std::uint64_t idontwant_sent_ids = 0;
+    std::uint64_t pending_sent = 0;      // pending publishes sent once a peer appeared
+    std::uint64_t need_peers = 0;        // NeedPeers events
+    std::uint64_t dials = 0;             // Dial events
+    std::uint64_t dials_failed = 0;
+    std::uint64_t links_up = 0;
+    std::uint64_t links_down = 0;
+    std::uint64_t heartbeats = 0;
+    std::uint64_t px_received = 0;       // PX records accepted as dial candidates
+    std::uint64_t px_sent = 0;
+    std::array<std::uint64_t, invalid_reason_count> invalid{};
+    std::array<std::array<std::uint64_t, direction_count>, control_type_count> control{};
+    std::array<std::uint64_t, drop_reason_count> dropped{};
+
+    std::uint64_t& invalid_count(InvalidReason r) { return invalid[static_cast<std::size_t>(r)]; }
+    std::uint64_t invalid_count(InvalidReason r) const { return invalid[static_cast<std::size_t>(r)]; }
+    std::uint64_t& control_count(ControlType t, Direction d) {
+        return control[static_cast<std::size_t>(t)][static_cast<std::size_t>(d)];
+    }
+    std::uint64_t control_count(ControlType t, Direction d) const {
+        return control[static_cast<std::size_t>(t)][static_cast<std::size_t>(d)];
+    }
+    std::uint64_t& drop(DropReason r) { return dropped[static_cast<std::size_t>(r)]; }
+    std::uint64_t drop(DropReason r) const { return dropped[static_cast<std::size_t>(r)]; }
+    std::uint64_t invalid_total() const {
+        std::uint64_t n = 0;
+        for (auto v : invalid) n += v;
+        return n;
+    }
+};
+
+}  // namespace pubsub
