@@ -15,6 +15,12 @@
 
 namespace pubsub {
 
+// The first element of every encoded Rpc (docs/protocol.md, "Pub/sub").
+inline constexpr std::uint8_t rpc_version = 1;
+// Bytes of a signed envelope besides its payload: the fixed header (version 1, topic 32,
+// author 32, seqno 8, ts_ms 8, payload length 4) and the signature (64).
+inline constexpr std::size_t envelope_overhead = 85 + 64;
+
 // Wire bounds (PUBSUB-NOTES §2). Counts above these make the frame invalid.
 struct RpcLimits {
     std::size_t payload_max = 64 * 1024;       // per message (configurable by the node)
@@ -31,24 +37,30 @@ struct RpcLimits {
 struct SubOpt {
     TopicKey topic;
     bool subscribe = true;
+    friend bool operator==(SubOpt const&, SubOpt const&) = default;
 };
 struct Graft {
     TopicKey topic;
+    friend bool operator==(Graft const&, Graft const&) = default;
 };
 struct Prune {
     TopicKey topic;
     std::vector<PeerAddress> px;
     std::uint32_t backoff_s = 60;
+    friend bool operator==(Prune const&, Prune const&) = default;
 };
 struct IHave {
     TopicKey topic;
     std::vector<MessageId> ids;
+    friend bool operator==(IHave const&, IHave const&) = default;
 };
 struct IWant {
     std::vector<MessageId> ids;
+    friend bool operator==(IWant const&, IWant const&) = default;
 };
 struct IDontWant {
     std::vector<MessageId> ids;
+    friend bool operator==(IDontWant const&, IDontWant const&) = default;
 };
 
 struct Rpc {
@@ -62,9 +74,14 @@ struct Rpc {
     std::vector<IWant> iwant;
     std::vector<IDontWant> idontwant;
     bool empty() const;
+    friend bool operator==(Rpc const&, Rpc const&) = default;
 };
 
+// Appends the canonical encoding of `rpc` to `out`. The caller keeps within the bounds
+// its peers accept (RpcLimits); the encoder does not split or check them.
 void encode(Rpc const& rpc, core::Bytes& out);
+// Decodes one whole frame; the error says which rule it broke (a count over a bound is
+// too_many, a payload over payload_max too_long, a wrong field count or version bad_value).
 core::Result<Rpc, core::DecodeError> decode_rpc(core::ByteView frame, RpcLimits const& limits);
 
 }  // namespace pubsub

@@ -41,6 +41,7 @@ struct Message {
 struct PeerAddress {
     NodeId id;
     std::vector<core::Endpoint> addrs;  // TCP link endpoints (same port numbers as the DHT)
+    friend bool operator==(PeerAddress const&, PeerAddress const&) = default;
 };
 
 }  // namespace pubsub

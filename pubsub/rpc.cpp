@@ -1,0 +1,260 @@
+// The pub/sub Rpc codec: the canonical msgpack layout of one link frame (docs/protocol.md,
+// "Pub/sub", is the byte-level reference and changes with this file). Not the envelope
+// parser (the messages stay opaque bytes here) and not the link framing.
+//
+// Layout: [version, subscriptions, messages, graft, prune, ihave, iwant, idontwant], every
+// field always present (an empty array when unused), so one Rpc has exactly one encoding.
+// Every count is checked against RpcLimits by the Reader before anything is reserved.
+#include "pubsub/rpc.hpp"
+
+#include "core/assert.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace pubsub {
+
+using core::DecodeError;
+
+bool Rpc::empty() const {
+    return subscriptions.empty() && messages.empty() && graft.empty() && prune.empty() && ihave.empty() &&
+           iwant.empty() && idontwant.empty();
+}
+
+namespace {
+
+constexpr std::uint32_t rpc_field_count = 8;
+
+// A count the encoder writes: msgpack arrays hold at most 2^32 - 1 elements.
+std::uint32_t count_of(std::size_t n) {
+    CORE_ASSERT(n <= std::numeric_limits<std::uint32_t>::max());
+    return static_cast<std::uint32_t>(n);
+}
+
+// A limit handed to the Reader (a node may configure any size_t).
+std::uint32_t bound(std::size_t limit) {
+    return static_cast<std::uint32_t>(std::min<std::size_t>(limit, std::numeric_limits<std::uint32_t>::max()));
+}
+
+// --- Encoding. ---
+
+void encode_id(core::Writer& w, NodeId const& id) { w.bin(id.bytes); }
+
+// The shape dht::wire uses: the IPv4 (4) or IPv6 (16) address, then the port big-endian,
+// as one bin of 6 or 18 bytes. Repeated here so that pubsub links core only.
+void encode_endpoint(core::Writer& w, core::Endpoint const& e) {
+    std::byte buf[18];
+    std::size_t const n = e.is_v4() ? 4 : 16;
+    std::memcpy(buf, e.addr.data(), n);
+    buf[n] = static_cast<std::byte>(e.port >> 8);
+    buf[n + 1] = static_cast<std::byte>(e.port & 0xff);
+    w.bin({buf, n + 2});
+}
+
+void encode_ids(core::Writer& w, std::vector<MessageId> const& ids) {
+    w.array(count_of(ids.size()));
+    for (auto const& id : ids) encode_id(w, id);
+}
+
+void encode_peer(core::Writer& w, PeerAddress const& p) {
+    w.array(2);
+    encode_id(w, p.id);
+    w.array(count_of(p.addrs.size()));
+    for (auto const& a : p.addrs) encode_endpoint(w, a);
+}
+
+void encode_control(core::Writer& w, Rpc const& rpc) {
+    w.array(count_of(rpc.graft.size()));
+    for (auto const& g : rpc.graft) encode_id(w, g.topic);
+
+    w.array(count_of(rpc.prune.size()));
+    for (auto const& p : rpc.prune) {
+        w.array(3);
+        encode_id(w, p.topic);
+        w.array(count_of(p.px.size()));
+        for (auto const& peer : p.px) encode_peer(w, peer);
+        w.uint(p.backoff_s);
+    }
+
+    w.array(count_of(rpc.ihave.size()));
+    for (auto const& h : rpc.ihave) {
+        w.array(2);
+        encode_id(w, h.topic);
+        encode_ids(w, h.ids);
+    }
+
+    w.array(count_of(rpc.iwant.size()));
+    for (auto const& x : rpc.iwant) encode_ids(w, x.ids);
+
+    w.array(count_of(rpc.idontwant.size()));
+    for (auto const& x : rpc.idontwant) encode_ids(w, x.ids);
+}
+
+// --- Decoding. Each helper reads one element; on error the Reader holds the reason. ---
+
+// An array that stands for a struct: exactly `fields` elements, else bad_value.
+bool tuple(core::Reader& r, std::uint32_t fields) {
+    auto n = r.array(std::numeric_limits<std::uint32_t>::max());
+    if (n && *n != fields) r.fail(DecodeError::bad_value);
+    return r.ok();
+}
+
+std::optional<NodeId> decode_id(core::Reader& r) {
+    auto b = r.bin_exact(NodeId::size);
+    if (!b) return std::nullopt;
+    return NodeId::from_span(*b);
+}
+
+std::optional<core::Endpoint> decode_endpoint(core::Reader& r) {
+    auto b = r.bin(18);
+    if (!b) return std::nullopt;
+    if (b->size() != 6 && b->size() != 18) {
+        r.fail(DecodeError::bad_value);
+        return std::nullopt;
+    }
+    core::Endpoint e;
+    std::size_t const n = b->size() - 2;
+    e.family = n == 4 ? core::Endpoint::Family::v4 : core::Endpoint::Family::v6;
+    std::memcpy(e.addr.data(), b->data(), n);
+    e.port = static_cast<std::uint16_t>((std::to_integer<unsigned>((*b)[n]) << 8) |
+                                        std::to_integer<unsigned>((*b)[n + 1]));
+    return e;
+}
+
+// An array of ids whose length counts against `budget` (the frame-wide bound for this
+// kind of id), so many small lists cannot add up past it.
+void decode_ids(core::Reader& r, std::size_t& budget, std::vector<MessageId>& out) {
+    auto n = r.array(bound(budget));
+    if (!n) return;
+    budget -= *n;
+    out.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && r.ok(); ++i)
+        if (auto id = decode_id(r)) out.push_back(*id);
+}
+
+void decode_peer(core::Reader& r, RpcLimits const& limits, PeerAddress& out) {
+    if (!tuple(r, 2)) return;
+    if (auto id = decode_id(r)) out.id = *id;
+    auto n = r.array(bound(limits.addrs_max));
+    if (!n) return;
+    out.addrs.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && r.ok(); ++i)
+        if (auto e = decode_endpoint(r)) out.addrs.push_back(*e);
+}
+
+void decode_subscriptions(core::Reader& r, RpcLimits const& limits, std::vector<SubOpt>& out) {
+    auto n = r.array(bound(limits.subscriptions_max));
+    if (!n) return;
+    out.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && tuple(r, 2); ++i) {
+        auto topic = decode_id(r);
+        auto subscribe = r.boolean();
+        if (topic && subscribe) out.push_back({*topic, *subscribe});
+    }
+}
+
+void decode_messages(core::Reader& r, RpcLimits const& limits, std::vector<core::Bytes>& out) {
+    auto n = r.array(bound(limits.messages_max));
+    if (!n) return;
+    out.reserve(*n);
+    std::size_t const envelope_max = limits.payload_max + envelope_overhead;
+    for (std::uint32_t i = 0; i < *n && r.ok(); ++i)
+        if (auto m = r.bin(envelope_max)) out.emplace_back(m->begin(), m->end());
+}
+
+void decode_graft(core::Reader& r, RpcLimits const& limits, std::vector<Graft>& out) {
+    auto n = r.array(bound(limits.topics_per_control_max));
+    if (!n) return;
+    out.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && r.ok(); ++i)
+        if (auto topic = decode_id(r)) out.push_back({*topic});
+}
+
+void decode_prune(core::Reader& r, RpcLimits const& limits, std::vector<Prune>& out) {
+    auto n = r.array(bound(limits.topics_per_control_max));
+    if (!n) return;
+    out.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && tuple(r, 3); ++i) {
+        Prune p;
+        if (auto topic = decode_id(r)) p.topic = *topic;
+        if (auto px = r.array(bound(limits.px_max))) {
+            p.px.resize(*px);
+            for (auto& peer : p.px) {
+                if (!r.ok()) break;
+                decode_peer(r, limits, peer);
+            }
+        }
+        if (auto backoff = r.uint(std::numeric_limits<std::uint32_t>::max()))
+            p.backoff_s = static_cast<std::uint32_t>(*backoff);
+        if (r.ok()) out.push_back(std::move(p));
+    }
+}
+
+void decode_ihave(core::Reader& r, RpcLimits const& limits, std::vector<IHave>& out) {
+    auto n = r.array(bound(limits.topics_per_control_max));
+    if (!n) return;
+    out.reserve(*n);
+    std::size_t budget = limits.ihave_ids_max;
+    for (std::uint32_t i = 0; i < *n && tuple(r, 2); ++i) {
+        IHave h;
+        if (auto topic = decode_id(r)) h.topic = *topic;
+        decode_ids(r, budget, h.ids);
+        if (r.ok()) out.push_back(std::move(h));
+    }
+}
+
+// IWANT and IDONTWANT: lists of id lists, bounded in entries and in ids altogether.
+template <class IdList>
+void decode_id_lists(core::Reader& r, std::size_t entries_max, std::size_t ids_max, std::vector<IdList>& out) {
+    auto n = r.array(bound(entries_max));
+    if (!n) return;
+    out.reserve(*n);
+    std::size_t budget = ids_max;
+    for (std::uint32_t i = 0; i < *n && r.ok(); ++i) {
+        IdList x;
+        decode_ids(r, budget, x.ids);
+        if (r.ok()) out.push_back(std::move(x));
+    }
+}
+
+}  // namespace
+
+void encode(Rpc const& rpc, core::Bytes& out) {
+    core::Writer w(out);
+    w.array(rpc_field_count);
+    w.uint(rpc_version);
+
+    w.array(count_of(rpc.subscriptions.size()));
+    for (auto const& s : rpc.subscriptions) {
+        w.array(2);
+        encode_id(w, s.topic);
+        w.boolean(s.subscribe);
+    }
+
+    w.array(count_of(rpc.messages.size()));
+    for (auto const& m : rpc.messages) w.bin(m);
+
+    encode_control(w, rpc);
+}
+
+core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const& limits) {
+    core::Reader r(frame);
+    Rpc rpc;
+    if (tuple(r, rpc_field_count)) {
+        auto version = r.uint(std::numeric_limits<std::uint8_t>::max());
+        if (version && *version != rpc_version) r.fail(DecodeError::bad_value);
+    }
+    decode_subscriptions(r, limits, rpc.subscriptions);
+    decode_messages(r, limits, rpc.messages);
+    decode_graft(r, limits, rpc.graft);
+    decode_prune(r, limits, rpc.prune);
+    decode_ihave(r, limits, rpc.ihave);
+    decode_id_lists(r, limits.topics_per_control_max, limits.iwant_ids_max, rpc.iwant);
+    decode_id_lists(r, limits.topics_per_control_max, limits.idontwant_ids_max, rpc.idontwant);
+    r.finish();
+    if (!r.ok()) return core::Err(r.error());
+    return rpc;
+}
+
+}  // namespace pubsub
