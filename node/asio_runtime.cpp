@@ -193,6 +193,7 @@ private:
 
     std::optional<core::Identity> identity_;
     std::unique_ptr<core::SodiumCrypto> crypto_;
+    std::unique_ptr<core::IdentitySigner> signer_;
     std::unique_ptr<store::LmdbStore> store_;
     std::unique_ptr<Engine> engine_;
     std::vector<std::unique_ptr<UdpListener>> sockets_;
@@ -303,6 +304,7 @@ core::Result<void, std::string> Runtime::start() {
     if (!identity) return core::Err(identity.error());
     identity_ = identity.value();
     crypto_ = std::make_unique<core::SodiumCrypto>(*identity_);
+    signer_ = std::make_unique<core::IdentitySigner>(*identity_);
 
     auto opened = store::LmdbStore::open(config_.data_dir, config_.map_size_bytes);
     if (!opened) return core::Err(opened.error());
@@ -321,7 +323,8 @@ core::Result<void, std::string> Runtime::start() {
         t0, core::UnixTime{std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count()}};
-    engine_ = std::make_unique<Engine>(dht_config, identity_->public_key, *crypto_, *store_, core::Rng(seed), t0, wall_);
+    engine_ = std::make_unique<Engine>(dht_config, identity_->public_key, *crypto_, *store_, core::Rng(seed), t0, wall_,
+                                       signer_.get());
 
     std::array<std::byte, 32> secret;
     core::os_random(secret);

@@ -9,9 +9,11 @@ namespace node {
 
 class Engine {
 public:
+    // `signer` (optional) signs this node's provider records; see DhtNode.
     Engine(dht::Config const& config, core::PublicKey const& public_key, core::PacketCrypto const& crypto,
-           store::RecordStore& store, core::Rng rng, core::Instant now, core::WallClockAnchor wall)
-        : dht_(config, public_key, crypto, store, std::move(rng), now, wall) {}
+           store::RecordStore& store, core::Rng rng, core::Instant now, core::WallClockAnchor wall,
+           core::Signer const* signer = nullptr)
+        : dht_(config, public_key, crypto, store, std::move(rng), now, wall, signer) {}
 
     // Every datagram goes to the DHT, which drops and counts unknown protocol tags.
     void handle_datagram(core::Instant now, core::Endpoint const& from, core::ByteView bytes) {
