@@ -97,6 +97,27 @@ struct Config {
     double peer_request_rate_per_s = 500.0;
     double peer_request_burst = 1000.0;
 
+    // Topic rendezvous (PUBSUB-NOTES §5, docs/protocol.md). A provider record lives
+    // provider_ttl and is announced again every provider_reannounce_interval (jittered by
+    // up to an eighth either way) while the node announces the topic. A storer keeps at
+    // most providers_per_topic_max records per topic, providers_per_subnet_max per topic
+    // from one /24 (/64) of senders (loopback waived with allow_loopback_subnet), and
+    // providers_max in all (~250 bytes each in memory); it accepts expiries up to
+    // provider_ttl + packet_age_max ahead (the clock skew packets are allowed). An answer
+    // carries at most providers_per_reply random records. A provider lookup stops once it
+    // holds providers_enough verified distinct providers (2 * D_hi of the mesh). Above
+    // providers_announce_full providers already known at the k closest, a node announces
+    // with probability providers_announce_full / n: mesh and peer exchange find the rest.
+    core::Duration provider_ttl = 2h;
+    core::Duration provider_reannounce_interval = 30min;
+    std::size_t providers_per_topic_max = 256;
+    std::size_t providers_per_subnet_max = 4;
+    std::size_t providers_max = 10'000;
+    std::size_t providers_per_reply = 20;
+    std::size_t providers_enough = 24;
+    std::size_t providers_announce_full = 64;
+    std::size_t announcements_max = 1024;  // topics this node announces at once
+
     // Peers heard from within this window count as active (kadmium_active_peers).
     core::Duration active_window = 5min;
 };

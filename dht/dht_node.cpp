@@ -3,11 +3,14 @@
 // construction; keys; request timeouts from round trips; sending; the incoming-packet
 // path (every rejection is counted, nothing bad is answered); requests we answer and the
 // storage limits; responses and RPC completion, retries and give-up; lookups, puts and
-// gets; joining; timers: refresh, expiry sweep, holder replication, publisher republish.
+// gets; joining; timers: refresh, expiry sweep, holder replication, publisher republish;
+// topic rendezvous (provider records: the RPCs, lookups and re-announce timer; the
+// storer's table and the record checks are in provider_table / provider_record).
 #include "dht/dht_node.hpp"
 
 #include "core/assert.hpp"
 #include "dht/lookup.hpp"
+#include "dht/provider_table.hpp"
 #include "dht/routing_table.hpp"
 #include "dht/wire.hpp"
 
@@ -74,6 +77,11 @@ struct LookupState {
     std::size_t stores_tried = 0;
     std::size_t stores_accepted = 0;
     std::vector<Contact> closest;  // fixed when the search phase ends
+    // find_providers and announce:
+    std::vector<ProviderRecord> found;         // verified providers, one per node
+    std::vector<std::uint32_t> held_counts;    // what answerers said they hold (bounded)
+    std::vector<Endpoint> addrs;               // announce: the addresses to sign
+    bool announce_skipped = false;
 };
 
 // A sliding window of the last 64 packet counters seen from one peer (RFC 6479 style).
@@ -181,6 +189,9 @@ struct DhtNode::Impl {
     core::WallClockAnchor wall;
     RoutingTable table;
     Stats stats;
+    core::Signer const* signer;
+    ProviderTable providers;
+    Announcements announcements;
 
     std::unordered_map<PublicKey, PeerKey, PublicKeyHash> keys;
     std::list<PublicKey> keys_lru;  // most recently used first
@@ -218,7 +229,7 @@ struct DhtNode::Impl {
     std::deque<Event> events;
 
     Impl(Config const& c, PublicKey const& pk, core::PacketCrypto const& cr, store::RecordStore& st, core::Rng r,
-         Instant now, core::WallClockAnchor w)
+         Instant now, core::WallClockAnchor w, core::Signer const* sg)
         : config(c),
           public_key(pk),
           id(core::node_id_of(pk)),
@@ -227,14 +238,19 @@ struct DhtNode::Impl {
           rng(std::move(r)),
           wall(w),
           table(id, c.k, c.subnet_entries_max, c.allow_loopback_subnet),
+          signer(sg),
+          providers(provider_limits(c), st, stats),
           hellos{c.hello_burst, now},
           new_keys{c.new_keys_burst, now} {
         CORE_ASSERT(config.k <= wire::contacts_max && config.alpha > 0);
         CORE_ASSERT(config.value_size_max <= wire::value_size_max);
+        CORE_ASSERT(config.providers_per_reply <= wire::providers_max);
+        CORE_ASSERT(!signer || signer->public_key() == public_key);
         // Spread timers so that nodes started together do not refresh in lockstep.
         next_refresh = now + jitter(config.bucket_refresh_interval);
         next_sweep = now + jitter(config.expiry_sweep_interval);
         next_replicate = now + jitter(config.replicate_interval);
+        providers.load(unix_ms(now));  // before rebuild_usage: it skips provider rows
         rebuild_usage();
     }
 
@@ -248,10 +264,12 @@ struct DhtNode::Impl {
         return us < 0 ? 0 : static_cast<std::uint64_t>(us);
     }
     void drop(DropReason r) { ++stats.drop(r); }
+    std::uint64_t unix_ms(Instant now) const { return unix_us(now) / 1000; }
 
     void rebuild_usage() {
         usage.clear();
         auto r = store.for_each([&](store::Record const& rec) {
+            if (providers.is_store_key(rec.key)) return true;
             auto& u = usage[rec.source];
             ++u.records;
             u.bytes += rec.value.size();
@@ -346,6 +364,8 @@ struct DhtNode::Impl {
             case MsgType::find_node: return RpcType::find_node;
             case MsgType::find_value: return RpcType::find_value;
             case MsgType::store: return RpcType::store;
+            case MsgType::announce: return RpcType::announce;
+            case MsgType::find_providers: return RpcType::find_providers;
             default: break;
         }
         CORE_ASSERT(false && "not a request");
@@ -542,6 +562,11 @@ struct DhtNode::Impl {
                 reply.accepted = accept_store(now, from.id, m);
                 if (!reply.accepted) outcome = RpcOutcome::rejected;
                 break;
+            case MsgType::announce:
+                reply.accepted = accept_announce(now, from, m.providers.front());
+                if (!reply.accepted) outcome = RpcOutcome::rejected;
+                break;
+            case MsgType::find_providers: answer_find_providers(now, m.target, reply); break;
             default: CORE_ASSERT(false);
         }
         ++stats.rpc_count(rpc_type_of(m.type), outcome);
@@ -644,8 +669,14 @@ struct DhtNode::Impl {
                 if (response) {
                     l.lookup.on_answer(from.id, response->nodes);
                     for (auto const& v : response->values) add_value(l, v);
+                    if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
                 } else {
                     l.lookup.on_failure(p.peer->id);
+                }
+                if (has_enough_providers(l)) {
+                    l.closest = l.lookup.closest_answered();
+                    finish(now, l);
+                    break;
                 }
                 advance(now, l);
                 break;
@@ -717,14 +748,16 @@ struct DhtNode::Impl {
     // ---- Lookups, puts and gets. ----
 
     LookupId start_lookup(Instant now, LookupKind kind, NodeId const& target, bool internal,
-                          std::shared_ptr<Bytes const> value = nullptr, std::uint32_t ttl_s = 0) {
+                          std::shared_ptr<Bytes const> value = nullptr, std::uint32_t ttl_s = 0,
+                          std::vector<Endpoint> addrs = {}) {
         LookupId lid = next_lookup_id++;
         ++stats.lookups_started;
-        std::size_t beta = kind == LookupKind::put ? 0 : config.lookup_resiliency;
+        std::size_t beta = stores_after_search(kind) ? 0 : config.lookup_resiliency;
         LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha, beta), now,
                       now + config.lookup_deadline);
         l.value = std::move(value);
         l.ttl_s = ttl_s;
+        l.addrs = std::move(addrs);
         table.touch_bucket(table.prefix_len_of(target), now);
         if (lookups.size() >= config.lookups_max) {
             // Over the limit: report at once, empty-handed, rather than queue unboundedly.
@@ -749,7 +782,7 @@ struct DhtNode::Impl {
             if (queries.empty()) break;
             for (auto const& c : queries) {
                 Message q;
-                q.type = l.kind == LookupKind::get ? MsgType::find_value : MsgType::find_node;
+                q.type = query_type(l.kind);
                 q.target = l.lookup.target();
                 if (!send_request(now, c.contact, q, Purpose::lookup_query, l.id)) l.lookup.on_failure(c.contact.id);
             }
@@ -759,6 +792,7 @@ struct DhtNode::Impl {
 
     void search_done(Instant now, LookupState& l) {
         l.closest = l.lookup.closest_answered();
+        if (l.kind == LookupKind::announce) return announce_to_closest(now, l);
         if (l.kind != LookupKind::put) return finish(now, l);
         l.storing = true;
         // We hold a replica too when we are among the k closest known to the target.
@@ -791,6 +825,9 @@ struct DhtNode::Impl {
         done.values = std::move(l.values);
         done.stores_tried = l.stores_tried;
         done.stores_accepted = l.stores_accepted;
+        done.providers = std::move(l.found);
+        done.providers_held = median_held(l);
+        done.announce_skipped = l.announce_skipped;
         done.hops = l.lookup.hops();
         done.queried = l.lookup.queried();
         done.elapsed = now - l.started;
@@ -807,6 +844,7 @@ struct DhtNode::Impl {
     void finish(Instant now, LookupState& l) {
         if (l.kind == LookupKind::get)
             for (auto& v : local_values(now, l.lookup.target(), wire::values_bytes_budget)) add_value(l, v);
+        if (l.kind == LookupKind::find_providers) add_local_providers(now, l);
         LookupId lid = l.id;
         bool joined_through = lid == join_lookup && !l.closest.empty();
         emit_done(now, l);
@@ -853,6 +891,7 @@ struct DhtNode::Impl {
 
     std::optional<Instant> next_wakeup() const {
         Instant t = std::min({next_refresh, next_sweep, next_replicate});
+        if (auto a = announcements.next_due()) t = std::min(t, *a);
         if (!deadlines.empty()) t = std::min(t, deadlines.begin()->first);
         for (auto const& [lid, l] : lookups) t = std::min(t, l.deadline);
         for (auto const& [k, p] : partials) t = std::min(t, p.started + config.reassembly_timeout);
@@ -871,10 +910,13 @@ struct DhtNode::Impl {
             auto next = std::next(it);
             if (it->second.deadline <= now) {
                 auto& l = it->second;
-                if (!l.storing && l.kind == LookupKind::put) {
+                if (!l.storing && stores_after_search(l.kind)) {
+                    auto const lid = l.id;
                     search_done(now, l);  // store on what we found; finishes on answers
-                    // Long enough for every STORE's full retry schedule (1 + 2 + 2 timeouts).
-                    l.deadline = now + config.rpc_timeout * (2 * config.rpc_retries + 2);
+                    // Long enough for every STORE's full retry schedule (1 + 2 + 2 timeouts),
+                    // unless the store phase had nothing to wait for and finished already.
+                    if (auto still = lookups.find(lid); still != lookups.end())
+                        still->second.deadline = now + config.rpc_timeout * (2 * config.rpc_retries + 2);
                 } else {
                     if (!l.storing) l.closest = l.lookup.closest_answered();
                     finish(now, l);
@@ -895,7 +937,9 @@ struct DhtNode::Impl {
             replicate(now);
             next_replicate = now + jitter(config.replicate_interval);
         }
+        reannounce_due(now);
         if (now >= next_sweep) {
+            providers.prune(unix_ms(now));
             if (store.erase_expired(unix_now(now), config.expiry_sweep_batch) > 0) rebuild_usage();
             // Republishing rides on the sweep timer: a minute's precision is plenty for an
             // hourly republish, and next_wakeup() need not scan every own put.
@@ -935,7 +979,7 @@ struct DhtNode::Impl {
                 return false;
             }
             last = rec.key;
-            if (rec.source == id || rec.expires_at <= unix) return true;
+            if (rec.source == id || rec.expires_at <= unix || providers.is_store_key(rec.key)) return true;
             auto closest = table.closest(rec.key, config.k);
             bool among = closest.size() < config.k || rec.key.closer(id, closest.back().id);
             if (!among && !replicated.contains({rec.key, core::blake2b_256(rec.value)})) misplaced.push_back(rec);
@@ -967,11 +1011,163 @@ struct DhtNode::Impl {
             ++it;
         }
     }
+
+    // ---- Topic rendezvous: provider records (PUBSUB-NOTES §5). ----
+
+    static ProviderLimits provider_limits(Config const& c) {
+        auto lifetime = std::chrono::duration_cast<std::chrono::milliseconds>(c.provider_ttl + c.packet_age_max);
+        return {c.providers_per_topic_max, c.providers_per_subnet_max, c.providers_max, c.allow_loopback_subnet,
+                static_cast<std::uint64_t>(lifetime.count())};
+    }
+    std::uint64_t provider_lifetime_max_ms() const { return provider_limits(config).lifetime_max_ms; }
+    std::uint64_t provider_ttl_ms() const {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config.provider_ttl).count());
+    }
+
+    static MsgType query_type(LookupKind kind) {
+        switch (kind) {
+            case LookupKind::get: return MsgType::find_value;
+            case LookupKind::find_providers:
+            case LookupKind::announce: return MsgType::find_providers;  // announce learns how many are known
+            default: return MsgType::find_node;
+        }
+    }
+    // Lookups whose search phase is followed by a store phase (they wait for all k).
+    static bool stores_after_search(LookupKind kind) { return kind == LookupKind::put || kind == LookupKind::announce; }
+
+    // A node may announce only itself: the subnet cap then counts real senders.
+    bool accept_announce(Instant now, Contact const& from, ProviderRecord const& record) {
+        if (record.node_id != from.id) {
+            ++stats.provider_reject(ProviderReject::not_owner);
+            return false;
+        }
+        return providers.accept(record, from.address, unix_ms(now));
+    }
+
+    void answer_find_providers(Instant now, Key const& topic, Message& reply) {
+        auto ms = unix_ms(now);
+        reply.nodes = table.closest(topic, config.k);
+        reply.providers = providers.sample(topic, ms, config.providers_per_reply, rng);
+        reply.providers_held = static_cast<std::uint32_t>(std::min<std::size_t>(providers.fresh_count(topic, ms), UINT32_MAX));
+    }
+
+    // Answers a lookup gets from providers_held are few (one per node asked); keep a bound anyway.
+    static constexpr std::size_t held_counts_max = 64;
+
+    void on_providers_answer(Instant now, LookupState& l, Message const& m) {
+        if (l.held_counts.size() < held_counts_max) l.held_counts.push_back(m.providers_held);
+        if (l.kind != LookupKind::find_providers) return;
+        auto ms = unix_ms(now);
+        std::vector<ProviderRecord> fresh;
+        for (auto const& r : m.providers) {
+            if (r.topic != l.lookup.target()) {
+                ++stats.provider_reject(ProviderReject::wrong_topic);
+                continue;
+            }
+            add_provider(l, r, ms, fresh, true);
+        }
+        if (!fresh.empty()) events.push_back(ProvidersFound{l.id, l.lookup.target(), std::move(fresh)});
+    }
+
+    // Adds one record to a lookup's providers: the newest record per node, verified once
+    // (a record no newer than the one held is skipped before its signature is checked).
+    void add_provider(LookupState& l, ProviderRecord const& r, std::uint64_t ms, std::vector<ProviderRecord>& fresh,
+                      bool verify) {
+        auto held = std::find_if(l.found.begin(), l.found.end(), [&](auto const& f) { return f.node_id == r.node_id; });
+        if (held != l.found.end() && held->expires_ms >= r.expires_ms) return;
+        if (verify) {
+            if (auto bad = check_provider_record(r, ms, provider_lifetime_max_ms())) {
+                ++stats.provider_reject(*bad);
+                return;
+            }
+        }
+        if (held != l.found.end()) {
+            *held = r;  // a newer record of a provider already reported
+            return;
+        }
+        l.found.push_back(r);
+        fresh.push_back(r);
+    }
+
+    bool has_enough_providers(LookupState const& l) const {
+        return l.kind == LookupKind::find_providers && l.found.size() >= config.providers_enough;
+    }
+
+    // Records this node stores itself were checked when they were accepted.
+    void add_local_providers(Instant now, LookupState& l) {
+        auto ms = unix_ms(now);
+        std::vector<ProviderRecord> fresh;
+        for (auto const& r : providers.sample(l.lookup.target(), ms, config.providers_per_reply, rng))
+            add_provider(l, r, ms, fresh, false);
+        if (!fresh.empty()) events.push_back(ProvidersFound{l.id, l.lookup.target(), std::move(fresh)});
+    }
+
+    // The median of what the answerers said they hold: one storer lying high cannot
+    // silence announcements on its own.
+    static std::size_t median_held(LookupState const& l) {
+        if (l.held_counts.empty()) return 0;
+        auto counts = l.held_counts;
+        auto mid = counts.begin() + static_cast<std::ptrdiff_t>(counts.size() / 2);
+        std::nth_element(counts.begin(), mid, counts.end());
+        return *mid;
+    }
+
+    // The store phase of an announce lookup: a freshly signed record to the k closest that
+    // answered (and to our own table when we are among them), unless the topic already
+    // has more than providers_announce_full providers and the draw says skip.
+    void announce_to_closest(Instant now, LookupState& l) {
+        l.storing = true;
+        auto known = median_held(l);
+        if (known > config.providers_announce_full &&
+            !rng.chance(static_cast<double>(config.providers_announce_full) / static_cast<double>(known))) {
+            l.announce_skipped = true;
+            return finish(now, l);
+        }
+        auto ms = unix_ms(now);
+        auto record = make_provider_record(*signer, l.lookup.target(), l.addrs, ms + provider_ttl_ms());
+        bool self_among_closest = l.closest.size() < config.k || l.lookup.target().closer(id, l.closest.back().id);
+        if (self_among_closest) {
+            ++l.stores_tried;
+            if (providers.accept(record, record.addrs.front(), ms)) ++l.stores_accepted;
+        }
+        for (auto const& c : l.closest) {
+            Message a;
+            a.type = MsgType::announce;
+            a.providers.push_back(record);
+            ++l.stores_tried;
+            if (send_request(now, c, std::move(a), Purpose::store_for_put, l.id)) ++l.stores_pending;
+        }
+        if (l.stores_pending == 0) finish(now, l);
+    }
+
+    static bool usable_addrs(std::vector<Endpoint> const& addrs) {
+        if (addrs.empty() || addrs.size() > provider_addrs_max) return false;
+        return std::all_of(addrs.begin(), addrs.end(), [](Endpoint const& e) { return e.port != 0 && !e.is_unspecified(); });
+    }
+
+    Duration reannounce_interval() {
+        auto base = config.provider_reannounce_interval;
+        auto span = static_cast<std::uint64_t>(base.count() / 4 + 1);
+        return base - base / 8 + Duration(static_cast<Duration::rep>(rng.uniform(span)));
+    }
+
+    LookupId announce(Instant now, Key const& topic, std::vector<Endpoint> addrs) {
+        if (!signer || !usable_addrs(addrs)) return 0;
+        if (!announcements.contains(topic) && announcements.size() >= config.announcements_max) return 0;
+        announcements.set(topic, addrs, now + reannounce_interval());
+        return start_lookup(now, LookupKind::announce, topic, false, nullptr, 0, std::move(addrs));
+    }
+
+    void reannounce_due(Instant now) {
+        for (auto& [topic, addrs] : announcements.take_due(now, [&] { return reannounce_interval(); }))
+            start_lookup(now, LookupKind::announce, topic, true, nullptr, 0, std::move(addrs));
+    }
 };
 
 DhtNode::DhtNode(Config const& config, core::PublicKey const& public_key, core::PacketCrypto const& crypto,
-                 store::RecordStore& store, core::Rng rng, core::Instant now, core::WallClockAnchor wall)
-    : impl_(std::make_unique<Impl>(config, public_key, crypto, store, std::move(rng), now, wall)) {}
+                 store::RecordStore& store, core::Rng rng, core::Instant now, core::WallClockAnchor wall,
+                 core::Signer const* signer)
+    : impl_(std::make_unique<Impl>(config, public_key, crypto, store, std::move(rng), now, wall, signer)) {}
 
 DhtNode::~DhtNode() = default;
 
@@ -995,6 +1191,13 @@ LookupId DhtNode::find_node(core::Instant now, NodeId const& target) {
 LookupId DhtNode::get(core::Instant now, Key const& key) { return impl_->start_lookup(now, LookupKind::get, key, false); }
 LookupId DhtNode::put(core::Instant now, Key const& key, core::Bytes value, core::Duration ttl) {
     return impl_->put(now, key, std::move(value), ttl);
+}
+LookupId DhtNode::announce(core::Instant now, Key const& topic, std::vector<Endpoint> addrs) {
+    return impl_->announce(now, topic, std::move(addrs));
+}
+void DhtNode::withdraw(core::Instant, Key const& topic) { impl_->announcements.remove(topic); }
+LookupId DhtNode::find_providers(core::Instant now, Key const& topic) {
+    return impl_->start_lookup(now, LookupKind::find_providers, topic, false);
 }
 
 std::optional<core::Transmit> DhtNode::poll_transmit() {
@@ -1028,5 +1231,7 @@ std::vector<Contact> DhtNode::closest_known(NodeId const& target, std::size_t n)
 }
 std::size_t DhtNode::lookups_in_flight() const { return impl_->lookups.size(); }
 std::size_t DhtNode::record_count() const { return impl_->store.count(); }
+std::size_t DhtNode::provider_record_count() const { return impl_->providers.size(); }
+bool DhtNode::announcing(Key const& topic) const { return impl_->announcements.contains(topic); }
 
 }  // namespace dht

@@ -11,6 +11,7 @@
 
 #include "core/crypto.hpp"
 #include "core/rng.hpp"
+#include "core/signer.hpp"
 #include "core/time.hpp"
 #include "core/transmit.hpp"
 #include "dht/config.hpp"
@@ -35,9 +36,12 @@ struct PeerInfo {
 
 class DhtNode {
 public:
-    // `crypto` and `store` must outlive the node. `wall` maps `now` to wall time.
+    // `crypto`, `store` and `signer` must outlive the node. `wall` maps `now` to wall time.
+    // `signer` signs this node's provider records (its public key must be `public_key`);
+    // without one the node stores and finds providers but cannot announce.
     DhtNode(Config const& config, core::PublicKey const& public_key, core::PacketCrypto const& crypto,
-            store::RecordStore& store, core::Rng rng, core::Instant now, core::WallClockAnchor wall);
+            store::RecordStore& store, core::Rng rng, core::Instant now, core::WallClockAnchor wall,
+            core::Signer const* signer = nullptr);
     ~DhtNode();
     DhtNode(DhtNode const&) = delete;
     DhtNode& operator=(DhtNode const&) = delete;
@@ -64,6 +68,22 @@ public:
     // config.value_size_max (asserted: the host checks user input first).
     LookupId put(core::Instant now, Key const& key, core::Bytes value, core::Duration ttl);
 
+    // --- Topic rendezvous (PUBSUB-NOTES §5; topic keys from dht::topic_key). ---
+    // Announces this node as a provider of `topic` at `addrs` (its DHT UDP endpoints;
+    // the same ports serve TCP pub/sub links) now, then again every
+    // provider_reannounce_interval (jittered) until withdraw(). Announcing a topic again
+    // replaces its addresses and announces at once. Returns the LookupId of this first
+    // announcement (a LookupDone of kind announce follows; re-announcements report with
+    // internal = true), or 0 when refused: no signer, addrs empty, longer than
+    // provider_addrs_max or with a port 0 / unspecified address, or announcements_max
+    // topics announced already.
+    LookupId announce(core::Instant now, Key const& topic, std::vector<Endpoint> addrs);
+    // Stops re-announcing `topic`; records already stored expire within provider_ttl.
+    void withdraw(core::Instant now, Key const& topic);
+    // Looks up the providers of `topic`: ProvidersFound events as verified records arrive,
+    // then a LookupDone of kind find_providers listing them all (see events.hpp).
+    LookupId find_providers(core::Instant now, Key const& topic);
+
     // --- Outputs. Drain after every input, in this order. ---
     [[nodiscard]] std::optional<core::Transmit> poll_transmit();
     [[nodiscard]] std::optional<Event> poll_event();
@@ -79,6 +99,8 @@ public:
     std::vector<Contact> closest_known(NodeId const& target, std::size_t n) const;
     std::size_t lookups_in_flight() const;
     std::size_t record_count() const;
+    std::size_t provider_record_count() const;  // provider records this node stores
+    bool announcing(Key const& topic) const;
 
 private:
     struct Impl;

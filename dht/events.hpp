@@ -4,6 +4,7 @@
 #include "core/bytes.hpp"
 #include "core/time.hpp"
 #include "dht/contact.hpp"
+#include "dht/provider_record.hpp"
 
 #include <cstdint>
 #include <variant>
@@ -13,7 +14,7 @@ namespace dht {
 
 using LookupId = std::uint64_t;
 
-enum class LookupKind : std::uint8_t { find_node, get, put };
+enum class LookupKind : std::uint8_t { find_node, get, put, find_providers, announce };
 
 // A lookup finished. Every lookup reports, including the ones the node starts itself
 // (bootstrap, bucket refresh, republish): those have internal = true, and the host uses
@@ -25,8 +26,16 @@ struct LookupDone {
     NodeId target;
     std::vector<Contact> closest;     // up to k responders, closest first; never the node itself
     std::vector<core::Bytes> values;  // get: distinct values found
-    std::size_t stores_tried = 0;     // put: STOREs sent
-    std::size_t stores_accepted = 0;  // put: STOREs acknowledged as accepted
+    std::size_t stores_tried = 0;     // put, announce: STOREs (ANNOUNCEs) sent, plus the local copy
+    std::size_t stores_accepted = 0;  // put, announce: acknowledged as accepted
+    // find_providers: every verified, unexpired provider found (one per node, the newest
+    // record seen), at most Config::providers_enough plus one answer's worth.
+    std::vector<ProviderRecord> providers;
+    // announce: the median count of providers the k closest said they hold, and whether
+    // this round skipped its ANNOUNCEs (above providers_announce_full, with probability
+    // 1 - full/n); a skipped round still re-announces on schedule.
+    std::size_t providers_held = 0;
+    bool announce_skipped = false;
     int hops = 0;                     // path length to the closest responder
     std::size_t queried = 0;          // distinct nodes asked
     core::Duration elapsed{};
@@ -38,6 +47,15 @@ struct BootstrapReached {
     NodeId id;
 };
 
-using Event = std::variant<LookupDone, BootstrapReached>;
+// Providers a find_providers lookup has just verified: only the ones not reported before
+// by this lookup. Zero or more of these come before the lookup's LookupDone, which lists
+// them all again.
+struct ProvidersFound {
+    LookupId id = 0;
+    Key topic;
+    std::vector<ProviderRecord> providers;
+};
+
+using Event = std::variant<LookupDone, BootstrapReached, ProvidersFound>;
 
 }  // namespace dht

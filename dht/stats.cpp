@@ -31,6 +31,8 @@ char const* to_string(RpcType t) {
         case RpcType::find_node: return "find_node";
         case RpcType::find_value: return "find_value";
         case RpcType::store: return "store";
+        case RpcType::announce: return "announce";
+        case RpcType::find_providers: return "find_providers";
         case RpcType::count_: break;
     }
     return "unknown";
@@ -43,6 +45,25 @@ char const* to_string(RpcOutcome o) {
         case RpcOutcome::served: return "served";
         case RpcOutcome::rejected: return "rejected";
         case RpcOutcome::count_: break;
+    }
+    return "unknown";
+}
+
+char const* to_string(ProviderReject r) {
+    switch (r) {
+        case ProviderReject::bad_addrs: return "bad_addrs";
+        case ProviderReject::id_mismatch: return "id_mismatch";
+        case ProviderReject::expired: return "expired";
+        case ProviderReject::expiry_too_far: return "expiry_too_far";
+        case ProviderReject::bad_signature: return "bad_signature";
+        case ProviderReject::wrong_topic: return "wrong_topic";
+        case ProviderReject::not_owner: return "not_owner";
+        case ProviderReject::not_newer: return "not_newer";
+        case ProviderReject::topic_full: return "topic_full";
+        case ProviderReject::subnet_full: return "subnet_full";
+        case ProviderReject::table_full: return "table_full";
+        case ProviderReject::store_failed: return "store_failed";
+        case ProviderReject::count_: break;
     }
     return "unknown";
 }

@@ -30,7 +30,7 @@ enum class DropReason : std::uint8_t {
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count_);
 char const* to_string(DropReason r);
 
-enum class RpcType : std::uint8_t { hello, ping, find_node, find_value, store, count_ };
+enum class RpcType : std::uint8_t { hello, ping, find_node, find_value, store, announce, find_providers, count_ };
 inline constexpr std::size_t rpc_type_count = static_cast<std::size_t>(RpcType::count_);
 char const* to_string(RpcType t);
 
@@ -38,6 +38,26 @@ char const* to_string(RpcType t);
 enum class RpcOutcome : std::uint8_t { ok, timeout, served, rejected, count_ };
 inline constexpr std::size_t rpc_outcome_count = static_cast<std::size_t>(RpcOutcome::count_);
 char const* to_string(RpcOutcome o);
+
+// Why a provider record (dht/provider_record.hpp) was refused: by a storer (ANNOUNCE), by
+// a lookup reading a PROVIDERS answer, or when the stored rows are loaded at start.
+enum class ProviderReject : std::uint8_t {
+    bad_addrs,        // no address, more than provider_addrs_max, or an unusable one
+    id_mismatch,      // node_id is not BLAKE2b-256 of the public key
+    expired,          // expires at or before now
+    expiry_too_far,   // expires later than now + provider TTL (+ the packet clock window)
+    bad_signature,    // the ed25519 signature does not verify
+    wrong_topic,      // an answer carried a record for another topic
+    not_owner,        // ANNOUNCE sent by another node than the record's
+    not_newer,        // we hold a record of that node for that topic that expires later
+    topic_full,       // providers_per_topic_max records held for the topic
+    subnet_full,      // providers_per_subnet_max records from that /24 (/64) for the topic
+    table_full,       // providers_max records held in all
+    store_failed,     // the record store refused the write (also counted in store_errors)
+    count_
+};
+inline constexpr std::size_t provider_reject_count = static_cast<std::size_t>(ProviderReject::count_);
+char const* to_string(ProviderReject r);
 
 struct Stats {
     std::array<std::uint64_t, drop_reason_count> dropped{};
@@ -51,7 +71,11 @@ struct Stats {
     std::uint64_t store_errors = 0;  // the record store failed an operation (e.g. map full)
     std::uint64_t evictions = 0;     // routing table entries that left after failed RPCs (replaced or removed)
 
+    std::array<std::uint64_t, provider_reject_count> providers_rejected{};
+    std::uint64_t providers_accepted = 0;  // provider records stored (new or replacing) by this node
+
     std::uint64_t& drop(DropReason r) { return dropped[static_cast<std::size_t>(r)]; }
+    std::uint64_t& provider_reject(ProviderReject r) { return providers_rejected[static_cast<std::size_t>(r)]; }
     std::uint64_t& rpc_count(RpcType t, RpcOutcome o) {
         return rpc[static_cast<std::size_t>(t)][static_cast<std::size_t>(o)];
     }

@@ -14,6 +14,8 @@ MsgType response_to(MsgType request) {
         case MsgType::find_node: return MsgType::nodes;
         case MsgType::find_value: return MsgType::values;
         case MsgType::store: return MsgType::stored;
+        case MsgType::announce: return MsgType::announced;
+        case MsgType::find_providers: return MsgType::providers;
         default: break;
     }
     CORE_ASSERT(false && "not a request");
@@ -96,6 +98,10 @@ std::uint32_t field_count(MsgType t) {
         case MsgType::values: return 2;
         case MsgType::store: return 3;
         case MsgType::stored: return 1;
+        case MsgType::announce: return 1;
+        case MsgType::announced: return 1;
+        case MsgType::find_providers: return 1;
+        case MsgType::providers: return 3;
     }
     return 0;
 }
@@ -116,7 +122,8 @@ core::Bytes encode(Message const& m) {
             else w.nil();
             break;
         case MsgType::find_node:
-        case MsgType::find_value: encode_id(w, m.target); break;
+        case MsgType::find_value:
+        case MsgType::find_providers: encode_id(w, m.target); break;
         case MsgType::nodes: encode_contacts(w, m.nodes); break;
         case MsgType::values:
             CORE_ASSERT(m.values.size() <= values_max);
@@ -130,7 +137,19 @@ core::Bytes encode(Message const& m) {
             w.bin(*m.value);
             w.uint(m.ttl_s);
             break;
-        case MsgType::stored: w.boolean(m.accepted); break;
+        case MsgType::stored:
+        case MsgType::announced: w.boolean(m.accepted); break;
+        case MsgType::announce:
+            CORE_ASSERT(m.providers.size() == 1);
+            encode_provider_record(w, m.providers.front());
+            break;
+        case MsgType::providers:
+            CORE_ASSERT(m.providers.size() <= providers_max);
+            w.array(static_cast<std::uint32_t>(m.providers.size()));
+            for (auto const& p : m.providers) encode_provider_record(w, p);
+            w.uint(m.providers_held);
+            encode_contacts(w, m.nodes);
+            break;
     }
     return out;
 }
@@ -145,7 +164,7 @@ std::optional<Message> decode(core::ByteView bytes, DecodeError& error) {
         error = r.error();
         return std::nullopt;
     }
-    if (*type < 1 || *type > 8) {
+    if (*type < 1 || *type > msg_type_max) {
         error = DecodeError::bad_value;
         return std::nullopt;
     }
@@ -163,6 +182,7 @@ std::optional<Message> decode(core::ByteView bytes, DecodeError& error) {
             break;
         case MsgType::find_node:
         case MsgType::find_value:
+        case MsgType::find_providers:
             if (auto id = decode_id(r)) m.target = *id;
             break;
         case MsgType::nodes: decode_contacts(r, m.nodes); break;
@@ -186,8 +206,20 @@ std::optional<Message> decode(core::ByteView bytes, DecodeError& error) {
             break;
         }
         case MsgType::stored:
+        case MsgType::announced:
             if (auto b = r.boolean()) m.accepted = *b;
             break;
+        case MsgType::announce:
+            if (auto p = decode_provider_record(r)) m.providers.push_back(std::move(*p));
+            break;
+        case MsgType::providers: {
+            auto n = r.array(providers_max);
+            for (std::uint32_t i = 0; n && i < *n && r.ok(); ++i)
+                if (auto p = decode_provider_record(r)) m.providers.push_back(std::move(*p));
+            if (auto held = r.uint(UINT32_MAX)) m.providers_held = static_cast<std::uint32_t>(*held);
+            decode_contacts(r, m.nodes);
+            break;
+        }
     }
     r.finish();
     if (!r.ok()) {

@@ -8,6 +8,7 @@
 #include "core/codec.hpp"
 #include "core/crypto.hpp"
 #include "dht/contact.hpp"
+#include "dht/provider_record.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -37,6 +38,9 @@ inline constexpr std::size_t message_size_max = fragment_chunk_max * fragment_co
 inline constexpr std::size_t contacts_max = 32;
 inline constexpr std::size_t values_max = 64;
 inline constexpr std::size_t value_size_max = 64 * 1024;
+// A PROVIDERS answer carries at most this many provider records (Config::providers_per_reply
+// is 20; the bound leaves room, 32 records of ~220 bytes fit in 6 fragments).
+inline constexpr std::size_t providers_max = 32;
 // A VALUES response stops adding values past this encoded size, to stay under
 // message_size_max with the contact list.
 inline constexpr std::size_t values_bytes_budget = message_size_max - 4096;
@@ -50,9 +54,15 @@ enum class MsgType : std::uint8_t {
     values = 6,
     store = 7,
     stored = 8,
+    announce = 9,
+    announced = 10,
+    find_providers = 11,
+    providers = 12,
 };
+inline constexpr std::uint8_t msg_type_max = 12;
 inline bool is_request(MsgType t) {
-    return t == MsgType::ping || t == MsgType::find_node || t == MsgType::find_value || t == MsgType::store;
+    return t == MsgType::ping || t == MsgType::find_node || t == MsgType::find_value || t == MsgType::store ||
+           t == MsgType::announce || t == MsgType::find_providers;
 }
 // The response type a request expects.
 MsgType response_to(MsgType request);
@@ -61,12 +71,14 @@ MsgType response_to(MsgType request);
 struct Message {
     MsgType type = MsgType::ping;
     std::uint32_t txid = 0;
-    NodeId target;                                  // find_node target; find_value/store key
-    std::vector<Contact> nodes;                     // nodes, values
+    NodeId target;                                  // find_node target; find_value/store key; find_providers topic
+    std::vector<Contact> nodes;                     // nodes, values, providers
     std::vector<core::Bytes> values;                // values
     std::shared_ptr<core::Bytes const> value;       // store (shared: retries and k STOREs)
     std::uint32_t ttl_s = 0;                        // store
-    bool accepted = false;                          // stored
+    bool accepted = false;                          // stored, announced
+    std::vector<ProviderRecord> providers;          // announce (exactly one), providers
+    std::uint32_t providers_held = 0;               // providers: unexpired records the answerer holds for the topic
     std::optional<Endpoint> observed;               // pong: the requester's address as seen
 };
 

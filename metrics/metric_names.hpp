@@ -84,10 +84,10 @@ static_assert(drop_reason_labels.size() == dht::drop_reason_count, "one label pe
 static_assert(static_cast<std::size_t>(dht::DropReason::from_self) == 14, "DropReason order changed: fix the table");
 
 // dht::RpcType, the `type` of kadmium_rpc_total.
-inline constexpr std::array<std::string_view, 5> rpc_type_labels{"hello", "ping", "find_node", "find_value",
-                                                                  "store"};
+inline constexpr std::array<std::string_view, 7> rpc_type_labels{"hello", "ping",     "find_node",     "find_value",
+                                                                  "store", "announce", "find_providers"};
 static_assert(rpc_type_labels.size() == dht::rpc_type_count, "one label per dht::RpcType");
-static_assert(static_cast<std::size_t>(dht::RpcType::store) == 4, "RpcType order changed: fix the table");
+static_assert(static_cast<std::size_t>(dht::RpcType::find_providers) == 6, "RpcType order changed: fix the table");
 
 // dht::RpcOutcome, the `outcome` of kadmium_rpc_total.
 inline constexpr std::array<std::string_view, 4> rpc_outcome_labels{"ok", "timeout", "served", "rejected"};
@@ -96,9 +96,20 @@ static_assert(static_cast<std::size_t>(dht::RpcOutcome::rejected) == 3, "RpcOutc
 
 // dht::LookupKind, the `kind` of the lookup histograms. LookupKind has no count_
 // enumerator, so the last value is checked instead.
-inline constexpr std::array<std::string_view, 3> lookup_kind_labels{"find_node", "get", "put"};
-static_assert(static_cast<std::size_t>(dht::LookupKind::put) + 1 == lookup_kind_labels.size(),
+inline constexpr std::array<std::string_view, 5> lookup_kind_labels{"find_node", "get", "put", "find_providers",
+                                                                     "announce"};
+static_assert(static_cast<std::size_t>(dht::LookupKind::announce) + 1 == lookup_kind_labels.size(),
               "one label per dht::LookupKind");
+
+// dht::ProviderReject, the `reason` label for provider records refused (by a storer, a
+// provider lookup, or at load).
+inline constexpr std::array<std::string_view, 12> provider_reject_labels{
+    "bad_addrs",  "id_mismatch", "expired",     "expiry_too_far", "bad_signature", "wrong_topic",
+    "not_owner",  "not_newer",   "topic_full",  "subnet_full",    "table_full",    "store_failed",
+};
+static_assert(provider_reject_labels.size() == dht::provider_reject_count, "one label per dht::ProviderReject");
+static_assert(static_cast<std::size_t>(dht::ProviderReject::store_failed) == 11,
+              "ProviderReject order changed: fix the table");
 
 // The `direction` of kadmium_bytes_total and kadmium_packets_total.
 inline constexpr std::string_view direction_in = "in";
@@ -119,5 +130,8 @@ constexpr std::string_view label_of(dht::DropReason r) { return drop_reason_labe
 constexpr std::string_view label_of(dht::RpcType t) { return rpc_type_labels[static_cast<std::size_t>(t)]; }
 constexpr std::string_view label_of(dht::RpcOutcome o) { return rpc_outcome_labels[static_cast<std::size_t>(o)]; }
 constexpr std::string_view label_of(dht::LookupKind k) { return lookup_kind_labels[static_cast<std::size_t>(k)]; }
+constexpr std::string_view label_of(dht::ProviderReject r) {
+    return provider_reject_labels[static_cast<std::size_t>(r)];
+}
 
 }  // namespace metrics

@@ -121,7 +121,7 @@ public:
     StatusInfo status() const override;
     std::vector<PeerRow> peers() const override;
     std::size_t value_size_max() const override { return engine_->dht().config().value_size_max; }
-    std::size_t payload_size_max() const override { return engine_config_.pubsub.payload_max; }
+    std::size_t payload_size_max() const override { return engine_config_.pubsub.limits.payload_max; }
     core::Result<PublishInfo, ApiError> publish(std::string const& topic, core::Bytes payload) override;
     core::Result<void, ApiError> subscribe(std::string const& topic) override;
     void unsubscribe(std::string const& topic) override;
@@ -782,7 +782,7 @@ ApiError publish_error(pubsub::PublishError e, std::size_t payload_max) {
 core::Result<PublishInfo, ApiError> Runtime::publish(std::string const& topic, core::Bytes payload) {
     auto r = engine_->publish(now(), topic, payload);
     after_input();
-    if (!r) return core::Err(publish_error(r.error(), engine_config_.pubsub.payload_max));
+    if (!r) return core::Err(publish_error(r.error(), engine_config_.pubsub.limits.payload_max));
     auto const& p = r.value();
     return PublishInfo{p.id, p.seqno, p.ts_ms, p.peers};
 }
@@ -790,7 +790,7 @@ core::Result<PublishInfo, ApiError> Runtime::publish(std::string const& topic, c
 core::Result<void, ApiError> Runtime::subscribe(std::string const& topic) {
     auto r = engine_->subscribe(now(), topic);
     after_input();
-    if (!r) return core::Err(publish_error(r.error(), engine_config_.pubsub.payload_max));
+    if (!r) return core::Err(publish_error(r.error(), engine_config_.pubsub.limits.payload_max));
     if (std::find(subscriptions_.begin(), subscriptions_.end(), topic) == subscriptions_.end()) {
         subscriptions_.push_back(topic);
         save_subscriptions();

@@ -45,16 +45,16 @@ char const* to_string(LinkEnd e) {
     return "unknown";
 }
 
-LinkEnd link_end_of(link::CloseReason r) {
+LinkEnd link_end_of(links::CloseReason r) {
     switch (r) {
-        case link::CloseReason::handshake_failed: return LinkEnd::handshake_failed;
-        case link::CloseReason::handshake_timeout: return LinkEnd::handshake_timeout;
-        case link::CloseReason::decrypt_failed: return LinkEnd::decrypt_failed;
-        case link::CloseReason::frame_too_large: return LinkEnd::frame_too_large;
-        case link::CloseReason::slow_peer: return LinkEnd::slow_peer;
-        case link::CloseReason::closed_by_peer: return LinkEnd::closed_by_peer;
-        case link::CloseReason::local:
-        case link::CloseReason::none: break;
+        case links::CloseReason::handshake_failed: return LinkEnd::handshake_failed;
+        case links::CloseReason::handshake_timeout: return LinkEnd::handshake_timeout;
+        case links::CloseReason::decrypt_failed: return LinkEnd::decrypt_failed;
+        case links::CloseReason::frame_too_large: return LinkEnd::frame_too_large;
+        case links::CloseReason::slow_peer: return LinkEnd::slow_peer;
+        case links::CloseReason::closed_by_peer: return LinkEnd::closed_by_peer;
+        case links::CloseReason::local:
+        case links::CloseReason::none: break;
     }
     return LinkEnd::local;
 }
@@ -64,8 +64,9 @@ Engine::Engine(EngineConfig const& config, core::Identity const& identity, core:
                core::WallClockAnchor wall, std::uint64_t first_seqno, std::vector<core::Endpoint> listen)
     : config_(config),
       identity_(identity),
+      signer_(identity),
       rng_(rng.split()),
-      dht_(config.dht, identity.public_key, crypto, store, rng.split(), now, wall),
+      dht_(config.dht, identity.public_key, crypto, store, rng.split(), now, wall, &signer_),
       router_(config.pubsub, identity, messages, rng.split(), now, wall, first_seqno),
       listen_(std::move(listen)) {
     pump(now);
@@ -123,7 +124,7 @@ void Engine::handle_stream_closed(core::Instant now, StreamId id) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     auto& s = it->second;
-    if (s.session.state() == link::State::handshaking && s.outbound) {
+    if (s.session.state() == links::State::handshaking && s.outbound) {
         ++stats_.link_ends[static_cast<std::size_t>(LinkEnd::connect_failed)];
         s.closing = true;  // the host knows: no StreamClose for it
         finish_stream(now, id, s);
@@ -193,21 +194,32 @@ void Engine::pump(core::Instant now) {
 void Engine::pump_dht_events(core::Instant now) {
     while (auto e = dht_.poll_event()) {
         if (auto const* found = std::get_if<dht::ProvidersFound>(&*e)) {
-            auto it = provider_lookups_.find(found->id);
-            if (it != provider_lookups_.end()) {
-                std::vector<pubsub::PeerAddress> peers;
-                for (auto const& r : found->records) {
-                    if (r.node == dht_.id()) continue;
-                    peers.push_back({r.node, r.addrs});
-                }
-                router_.add_peers(now, it->second, std::move(peers));
-                progress_ = true;
-                if (found->done) provider_lookups_.erase(it);
-            }
+            if (auto it = provider_lookups_.find(found->id); it != provider_lookups_.end())
+                give_providers(now, it->second, found->providers);
             continue;  // the host has no use for provider lookups the engine made
+        }
+        if (auto const* done = std::get_if<dht::LookupDone>(&*e)) {
+            if (auto it = provider_lookups_.find(done->id); it != provider_lookups_.end()) {
+                // Every record again, in case a ProvidersFound was missed; the router
+                // ignores peers it already knows.
+                give_providers(now, it->second, done->providers);
+                provider_lookups_.erase(it);
+            }
         }
         events_.emplace_back(std::move(*e));
     }
+}
+
+void Engine::give_providers(core::Instant now, pubsub::TopicKey const& topic,
+                            std::vector<dht::ProviderRecord> const& records) {
+    std::vector<pubsub::PeerAddress> peers;
+    for (auto const& r : records) {
+        if (r.node_id == identity_.id) continue;
+        peers.push_back({r.node_id, r.addrs});
+    }
+    if (peers.empty()) return;
+    router_.add_peers(now, topic, std::move(peers));
+    progress_ = true;
 }
 
 void Engine::pump_router(core::Instant now) {
@@ -255,22 +267,22 @@ void Engine::pump_streams(core::Instant now) {
 }
 
 void Engine::service_stream(core::Instant now, StreamId id, Stream& s) {
-    if (!s.up && s.session.state() == link::State::established) on_established(now, id, s);
+    if (!s.up && s.session.state() == links::State::established) on_established(now, id, s);
     std::size_t frames = 0;
     while (s.up && frames < config_.frames_per_input_max) {
         auto frame = s.session.poll_frame();
         if (!frame) break;
         ++frames;
         progress_ = true;
-        auto rpc = pubsub::decode_rpc(*frame, config_.pubsub.rpc_limits);
+        auto rpc = pubsub::decode_rpc(*frame, config_.pubsub.limits);
         if (!rpc) {
             router_.handle_bad_frame(now, id, rpc.error());
             continue;
         }
         router_.handle_rpc(now, id, std::move(rpc).value());
     }
-    if (s.session.queued_bytes() > 0 || s.session.state() != link::State::established) mark_writable(id, s);
-    if (s.session.state() == link::State::closed) finish_stream(now, id, s);
+    if (s.session.queued_bytes() > 0 || s.session.state() != links::State::established) mark_writable(id, s);
+    if (s.session.state() == links::State::closed) finish_stream(now, id, s);
 }
 
 void Engine::on_established(core::Instant now, StreamId id, Stream& s) {
@@ -294,17 +306,20 @@ void Engine::on_established(core::Instant now, StreamId id, Stream& s) {
     s.up = true;
     ++stats_.links_established;
     link_of_peer_[peer] = id;
-    router_.handle_link_up(now, id, peer, s.outbound, s.remote.is_loopback());
+    // Loopback peers share one address by design (test networks): exempt from P6.
+    std::optional<std::uint64_t> ip_group;
+    if (!s.remote.is_loopback()) ip_group = s.remote.subnet_key();
+    router_.handle_link_up(now, id, peer, s.outbound, ip_group);
     progress_ = true;
 }
 
 void Engine::finish_stream(core::Instant now, StreamId id, Stream& s) {
     auto const reason = s.session.close_reason();
-    if (reason != link::CloseReason::none) ++stats_.link_ends[static_cast<std::size_t>(link_end_of(reason))];
+    if (reason != links::CloseReason::none) ++stats_.link_ends[static_cast<std::size_t>(link_end_of(reason))];
     if (s.up) {
         router_.handle_link_down(now, id);
         progress_ = true;
-    } else if (s.outbound && s.expected && s.session.state() != link::State::established) {
+    } else if (s.outbound && s.expected && s.session.state() != links::State::established) {
         router_.handle_dial_failed(now, *s.expected);
     }
     if (auto p = s.session.peer_id()) {
@@ -349,8 +364,8 @@ void Engine::dial(core::Instant now, pubsub::PeerAddress const& peer) {
 std::optional<StreamId> Engine::new_stream(core::Instant now, core::Endpoint const& remote, bool outbound,
                                            std::optional<core::NodeId> expected) {
     auto const id = next_stream_++;
-    auto role = outbound ? link::Role::initiator : link::Role::responder;
-    Stream s{link::Session(role, identity_, expected, ephemeral_seed(), now, config_.link), remote, outbound,
+    auto role = outbound ? links::Role::initiator : links::Role::responder;
+    Stream s{links::Session(role, identity_, expected, ephemeral_seed(), now, config_.link), remote, outbound,
              !outbound, false, expected, false, false};
     auto [it, inserted] = streams_.emplace(id, std::move(s));
     CORE_ASSERT(inserted);

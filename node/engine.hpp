@@ -14,6 +14,7 @@
 #pragma once
 
 #include "core/crypto.hpp"
+#include "core/signer.hpp"
 #include "core/rng.hpp"
 #include "core/time.hpp"
 #include "dht/dht_node.hpp"
@@ -37,7 +38,7 @@ using namespace std::chrono_literals;
 struct EngineConfig {
     dht::Config dht;
     pubsub::Config pubsub;
-    link::Config link;
+    links::Config link;
     // Streams of all kinds (handshaking, established, inbound, outbound): bounds the
     // sockets and session memory a node spends on links.
     std::size_t links_max = 128;
@@ -124,7 +125,7 @@ public:
 
 private:
     struct Stream {
-        link::Session session;
+        links::Session session;
         core::Endpoint remote;
         bool outbound = false;
         bool connected = false;          // outbound: the host's connect finished
@@ -142,6 +143,7 @@ private:
     void on_established(core::Instant now, StreamId id, Stream& s);
     void finish_stream(core::Instant now, StreamId id, Stream& s);
     void dial(core::Instant now, pubsub::PeerAddress const& peer);
+    void give_providers(core::Instant now, pubsub::TopicKey const& topic, std::vector<dht::ProviderRecord> const& records);
     std::optional<StreamId> new_stream(core::Instant now, core::Endpoint const& remote, bool outbound,
                                        std::optional<core::NodeId> expected);
     bool handshake_allowed(core::Instant now, core::Endpoint const& from);
@@ -150,6 +152,7 @@ private:
 
     EngineConfig config_;
     core::Identity const& identity_;
+    core::IdentitySigner signer_;
     core::Rng rng_;
     dht::DhtNode dht_;
     pubsub::Router router_;

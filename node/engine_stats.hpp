@@ -11,7 +11,7 @@
 
 namespace node {
 
-// Why a link ended or was refused: link::CloseReason for sessions, plus the engine's own.
+// Why a link ended or was refused: links::CloseReason for sessions, plus the engine's own.
 enum class LinkEnd : std::uint8_t {
     handshake_failed = 0,
     handshake_timeout,
@@ -28,7 +28,7 @@ enum class LinkEnd : std::uint8_t {
     count
 };
 char const* to_string(LinkEnd e);
-LinkEnd link_end_of(link::CloseReason r);
+LinkEnd link_end_of(links::CloseReason r);
 
 struct EngineStats {
     std::uint64_t streams_opened_out = 0;
@@ -40,7 +40,7 @@ struct EngineStats {
     std::uint64_t bytes_out = 0;
     std::uint64_t frames_in = 0;
     std::uint64_t frames_out = 0;
-    std::array<std::uint64_t, static_cast<std::size_t>(link::DropReason::count)> frames_dropped{};
+    std::array<std::uint64_t, static_cast<std::size_t>(links::DropReason::count)> frames_dropped{};
 };
 
 }  // namespace node

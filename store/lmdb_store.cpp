@@ -163,6 +163,28 @@ int write_record(MDB_txn* txn, MDB_dbi records, MDB_dbi expiry, encoding::Record
     return rc;
 }
 
+// Deletes one record's row and its expiry index row in `txn`; `found` says whether the
+// record was there. A damaged record is deleted too (its index row, which cannot be
+// found, is left for the sweep, which drops stale index rows) and counted in `corrupt`.
+// Returns an LMDB error code.
+int delete_record(MDB_txn* txn, MDB_dbi records, MDB_dbi expiry, encoding::RecordId const& id, bool& found,
+                  std::size_t& corrupt) {
+    MDB_val k = val(id), old;
+    int rc = mdb_get(txn, records, &k, &old);
+    found = rc == 0;
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) return rc;
+    if (auto prev = encoding::decode_record(id, view(old))) {
+        auto index = expiry_key(prev->expires_at, id);
+        MDB_val ek = val(index);
+        rc = mdb_del(txn, expiry, &ek, nullptr);
+        if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    } else {
+        ++corrupt;
+    }
+    return mdb_del(txn, records, &k, nullptr);
+}
+
 struct OpenedDbis {
     MDB_dbi meta = 0, records = 0, expiry = 0, routing = 0;
 };
@@ -368,6 +390,49 @@ core::Result<void, StoreError> LmdbStore::put(Record const& record) {
     rc = txn.commit();
     if (rc != 0) return core::Err{fail(rc, "put: commit")};
     return {};
+}
+
+core::Result<bool, StoreError> LmdbStore::erase(Key const& key, core::ByteView value) {
+    auto const id = encoding::record_id(key, value);
+    // Deleting copies the pages on its paths like a small put: the same room rules apply.
+    auto const bytes = id.size() + expiry_key_size;
+    bool found = false;
+    std::size_t corrupt = 0;
+    auto remove = [&](MDB_txn* txn) {
+        int rc = delete_record(txn, dbis_.records, dbis_.expiry, id, found, corrupt);
+        corrupt_records_ += std::exchange(corrupt, 0);
+        return rc;
+    };
+    if (batch_.open) {
+        if (auto ready = prepare_batch_put(bytes); !ready) return core::Err{ready.error()};
+        Txn nested;
+        int rc = nested.begin(env_, 0, batch_.txn);
+        if (rc != 0) return core::Err{fail(rc, "erase: begin nested")};
+        rc = remove(nested);
+        if (rc != 0) return core::Err{fail(rc, "erase")};
+        if (!found) return false;  // nothing changed: the guard aborts the nested transaction
+        rc = nested.commit();
+        if (rc != 0) return core::Err{fail(rc, "erase: commit nested")};
+        // Counted with the batch's puts: a batch whose writes count zero is aborted, not
+        // committed, and a failed commit reports this write among the ones lost.
+        ++batch_.puts;
+        batch_.bytes += bytes;
+        batch_.pages += put_pages(bytes, page_size_);
+        return found;
+    }
+    bool fits = false;
+    int rc = check_room(bytes, fits);
+    if (rc != 0) return core::Err{fail(rc, "erase: free space")};
+    if (!fits) return core::Err{map_full("erase")};
+    Txn txn;
+    rc = txn.begin(env_, 0);
+    if (rc != 0) return core::Err{fail(rc, "erase: begin")};
+    rc = remove(txn);
+    if (rc != 0) return core::Err{fail(rc, "erase")};
+    if (!found) return false;  // nothing changed: the Txn guard aborts
+    rc = txn.commit();
+    if (rc != 0) return core::Err{fail(rc, "erase: commit")};
+    return true;
 }
 
 StoreError LmdbStore::map_full(char const* what) const {

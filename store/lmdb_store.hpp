@@ -64,6 +64,9 @@ public:
     // go through the batch's transaction and see its uncommitted puts (so do count,
     // for_each and load_routing).
     core::Result<std::vector<Record>, StoreError> get(Key const& key, core::UnixTime now, std::size_t limit) override;
+    // Deletes the record and its index row in one write transaction (inside a batch, a
+    // nested one in the batch's, counted among its puts). The same room rule as put.
+    core::Result<bool, StoreError> erase(Key const& key, core::ByteView value) override;
     // Walks the expiry index from the earliest expiry: costs O(limit log n), whatever the
     // store's size. Deletes in transactions of at most 256 rows, fewer when the map is
     // nearly full (down to one row per transaction, one fdatasync each), because

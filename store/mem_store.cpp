@@ -49,6 +49,12 @@ core::Result<std::vector<Record>, StoreError> MemStore::get(Key const& key, core
     return out;
 }
 
+core::Result<bool, StoreError> MemStore::erase(Key const& key, core::ByteView value) {
+    CORE_ASSERT(!iterating_);
+    // expires_min_ stays a lower bound when a record leaves: nothing to update.
+    return records_.erase(RecordId{key, core::blake2b_256(value)}) > 0;
+}
+
 std::size_t MemStore::erase_expired(core::UnixTime now, std::size_t limit) {
     CORE_ASSERT(!iterating_);
     // A record is expired when expires_at <= now; none is while now < the lower bound.

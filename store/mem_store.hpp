@@ -26,6 +26,7 @@ public:
     core::Result<void, StoreError> put(Record const& record) override;
     // Records under `key` with expires_at > now, at most `limit`, in value-hash order.
     core::Result<std::vector<Record>, StoreError> get(Key const& key, core::UnixTime now, std::size_t limit) override;
+    core::Result<bool, StoreError> erase(Key const& key, core::ByteView value) override;
     // O(1) when nothing can have expired yet (the common case for a periodic sweep);
     // otherwise one pass over all records.
     std::size_t erase_expired(core::UnixTime now, std::size_t limit) override;

@@ -51,6 +51,9 @@ public:
     virtual core::Result<void, StoreError> put(Record const& record) = 0;
     // Every unexpired record under `key`, at most `limit`.
     virtual core::Result<std::vector<Record>, StoreError> get(Key const& key, core::UnixTime now, std::size_t limit) = 0;
+    // Removes the record (key, BLAKE2b-256(value)) now, before it expires (a provider
+    // record replaced by a newer one); false when no such record is held.
+    virtual core::Result<bool, StoreError> erase(Key const& key, core::ByteView value) = 0;
     // Removes up to `limit` records that expired at or before `now`; returns how many.
     virtual std::size_t erase_expired(core::UnixTime now, std::size_t limit) = 0;
     // Number of records held (expired ones included until swept).

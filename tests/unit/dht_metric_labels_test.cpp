@@ -12,4 +12,6 @@ TEST_CASE("metric labels match the DHT's enum names", "[unit]") {
         CHECK(metrics::rpc_type_labels[i] == dht::to_string(static_cast<dht::RpcType>(i)));
     for (std::size_t i = 0; i < dht::rpc_outcome_count; ++i)
         CHECK(metrics::rpc_outcome_labels[i] == dht::to_string(static_cast<dht::RpcOutcome>(i)));
+    for (std::size_t i = 0; i < dht::provider_reject_count; ++i)
+        CHECK(metrics::provider_reject_labels[i] == dht::to_string(static_cast<dht::ProviderReject>(i)));
 }
