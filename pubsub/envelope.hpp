@@ -9,6 +9,7 @@
 
 #include "core/crypto.hpp"
 #include "core/result.hpp"
+#include "pubsub/rpc.hpp"
 #include "pubsub/types.hpp"
 
 #include <cstddef>
@@ -21,7 +22,7 @@ inline constexpr std::uint8_t envelope_version = 1;
 inline constexpr std::string_view envelope_domain = "kadmium-pubsub-v1:";
 inline constexpr std::size_t envelope_header_size = 1 + 32 + 32 + 8 + 8 + 4;
 inline constexpr std::size_t envelope_sig_size = 64;
-inline constexpr std::size_t envelope_overhead = envelope_header_size + envelope_sig_size;
+static_assert(envelope_overhead == envelope_header_size + envelope_sig_size);  // defined in rpc.hpp
 
 enum class EnvelopeError : std::uint8_t {
     truncated,    // shorter than the header and signature, or than payload_len says

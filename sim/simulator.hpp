@@ -38,7 +38,7 @@ struct SimOptions {
     // Pub/sub and links. `signing` gives every node a real ed25519 identity (needed once
     // any node subscribes or publishes; costs ~20 µs per node created).
     pubsub::Config pubsub{};
-    link::Config link{};
+    links::Config link{};
     bool signing = false;
     NetworkOptions network;
     SimStreamLinks::Options streams{};
