@@ -442,7 +442,10 @@ Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
-void Session::handle_bytes(core::Instant, core::ByteView bytes) { impl_->handle_bytes(bytes); }
+void Session::handle_bytes(core::Instant now, core::ByteView bytes) {
+    handle_timeout(now);  // bytes that come after the deadline do not rescue a handshake
+    impl_->handle_bytes(bytes);
+}
 
 void Session::handle_timeout(core::Instant now) {
     if (impl_->state == State::handshaking && now >= impl_->deadline) impl_->close_with(CloseReason::handshake_timeout);
