@@ -442,7 +442,10 @@ Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
-void Session::handle_bytes(core::Instant, core::ByteView bytes) { impl_->handle_bytes(bytes); }
+void Session::handle_bytes(core::Instant now, core::ByteView bytes) {
+    handle_timeout(now);  // bytes that come after the deadline do not rescue a handshake
+    impl_->handle_bytes(bytes);
+}
 
 void Session::handle_timeout(core::Instant now) {
     if (impl_->state == State::handshaking && now >= impl_->deadline) impl_->close_with(CloseReason::handshake_timeout);
@@ -469,6 +472,12 @@ CloseReason Session::close_reason() const { return impl_->reason; }
 std::optional<core::PublicKey> Session::peer_key() const { return impl_->peer_key; }
 std::optional<core::NodeId> Session::peer_id() const { return impl_->peer_id; }
 std::size_t Session::queued_bytes() const { return impl_->queued; }
+bool Session::wants_write() const {
+    auto const& m = *impl_;
+    if (m.state == State::closed) return false;
+    if (m.wire_at < m.wire.size()) return true;
+    return m.state == State::established && (m.queued > 0 || (m.closing && !m.final_sent));
+}
 Stats const& Session::stats() const { return impl_->stats; }
 
 }  // namespace links

@@ -101,6 +101,9 @@ public:
     Session& operator=(Session&&) noexcept;
 
     // Bytes read from the stream, in any chunking. Errors close the session (state()).
+    // Frames decrypted from these bytes wait for poll_frame() (at most one per 21 bytes
+    // given, so the host bounds them by its read size). Partial input is buffered only up
+    // to one unit whose size was already checked (a handshake message or one frame).
     void handle_bytes(core::Instant now, core::ByteView bytes);
     // The handshake timeout. Spurious calls are harmless.
     void handle_timeout(core::Instant now);
@@ -132,6 +135,9 @@ public:
     std::optional<core::NodeId> peer_id() const;
     // Plaintext bytes queued for sending.
     std::size_t queued_bytes() const;
+    // Whether poll_write() would give bytes now (a handshake message, queued frames, or
+    // the final frame): the host asks before taking.
+    bool wants_write() const;
     Stats const& stats() const;
 
 private:

@@ -280,7 +280,7 @@ void Engine::service_stream(core::Instant now, StreamId id, Stream& s) {
         }
         router_.handle_rpc(now, id, std::move(rpc).value());
     }
-    if (s.session.queued_bytes() > 0 || s.session.state() != links::State::established) mark_writable(id, s);
+    if (s.session.wants_write()) mark_writable(id, s);
     if (s.session.state() == links::State::closed) finish_stream(now, id, s);
 }
 

@@ -31,7 +31,7 @@ dht::Config sim_dht_config() {
 }
 
 Simulator::Simulator(SimOptions options)
-    : options_(std::move(options)), network_(options_.network, options_.seed), links_(network_, options_.streams) {}
+    : options_(std::move(options)), network_(options_.network, options_.seed), links_(network_, options_.streams, options_.seed ^ 0x5354524541'4d53ULL) {}
 
 NodeIndex Simulator::add_node() {
     auto const i = static_cast<NodeIndex>(nodes_.size());
@@ -76,6 +76,12 @@ bool Simulator::send_on_link(LinkId link, NodeIndex from, core::Bytes frame) {
     bool ok = links_.send(now_, link, from, std::move(frame), stream_out_);
     schedule_stream(stream_out_);
     return ok;
+}
+
+std::size_t Simulator::write_on_link(LinkId link, NodeIndex from, core::ByteView bytes) {
+    auto n = links_.write(now_, link, from, bytes, stream_out_);
+    schedule_stream(stream_out_);
+    return n;
 }
 
 void Simulator::close_link(LinkId link, NodeIndex by) {

@@ -91,6 +91,10 @@ public:
     // --- Stream links (pub/sub). ---
     std::optional<LinkId> open_link(NodeIndex a, NodeIndex b);
     bool send_on_link(LinkId link, NodeIndex from, core::Bytes frame);
+    // Byte-stream writes (SimStreamLinks::write): returns the bytes accepted; the rest
+    // waits in the writer until link_writable() says there is room.
+    std::size_t write_on_link(LinkId link, NodeIndex from, core::ByteView bytes);
+    std::size_t link_writable(LinkId link, NodeIndex from) const { return links_.writable(now_, link, from); }
     void close_link(LinkId link, NodeIndex by);
     SimStreamLinks const& links() const { return links_; }
 

@@ -28,7 +28,7 @@ std::optional<LinkId> SimStreamLinks::open(core::Instant now, NodeIndex a, NodeI
     if (links_.size() >= options_.links_max) return std::nullopt;
     if (!network_.reachable(a, b) || !network_.reachable(b, a)) return std::nullopt;
     auto const id = static_cast<LinkId>(links_.size());
-    links_.push_back(Link{a, b, State::open, {}});
+    links_.push_back(Link{a, b, State::open, {}, {}, {}});
     ++open_count_;
     auto& link = links_.back();
     auto at_b = arrival(link, 0, now, 0);
@@ -47,6 +47,74 @@ bool SimStreamLinks::send(core::Instant now, LinkId id, NodeIndex from, core::By
     auto at = arrival(link, dir, now, frame.size());
     out.push_back(Delivery{at, to, StreamEvent{StreamEvent::Kind::frame, id, from, std::move(frame)}});
     return true;
+}
+
+int SimStreamLinks::direction(Link const& link, NodeIndex from) const {
+    CORE_ASSERT(from == link.a || from == link.b);
+    return from == link.a ? 0 : 1;
+}
+
+std::size_t SimStreamLinks::in_flight(Link::Buffer const& b, core::Instant now) {
+    std::size_t bytes = b.bytes;
+    for (std::size_t i = b.head; i < b.chunks.size() && b.chunks[i].at <= now; ++i) bytes -= b.chunks[i].bytes;
+    return bytes;
+}
+
+void SimStreamLinks::prune(Link::Buffer& b, core::Instant now) {
+    while (b.head < b.chunks.size() && b.chunks[b.head].at <= now) b.bytes -= b.chunks[b.head++].bytes;
+    if (b.head == b.chunks.size()) {
+        b.chunks.clear();
+        b.head = 0;
+    } else if (b.head >= 64 && b.head * 2 >= b.chunks.size()) {
+        b.chunks.erase(b.chunks.begin(), b.chunks.begin() + static_cast<std::ptrdiff_t>(b.head));
+        b.head = 0;
+    }
+}
+
+std::size_t SimStreamLinks::writable(core::Instant now, LinkId id, NodeIndex from) const {
+    if (!is_open(id)) return 0;
+    auto const& link = links_[id];
+    auto const used = in_flight(link.buffer[direction(link, from)], now);
+    return options_.send_buffer_bytes > used ? options_.send_buffer_bytes - used : 0;
+}
+
+std::optional<core::Instant> SimStreamLinks::writable_at(LinkId id, NodeIndex from) const {
+    if (!is_open(id)) return std::nullopt;
+    auto const& link = links_[id];
+    auto const& b = link.buffer[direction(link, from)];
+    if (b.head == b.chunks.size()) return std::nullopt;
+    return b.chunks[b.head].at;
+}
+
+std::size_t SimStreamLinks::write(core::Instant now, LinkId id, NodeIndex from, core::ByteView bytes,
+                                  std::vector<Delivery>& out) {
+    if (!is_open(id)) return 0;
+    auto& link = links_[id];
+    int const dir = direction(link, from);
+    NodeIndex const to = dir == 0 ? link.b : link.a;
+    auto& buffer = link.buffer[dir];
+    prune(buffer, now);
+    std::size_t const room = options_.send_buffer_bytes > buffer.bytes ? options_.send_buffer_bytes - buffer.bytes : 0;
+    std::size_t const accepted = std::min(room, bytes.size());
+    auto const latency = network_.base_latency(from, to);
+    CORE_ASSERT(options_.chunk_bytes_max > 0);
+    for (std::size_t at = 0; at < accepted;) {
+        std::size_t const n = std::min<std::size_t>(accepted - at, rng_.between(1, options_.chunk_bytes_max));
+        // The sender serialises chunk after chunk; each arrives one latency after its last
+        // byte left, and never before an earlier chunk or frame of this direction.
+        auto start = std::max(now, link.wire_free_at[dir]);
+        if (options_.bytes_per_s > 0.0)
+            start = start + core::Duration{static_cast<std::int64_t>(std::ceil(static_cast<double>(n) * 1e6 / options_.bytes_per_s))};
+        link.wire_free_at[dir] = start;
+        auto const arrive = std::max(start + latency, link.last_arrival[dir]);
+        link.last_arrival[dir] = arrive;
+        auto chunk = bytes.subspan(at, n);
+        out.push_back(Delivery{arrive, to, StreamEvent{StreamEvent::Kind::bytes, id, from, core::Bytes(chunk.begin(), chunk.end())}});
+        buffer.chunks.push_back({arrive, static_cast<std::uint32_t>(n)});
+        buffer.bytes += n;
+        at += n;
+    }
+    return accepted;
 }
 
 void SimStreamLinks::close(core::Instant now, LinkId id, NodeIndex by, std::vector<Delivery>& out) {

@@ -154,6 +154,13 @@ TEST_CASE("link timeout: the handshake must finish within handshake_timeout", "[
     CHECK(d.b.close_reason() == CloseReason::handshake_timeout);
     CHECK_FALSE(d.b.next_wakeup());
 
+    // Bytes that arrive after the deadline do not complete the handshake.
+    Duo late(config);
+    late.b.handle_bytes(t0(), late.a.poll_write(1 << 20));
+    late.a.handle_bytes(t0() + 10s, late.b.poll_write(1 << 20));
+    CHECK(late.a.close_reason() == CloseReason::handshake_timeout);
+    CHECK_FALSE(late.a.peer_id());
+
     Duo e(config);
     run(e);
     CHECK_FALSE(e.a.next_wakeup());
