@@ -430,6 +430,11 @@ core::Bytes Engine::take_stream_bytes(StreamId id, std::size_t max_bytes) {
     return it->second.session.poll_write(max_bytes);
 }
 
+bool Engine::stream_wants_write(StreamId id) const {
+    auto it = streams_.find(id);
+    return it != streams_.end() && it->second.session.wants_write();
+}
+
 std::optional<core::Instant> Engine::next_wakeup() const {
     auto w = dht_.next_wakeup();
     auto merge = [&](std::optional<core::Instant> x) {

@@ -113,6 +113,8 @@ public:
     [[nodiscard]] std::optional<StreamId> poll_writable();
     // Up to `max_bytes` to write on `id` now (empty when none).
     core::Bytes take_stream_bytes(StreamId id, std::size_t max_bytes);
+    // Whether `id` has bytes to write now (after a partial take).
+    bool stream_wants_write(StreamId id) const;
     [[nodiscard]] std::optional<core::Instant> next_wakeup() const;
 
     // --- Observation (read-only; commands go through the methods above). ---

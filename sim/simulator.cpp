@@ -177,7 +177,7 @@ void Simulator::flush(NodeIndex i) {
             auto const link = it->second;
             n.stream_of_link.erase(link);
             n.link_of_stream.erase(it);
-            if (!close->last_bytes.empty()) send_on_link(link, i, std::move(close->last_bytes));
+            if (!close->last_bytes.empty()) write_on_link(link, i, close->last_bytes);
             close_link(link, i);
         }
     }
@@ -211,13 +211,29 @@ void Simulator::open_engine_link(NodeIndex i, node::StreamId stream, core::Endpo
 
 void Simulator::write_streams(NodeIndex i) {
     auto& n = nodes_[i];
-    while (auto stream = n.engine->poll_writable()) {
-        auto it = n.link_of_stream.find(*stream);
-        if (it == n.link_of_stream.end()) continue;
-        if (!links_.is_open(it->second)) continue;
-        auto bytes = n.engine->take_stream_bytes(*stream, 1 << 20);
-        if (!bytes.empty()) send_on_link(it->second, i, std::move(bytes));
+    while (auto stream = n.engine->poll_writable()) write_stream(i, *stream);
+}
+
+// Writes what the stream's send buffer takes now; the rest waits in the engine's session
+// (its priority queue) until the modelled socket buffer drains, as with TCP.
+void Simulator::write_stream(NodeIndex i, node::StreamId stream) {
+    auto& n = nodes_[i];
+    auto it = n.link_of_stream.find(stream);
+    if (it == n.link_of_stream.end() || !links_.is_open(it->second)) return;
+    auto const link = it->second;
+    if (auto room = link_writable(link, i); room > 0) {
+        auto bytes = n.engine->take_stream_bytes(stream, room);
+        if (!bytes.empty()) write_on_link(link, i, bytes);
     }
+    if (!n.engine->stream_wants_write(stream)) return;
+    auto at = links_.writable_at(link, i).value_or(now_ + 1ms);
+    at = std::max(at, now_ + core::Duration{1});
+    auto const incarnation = n.incarnation;
+    this->at(at, [this, i, stream, incarnation] {
+        auto& node = nodes_[i];
+        if (!node.up() || node.incarnation != incarnation) return;
+        write_stream(i, stream);
+    });
 }
 
 void Simulator::stream_to_engine(NodeIndex to, StreamEvent& event) {
@@ -239,6 +255,7 @@ void Simulator::stream_to_engine(NodeIndex to, StreamEvent& event) {
             break;
         }
         case StreamEvent::Kind::frame:
+        case StreamEvent::Kind::bytes:
             if (known != n.stream_of_link.end()) n.engine->handle_stream_bytes(now_, known->second, event.frame);
             break;
         case StreamEvent::Kind::closed:

@@ -154,6 +154,7 @@ private:
     void stream_to_engine(NodeIndex to, StreamEvent& event);
     void open_engine_link(NodeIndex i, node::StreamId stream, core::Endpoint const& to);
     void write_streams(NodeIndex i);
+    void write_stream(NodeIndex i, node::StreamId stream);
     node::EngineConfig engine_config() const;
     void arm_wakeup(NodeIndex i);
     void schedule_stream(std::vector<SimStreamLinks::Delivery>& out);
