@@ -42,12 +42,13 @@ pids=()   # every process this script started, stopped in reverse order
 names=()
 started() { pids+=("$1"); names+=("$2"); }
 stop() {
+  # Output may go to a pipe that Ctrl-C already closed (| tee): never die of it mid-way.
+  trap '' PIPE
   trap - INT TERM EXIT
-  echo
-  echo "stopping ${#pids[@]} processes..."
+  { echo; echo "stopping ${#pids[@]} processes..."; } 2>/dev/null || true
   for ((k = ${#pids[@]} - 1; k >= 0; k--)); do kill -TERM "${pids[$k]}" 2>/dev/null || true; done
   for ((k = ${#pids[@]} - 1; k >= 0; k--)); do wait "${pids[$k]}" 2>/dev/null || true; done
-  echo "stopped. Data dirs kept in $root (delete them to start afresh)."
+  echo "stopped. Data dirs kept in $root (delete them to start afresh)." 2>/dev/null || true
   exit 0
 }
 trap stop INT TERM EXIT
@@ -171,16 +172,22 @@ Try, in another terminal:
 Ctrl-C stops all of it.
 TXT
 
-# Watch: one line per node every 5 s (peers, records) until Ctrl-C.
-while true; do
-  sleep 5
-  line="$(date +%T)"
-  for i in $(seq 1 "$nodes"); do
-    if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then line+="  node$i:DOWN"; continue; fi
-    s=$("$bin" status --json --data "$root/node$i" 2>/dev/null || true)
-    peers=$(printf '%s' "$s" | sed -n 's/.*"peers":\([0-9]*\).*/\1/p')
-    records=$(printf '%s' "$s" | sed -n 's/.*"records":\([0-9]*\).*/\1/p')
-    line+="  node$i: ${peers:-?}p/${records:-?}r"
+# Watch: one line per node every 5 s (peers, records), in the background. The script itself
+# only sleeps: bash acts on Ctrl-C only when its foreground command dies of it, and the
+# kadmium CLI handles SIGINT itself, so a foreground `kadmium status` could swallow it.
+(
+  while true; do
+    sleep 5
+    line="$(date +%T)"
+    for i in $(seq 1 "$nodes"); do
+      if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then line+="  node$i:DOWN"; continue; fi
+      s=$("$bin" status --json --data "$root/node$i" 2>/dev/null || true)
+      peers=$(printf '%s' "$s" | sed -n 's/.*"peers":\([0-9]*\).*/\1/p')
+      records=$(printf '%s' "$s" | sed -n 's/.*"records":\([0-9]*\).*/\1/p')
+      line+="  node$i: ${peers:-?}p/${records:-?}r"
+    done
+    echo "$line"
   done
-  echo "$line"
-done
+) &
+started $! watch
+while true; do sleep 1; done
