@@ -14,6 +14,8 @@ running pod is scraped under its pod name; an unannotated or pending one is not.
 
 Traffic: puts and gets through the CLI; `kadmium subscribe` and `kadmium publish` too when
 `kadmium publish --help` shows that command's help (pub/sub not built yet: skipped, said so).
+With pub/sub, the published and delivered counters must grow and the network's delivery
+latency p50 must be a number (the node feeds the pub/sub metrics).
 Installs Debian's prometheus if missing (root). Loopback only; bounded run time
 (--deadline); stops only what it started, by PID.
 
@@ -198,7 +200,7 @@ def write_main_config(workdir, nodes):
     return config
 
 
-def check_main(prom, nodes, failures, deadline):
+def check_main(prom, nodes, failures, deadline, pubsub):
     checker = load_checker()
     names, histograms = checker.load_names(os.path.join(REPO, "metrics", "metric_names.hpp"))
     instances = sorted(n.metrics for n in nodes)
@@ -214,6 +216,13 @@ def check_main(prom, nodes, failures, deadline):
     wait_until(lambda: scalar(prom, "sum(kadmium_lookup_duration_seconds_count)") > 0,
                max(5, deadline - time.time()), "finished lookups to be scraped")
     check(scalar(prom, 'sum(up{job="kadmium"})') == len(nodes), "not every node is up", failures)
+    if pubsub:
+        # Once pub/sub exists its panels must show numbers, not just zero series: the
+        # published and delivered counters grow and the delivery latency histogram fills.
+        wait_until(lambda: scalar(prom, "sum(kadmium_messages_published_total)") > 0 and
+                   scalar(prom, "sum(kadmium_message_delivery_latency_seconds_count)") > 0 and
+                   scalar(prom, "sum(kadmium_messages_delivered_total)") > 0,
+                   max(5, deadline - time.time()), "published and delivered messages in the metrics")
 
     # Every metric of the table, on every node, from the start.
     for name in sorted(names):
@@ -263,6 +272,9 @@ def check_main(prom, nodes, failures, deadline):
     # Every recording rule has series; every rule evaluates without error.
     for name in recorded:
         check(len(prom.query(name)["result"]) > 0, f"recording rule {name}: no series", failures)
+    if pubsub:
+        p50 = prom.query("kadmium:message_delivery_latency_seconds:p50_1m")["result"]
+        check(p50 and p50[0]["value"][1] != "NaN", f"delivery latency p50 has no value: {p50}", failures)
     for group in prom.api("rules")["groups"]:
         for rule in group["rules"]:
             check(rule.get("health") == "ok", f"rule {rule['name']}: health {rule.get('health')} "
@@ -365,7 +377,7 @@ def main():
         prom = promkit.Prometheus(config, os.path.join(root, "prometheus"))
         prom.start()
         print(f"prometheus at {prom.url} (pid {prom.proc.pid})", flush=True)
-        check_main(prom, nodes, failures, deadline)
+        check_main(prom, nodes, failures, deadline, pubsub)
         prom.stop()
         check_kubernetes(os.path.join(root, "prometheus-kubernetes"), nodes[0], failures, deadline)
         traffic.stop()
