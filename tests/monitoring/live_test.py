@@ -68,7 +68,7 @@ class Node:
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                                          preexec_fn=promkit.die_with_parent)
-        deadline = time.time() + 30
+        deadline = time.time() + 90
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"node {self.index} exited with {self.proc.returncode}; log: {self.log}")
@@ -86,7 +86,7 @@ class Node:
 
     def status(self):
         try:
-            r = self.cli("status", "--json", timeout=10)
+            r = self.cli("status", "--json", timeout=30)
         except subprocess.TimeoutExpired:
             return None
         return json.loads(r.stdout) if r.returncode == 0 else None
@@ -132,7 +132,8 @@ class Traffic:
 def has_command(binary, command):
     """Whether `kadmium COMMAND --help` is that command's help. (CLI11 answers an unknown
     command's --help with the main help and exit 0, so the exit code alone says nothing.)"""
-    r = subprocess.run([binary, command, "--help"], capture_output=True, text=True, timeout=10)
+    # Generous timeout: on a loaded 2-core machine even --help of a sanitized build can be slow.
+    r = subprocess.run([binary, command, "--help"], capture_output=True, text=True, timeout=120)
     return r.returncode == 0 and re.search(rf"^Usage:.*\b{command}\b", r.stdout, re.M) is not None
 
 
