@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Proves that grafana/check_dashboard.py catches what it claims to: the repo's files pass,
-and each of a list of broken copies (a repeated panel id, a panel without a query, an
+the committed dashboard JSON is exactly what grafana/make_dashboard.py writes, and each of
+a list of broken copies (a repeated panel id, a panel without a query, an
 unknown or undocumented metric, a data source that is not provisioned, an unknown recorded
 series, an undefined variable, a rule using an unknown metric) fails with its message.
 Works on copies in a temporary directory; python3 standard library only.
@@ -101,6 +102,14 @@ def main():
         print(f"unchanged copy: exit {code}")
         if code != 0:
             failures.append(f"the unchanged files fail the check:\n{out}")
+        # The committed JSON is what grafana/make_dashboard.py writes (nobody hand-edited it).
+        subprocess.run([sys.executable, os.path.join(clean, "grafana", "make_dashboard.py")], check=True,
+                       capture_output=True, timeout=60)
+        with open(os.path.join(clean, DASHBOARD)) as made, open(os.path.join(REPO, DASHBOARD)) as committed:
+            same = made.read() == committed.read()
+        print(f"make_dashboard.py output equals the committed dashboard: {same}")
+        if not same:
+            failures.append("grafana/dashboards/kadmium.json differs from what make_dashboard.py writes")
         for i, (name, breakit, expected) in enumerate(CASES):
             root = os.path.join(tmp, f"case{i}")
             copy_repo(root)
