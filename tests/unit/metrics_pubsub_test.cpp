@@ -161,12 +161,14 @@ TEST_CASE("metrics: kadmium_mesh_peers keeps at most max_topic_series topics and
         s.mesh_peers.push_back({"t" + std::to_string(1000 + i), 1 + i % 3});
     }
     // Names that can never be labels go to "other": too long, a control character, invalid
-    // UTF-8, a surrogate, and a topic literally called "other".
+    // UTF-8, a surrogate, a topic literally called "other", a truncated sequence, empty.
     s.mesh_peers.push_back({std::string(metrics::max_topic_label_bytes + 1, 'x'), 100});
     s.mesh_peers.push_back({"bad\nname", 200});
     s.mesh_peers.push_back({"\xff\xfe", 300});
     s.mesh_peers.push_back({"\xed\xa0\x80", 400});
     s.mesh_peers.push_back({"other", 500});
+    s.mesh_peers.push_back({"caf\xc3", 600});  // truncated sequence
+    s.mesh_peers.push_back({"", 700});
     exporter.update_pubsub(s);
 
     auto samples = scrape(exporter);
@@ -177,7 +179,7 @@ TEST_CASE("metrics: kadmium_mesh_peers keeps at most max_topic_series topics and
     CHECK_FALSE(sample(samples, mesh, {{"topic", "t" + std::to_string(1000 + limit)}}).has_value());
     double overflow = 0;
     for (std::size_t i = limit; i < limit + 10; ++i) overflow += static_cast<double>(1 + i % 3);
-    CHECK(sample(samples, mesh, {{"topic", "other"}}) == overflow + 1500.0);
+    CHECK(sample(samples, mesh, {{"topic", "other"}}) == overflow + 2800.0);
 
     SECTION("a topic that leaves frees its slot for a newcomer; one that stays keeps its series") {
         s.mesh_peers.erase(s.mesh_peers.begin());  // t1000 leaves
@@ -188,7 +190,7 @@ TEST_CASE("metrics: kadmium_mesh_peers keeps at most max_topic_series topics and
         CHECK_FALSE(sample(samples, mesh, {{"topic", "t1000"}}).has_value());
         CHECK(sample(samples, mesh, {{"topic", "a-new-topic"}}) == 9.0);
         CHECK(sample(samples, mesh, {{"topic", "t1001"}}).has_value());
-        CHECK(sample(samples, mesh, {{"topic", "other"}}) == overflow + 1500.0);
+        CHECK(sample(samples, mesh, {{"topic", "other"}}) == overflow + 2800.0);
     }
 
     SECTION("valid UTF-8 beyond ASCII is a label; a repeated topic is summed") {
