@@ -1,5 +1,5 @@
 // metrics::Exporter: prometheus-cpp families built from metric_names.hpp, fed with the
-// deltas of dht::Stats. The only file in kadmium that includes prometheus-cpp headers, so
+// deltas of dht::Stats and of the pub/sub and store snapshots. The only file in kadmium that includes prometheus-cpp headers, so
 // their compile cost and their exceptions stay here.
 #include "metrics/exporter.hpp"
 
@@ -14,7 +14,9 @@
 #include <prometheus/text_serializer.h>
 
 #include <array>
+#include <cmath>
 #include <exception>
+#include <map>
 #include <utility>
 
 #ifndef KADMIUM_VERSION
@@ -57,6 +59,58 @@ void add_delta(Counter& counter, std::uint64_t now, std::uint64_t last) {
     if (delta != 0) counter.Increment(static_cast<double>(delta));
 }
 
+// A histogram observation of a duration: NaN is no observation, a negative one (clock
+// skew) is 0.
+void observe_nonnegative(Histogram& histogram, double seconds) {
+    if (std::isnan(seconds)) return;
+    histogram.Observe(seconds < 0 ? 0.0 : seconds);
+}
+
+template <std::size_t N>
+Histogram::BucketBoundaries bounds(std::array<double, N> const& buckets) {
+    return Histogram::BucketBoundaries(buckets.begin(), buckets.end());
+}
+
+// Length of the UTF-8 sequence that starts at `i`, or 0 when it is not valid UTF-8 (RFC 3629:
+// no overlong forms, no surrogates, nothing above U+10FFFF) or is an ASCII control character.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+    auto const byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char const lead = byte(i);
+    if (lead < 0x80) return lead >= 0x20 && lead != 0x7f ? 1 : 0;
+    std::size_t length = 0;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+        length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+        length = 3;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+        length = 4;
+    } else {
+        return 0;
+    }
+    // The second byte's range excludes overlong forms (E0, F0), surrogates (ED) and code
+    // points above U+10FFFF (F4).
+    unsigned char const low = lead == 0xe0 ? 0xa0 : lead == 0xf0 ? 0x90 : 0x80;
+    unsigned char const high = lead == 0xed ? 0x9f : lead == 0xf4 ? 0x8f : 0xbf;
+    if (i + length > s.size()) return 0;
+    if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+    for (std::size_t k = 2; k < length; ++k) {
+        if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    }
+    return length;
+}
+
+// Whether a topic name may be a label value of its own: bounded length, printable UTF-8,
+// and not the name of the aggregate series.
+bool topic_labelable(std::string_view topic) {
+    if (topic.empty() || topic.size() > max_topic_label_bytes || topic == other_topic_label) return false;
+    for (std::size_t i = 0; i < topic.size();) {
+        std::size_t const length = utf8_sequence_length(topic, i);
+        if (length == 0) return false;
+        i += length;
+    }
+    return true;
+}
+
 }  // namespace
 
 struct Exporter::Impl {
@@ -84,10 +138,39 @@ struct Exporter::Impl {
     // The Stats seen by the previous update(); counters start at 0 like a new DhtNode's.
     dht::Stats last{};
 
+    // Pub/sub.
+    Counter* published = nullptr;
+    Counter* delivered = nullptr;
+    Counter* duplicate = nullptr;
+    std::array<Counter*, invalid_reason_count> invalid{};
+    std::array<Counter*, flow_count> link_bytes{};
+    std::array<Counter*, link_drop_reason_count> link_drops{};
+    std::array<std::array<Counter*, flow_count>, control_type_count> control{};
+    Gauge* topics = nullptr;
+    std::array<Gauge*, link_direction_count> links{};
+    prometheus::Family<Gauge>* mesh_family = nullptr;
+    Gauge* mesh_other = nullptr;
+    std::map<std::string, Gauge*, std::less<>> mesh_topics;  // at most max_topic_series
+    Histogram* delivery_latency = nullptr;
+    Histogram* peer_score = nullptr;
+    PubsubSnapshot last_pubsub{};  // counters only; its mesh_peers stays empty
+
+    // Message store and catch-up.
+    Counter* catchup_messages = nullptr;
+    std::array<Counter*, sync_outcome_count> sync_sessions{};
+    Gauge* store_messages = nullptr;
+    Gauge* store_bytes = nullptr;
+    Gauge* store_capacity = nullptr;
+    Histogram* store_commit = nullptr;
+    StoreSnapshot last_store{};
+
     // Declared last so that it is destroyed first: no scrape can run while the metrics go.
     std::unique_ptr<prometheus::Exposer> exposer;
 
     Impl();
+    void add_pubsub_metrics();
+    void add_store_metrics();
+    void set_mesh_peers(std::vector<TopicMesh> const& mesh);
 };
 
 Exporter::Impl::Impl() {
@@ -139,6 +222,99 @@ Exporter::Impl::Impl() {
         lookup_duration[k] = &duration_family.Add(labels, duration_bounds);
         lookup_hops[k] = &hops_family.Add(labels, hops_bounds);
     }
+
+    add_pubsub_metrics();
+    add_store_metrics();
+}
+
+void Exporter::Impl::add_pubsub_metrics() {
+    Registry& r = *registry;
+    auto counter = [&](std::string_view n) -> Counter* { return &counter_family(r, n, help_of(n)).Add({}); };
+    auto labelled = [](std::string_view key, std::string_view value) { return Labels{{str(key), str(value)}}; };
+
+    published = counter(name::messages_published_total);
+    delivered = counter(name::messages_delivered_total);
+    duplicate = counter(name::messages_duplicate_total);
+
+    auto& invalid_family = counter_family(r, name::messages_invalid_total, help_of(name::messages_invalid_total));
+    for (std::size_t i = 0; i < invalid.size(); ++i) {
+        invalid[i] = &invalid_family.Add(labelled(label::reason, invalid_reason_labels[i]));
+    }
+    auto& bytes_family = counter_family(r, name::link_bytes_total, help_of(name::link_bytes_total));
+    for (std::size_t f = 0; f < link_bytes.size(); ++f) {
+        link_bytes[f] = &bytes_family.Add(labelled(label::direction, label_of(static_cast<Flow>(f))));
+    }
+    auto& drops_family = counter_family(r, name::link_frames_dropped_total, help_of(name::link_frames_dropped_total));
+    for (std::size_t i = 0; i < link_drops.size(); ++i) {
+        link_drops[i] = &drops_family.Add(labelled(label::reason, link_drop_reason_labels[i]));
+    }
+    auto& control_family = counter_family(r, name::gossip_control_total, help_of(name::gossip_control_total));
+    for (std::size_t t = 0; t < control.size(); ++t) {
+        for (std::size_t f = 0; f < control[t].size(); ++f) {
+            control[t][f] = &control_family.Add({{str(label::type), str(control_type_labels[t])},
+                                                 {str(label::direction), str(label_of(static_cast<Flow>(f)))}});
+        }
+    }
+
+    topics = &gauge_family(r, name::topics, help_of(name::topics)).Add({});
+    auto& links_family = gauge_family(r, name::links, help_of(name::links));
+    for (std::size_t d = 0; d < links.size(); ++d) {
+        links[d] = &links_family.Add(labelled(label::direction, link_direction_labels[d]));
+    }
+    mesh_family = &gauge_family(r, name::mesh_peers, help_of(name::mesh_peers));
+    mesh_other = &mesh_family->Add(labelled(label::topic, other_topic_label));
+
+    delivery_latency = &histogram_family(r, name::message_delivery_latency_seconds,
+                                         help_of(name::message_delivery_latency_seconds))
+                            .Add({}, bounds(delivery_latency_buckets));
+    peer_score = &histogram_family(r, name::peer_score, help_of(name::peer_score)).Add({}, bounds(peer_score_buckets));
+}
+
+void Exporter::Impl::add_store_metrics() {
+    Registry& r = *registry;
+    catchup_messages =
+        &counter_family(r, name::catchup_messages_total, help_of(name::catchup_messages_total)).Add({});
+    auto& sync_family = counter_family(r, name::sync_sessions_total, help_of(name::sync_sessions_total));
+    for (std::size_t o = 0; o < sync_sessions.size(); ++o) {
+        sync_sessions[o] = &sync_family.Add({{str(label::outcome), str(sync_outcome_labels[o])}});
+    }
+    store_messages = &gauge_family(r, name::store_messages, help_of(name::store_messages)).Add({});
+    store_bytes = &gauge_family(r, name::store_bytes, help_of(name::store_bytes)).Add({});
+    store_capacity = &gauge_family(r, name::store_capacity_bytes, help_of(name::store_capacity_bytes)).Add({});
+    store_commit = &histogram_family(r, name::store_commit_seconds, help_of(name::store_commit_seconds))
+                        .Add({}, bounds(store_commit_buckets));
+}
+
+// Topics that already have a series keep it; new ones take free slots in name order; the
+// rest, and topics that cannot be labels, are summed under "other". Series of topics that
+// left are removed, so the count stays at most max_topic_series + 1 for the node's life.
+void Exporter::Impl::set_mesh_peers(std::vector<TopicMesh> const& mesh) {
+    std::map<std::string_view, std::size_t> by_topic;
+    for (auto const& t : mesh) by_topic[t.topic] += t.peers;
+
+    for (auto it = mesh_topics.begin(); it != mesh_topics.end();) {
+        if (by_topic.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        mesh_family->Remove(it->second);
+        it = mesh_topics.erase(it);
+    }
+
+    std::size_t other = 0;
+    for (auto const& [topic, peers] : by_topic) {
+        auto series = mesh_topics.find(topic);
+        if (series == mesh_topics.end() && mesh_topics.size() < max_topic_series && topic_labelable(topic)) {
+            Gauge* gauge = &mesh_family->Add({{str(label::topic), str(topic)}});
+            series = mesh_topics.emplace(str(topic), gauge).first;
+        }
+        if (series == mesh_topics.end()) {
+            other += peers;
+        } else {
+            series->second->Set(static_cast<double>(peers));
+        }
+    }
+    mesh_other->Set(static_cast<double>(other));
 }
 
 Exporter::Exporter() : impl_(std::make_unique<Impl>()) {}
@@ -205,6 +381,55 @@ void Exporter::observe_lookup(dht::LookupDone const& done) {
     impl_->lookup_duration[k]->Observe(core::to_seconds(done.elapsed));
     impl_->lookup_hops[k]->Observe(static_cast<double>(done.hops));
 }
+
+void Exporter::update_pubsub(PubsubSnapshot const& snapshot) {
+    Impl& m = *impl_;
+    PubsubSnapshot const& last = m.last_pubsub;
+
+    add_delta(*m.published, snapshot.published, last.published);
+    add_delta(*m.delivered, snapshot.delivered, last.delivered);
+    add_delta(*m.duplicate, snapshot.duplicate, last.duplicate);
+    for (std::size_t i = 0; i < m.invalid.size(); ++i) add_delta(*m.invalid[i], snapshot.invalid[i], last.invalid[i]);
+    for (std::size_t f = 0; f < m.link_bytes.size(); ++f) {
+        add_delta(*m.link_bytes[f], snapshot.link_bytes[f], last.link_bytes[f]);
+    }
+    for (std::size_t i = 0; i < m.link_drops.size(); ++i) {
+        add_delta(*m.link_drops[i], snapshot.link_drops[i], last.link_drops[i]);
+    }
+    for (std::size_t t = 0; t < m.control.size(); ++t) {
+        for (std::size_t f = 0; f < m.control[t].size(); ++f) {
+            add_delta(*m.control[t][f], snapshot.control[t][f], last.control[t][f]);
+        }
+    }
+    m.last_pubsub = snapshot;
+    m.last_pubsub.mesh_peers.clear();
+
+    m.topics->Set(static_cast<double>(snapshot.topics));
+    for (std::size_t d = 0; d < m.links.size(); ++d) m.links[d]->Set(static_cast<double>(snapshot.links[d]));
+    m.set_mesh_peers(snapshot.mesh_peers);
+}
+
+void Exporter::observe_delivery_latency(double seconds) { observe_nonnegative(*impl_->delivery_latency, seconds); }
+
+void Exporter::observe_peer_scores(std::span<double const> scores) {
+    for (double const score : scores) {
+        if (!std::isnan(score)) impl_->peer_score->Observe(score);
+    }
+}
+
+void Exporter::update_store(StoreSnapshot const& snapshot) {
+    Impl& m = *impl_;
+    add_delta(*m.catchup_messages, snapshot.catchup_messages, m.last_store.catchup_messages);
+    for (std::size_t o = 0; o < m.sync_sessions.size(); ++o) {
+        add_delta(*m.sync_sessions[o], snapshot.sync_sessions[o], m.last_store.sync_sessions[o]);
+    }
+    m.last_store = snapshot;
+    m.store_messages->Set(static_cast<double>(snapshot.messages));
+    m.store_bytes->Set(static_cast<double>(snapshot.bytes));
+    m.store_capacity->Set(static_cast<double>(snapshot.capacity_bytes));
+}
+
+void Exporter::observe_store_commit(double seconds) { observe_nonnegative(*impl_->store_commit, seconds); }
 
 std::string Exporter::serialize() const {
     return prometheus::TextSerializer{}.Serialize(impl_->registry->Collect());

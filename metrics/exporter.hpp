@@ -1,6 +1,7 @@
 // metrics::Exporter turns the DHT core's observations (dht::Stats counters, gauges the
-// host reads from DhtNode, LookupDone events) into Prometheus metrics named in
-// metric_names.hpp, and optionally serves them over HTTP at /metrics (prometheus-cpp pull).
+// host reads from DhtNode, LookupDone events), and the pub/sub and message store snapshots
+// of snapshots.hpp, into Prometheus metrics named in metric_names.hpp, and optionally
+// serves them over HTTP at /metrics (prometheus-cpp pull).
 // It is not a timer and reads no clock: node/ calls update() on its own schedule.
 // Invariant: every known label combination exists from construction, so each series is
 // exported (as 0) before anything happens, and counters only ever grow.
@@ -9,10 +10,12 @@
 #include "core/result.hpp"
 #include "dht/events.hpp"
 #include "dht/stats.hpp"
+#include "metrics/snapshots.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace metrics {
@@ -55,6 +58,30 @@ public:
     // Records a finished lookup (internal ones too) in the duration and hops histograms,
     // under its kind. Call it from the same thread as update().
     void observe_lookup(dht::LookupDone const& done);
+
+    // Pub/sub: adds what the snapshot's counters gained since the previous call (same rules
+    // as update(): from one thread, a counter that went backwards counts whole) and sets
+    // the gauges. kadmium_mesh_peers gets one series per topic for at most
+    // max_topic_series topics (a topic keeps its series while it stays in the snapshots;
+    // one that leaves frees its slot and its series is removed); the others are summed
+    // under topic="other". Call it on the same timer as update().
+    void update_pubsub(PubsubSnapshot const& snapshot);
+
+    // One live message delivered locally, `seconds` after its author's timestamp. A
+    // negative value (the author's clock ahead of ours) counts as 0; NaN is ignored.
+    // Messages delivered by catch-up should not be observed: their age is not latency.
+    void observe_delivery_latency(double seconds);
+
+    // The current score of every connected pub/sub peer, one observation each. Call it
+    // periodically (e.g. with update_pubsub); rate() over the buckets then gives the score
+    // distribution of the peers over time. NaN scores are ignored.
+    void observe_peer_scores(std::span<double const> scores);
+
+    // Message store and catch-up: counter growth and gauges, as update_pubsub().
+    void update_store(StoreSnapshot const& snapshot);
+
+    // One message store commit that took `seconds` (negative counts as 0, NaN ignored).
+    void observe_store_commit(double seconds);
 
     // Everything in the registry, in the Prometheus text exposition format (what a scrape
     // of /metrics returns, uncompressed). Cost: one full collection; for tests and debug.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages kadmium builds with, and only those that are missing.
+# Installs the Debian 12 packages kadmium builds with, plus prometheus (the monitoring tests
+# and scripts/local-net.sh run it), and only those that are missing.
 # Does nothing (and needs no root) when everything is already installed.
 set -euo pipefail
 
@@ -7,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-dev libsodium-dev liblmdb-dev libmsgpack-cxx-dev
   prometheus-cpp-dev catch2 libcli11-dev libspdlog-dev
-  curl python3
+  curl python3 prometheus
 )
 
 missing=()

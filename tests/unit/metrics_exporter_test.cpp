@@ -5,6 +5,7 @@
 // costs about 2 s (BUILD-NOTES.md).
 #include "metrics/exporter.hpp"
 #include "metrics/metric_names.hpp"
+#include "tests/support/prometheus_text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -16,53 +17,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
-#include <optional>
-#include <sstream>
 #include <string>
 
 namespace {
 
-using Labels = std::map<std::string, std::string>;
-
-// The series key as the text format writes it: name{k="v",...} with keys sorted, or the
-// bare name when there are no labels.
-std::string series_key(std::string_view name, Labels const& labels) {
-    std::string key(name);
-    if (labels.empty()) return key;
-    key += '{';
-    bool first = true;
-    for (auto const& [k, v] : labels) {
-        if (!first) key += ',';
-        first = false;
-        key += k + "=\"" + v + '"';
-    }
-    key += '}';
-    return key;
-}
-
-// Parses the text exposition format into series key -> value. Our label values contain no
-// spaces, so the key ends at the first space after the closing brace (or after the name).
-std::map<std::string, double> parse_samples(std::string const& text) {
-    std::map<std::string, double> samples;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] == '#') continue;
-        auto const brace = line.find('}');
-        auto const space = line.find(' ', brace == std::string::npos ? 0 : brace);
-        if (space == std::string::npos) FAIL("not a sample line: " << line);
-        samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return samples;
-}
-
-std::optional<double> sample(std::map<std::string, double> const& samples, std::string_view name,
-                             Labels const& labels = {}) {
-    auto const it = samples.find(series_key(name, labels));
-    if (it == samples.end()) return std::nullopt;
-    return it->second;
-}
+using test_support::Labels;
+using test_support::parse_samples;
+using test_support::sample;
 
 std::string str(std::string_view s) { return std::string(s); }
 
