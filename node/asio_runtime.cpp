@@ -16,6 +16,7 @@
 #include "node/api_routes.hpp"
 #include "node/asio.hpp"
 #include "node/engine.hpp"
+#include "node/engine_metrics.hpp"
 #include "node/http_api.hpp"
 #include "node/net.hpp"
 #include "node/tcp_links.hpp"
@@ -59,6 +60,9 @@ constexpr auto snapshot_interval = 60s;
 // in its first minute still rejoins without --bootstrap when it comes back.
 constexpr auto snapshot_first = 5s;
 constexpr auto bootstrap_retry_interval = 30s;
+// The in-memory message store until the durable one lands: bounded, oldest dropped first.
+constexpr std::size_t message_store_messages_max = 100'000;
+constexpr std::size_t message_store_bytes_max = 256 * 1024 * 1024;
 // The largest UDP payload; the DHT never sends more, but a peer might.
 constexpr std::size_t datagram_max = 64 * 1024;
 // Datagrams read per readiness before the timer is re-armed: amortises the timer work
@@ -365,7 +369,7 @@ core::Result<void, std::string> Runtime::start() {
     // run of this identity used, unless the clock went back or that run published more
     // than a million messages a second.
     auto const first_seqno = static_cast<std::uint64_t>(wall_now_us);
-    messages_ = std::make_unique<pubsub::MemoryMessageStore>();
+    messages_ = std::make_unique<pubsub::MemoryMessageStore>(message_store_messages_max, message_store_bytes_max);
     std::vector<core::Endpoint> listen;
     for (auto const& l : sockets_) listen.push_back(l->local);
     engine_ = std::make_unique<Engine>(engine_config_, *identity_, *crypto_, *store_, *messages_, core::Rng(seed), t0,
@@ -628,6 +632,12 @@ void Runtime::on_event(Event& event) {
 }
 
 void Runtime::on_delivered(pubsub::Delivered const& delivered) {
+    if (exporter_) {
+        // Author's clock to ours: both are wall clocks, so skew between machines shows up
+        // here (negative values count as 0).
+        auto const latency_ms = wall_.to_unix_ms(now()) - delivered.message.ts_ms;
+        exporter_->observe_delivery_latency(static_cast<double>(latency_ms) / 1000.0);
+    }
     auto it = event_streams_.find(delivered.topic);
     if (it == event_streams_.end()) return;
     auto& streams = it->second;
@@ -665,6 +675,16 @@ void Runtime::update_metrics() {
         g.lookups_in_flight = dht.lookups_in_flight();
         g.uptime_s = core::to_seconds(t.since_origin);
         exporter_->update(dht.stats(), g);
+        exporter_->update_pubsub(pubsub_snapshot(*engine_));
+        auto scores = engine_->pubsub().peer_scores(t);
+        exporter_->observe_peer_scores(scores);
+        if (auto* mem = dynamic_cast<pubsub::MemoryMessageStore const*>(messages_.get())) {
+            metrics::StoreSnapshot st;
+            st.messages = mem->message_count();
+            st.bytes = mem->bytes();
+            st.capacity_bytes = message_store_bytes_max;
+            exporter_->update_store(st);
+        }
     }
     log_commit_failures();
     // Operating errors are logged, rate-limited to one line per 10 s per kind.

@@ -1,0 +1,13 @@
+// What the engine's counters and gauges look like to the metrics exporter: one pure
+// mapping from node::Engine (router stats, link stats, topics) to metrics::PubsubSnapshot.
+// Not the exporter (metrics/) and not the timer that calls it (the runtime).
+#pragma once
+
+#include "metrics/snapshots.hpp"
+#include "node/engine.hpp"
+
+namespace node {
+
+metrics::PubsubSnapshot pubsub_snapshot(Engine const& engine);
+
+}  // namespace node
