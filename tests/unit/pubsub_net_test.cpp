@@ -120,3 +120,39 @@ TEST_CASE("pubsub net: killing relays still delivers after heartbeat repair", "[
         for (auto const& id : before) CHECK(net.node(s).delivered[id] == 1);
     }
 }
+
+TEST_CASE("pubsub net: many seeds, publishing from the first moment, subscribers killed", "[unit][pubsub][slow]") {
+    for (std::uint64_t seed = 100; seed < 112; ++seed) {
+        INFO("seed " << seed);
+        test::PubsubNet net({}, seed);
+        core::Rng rng(seed);
+        std::size_t const nodes = 40;
+        for (std::size_t i = 0; i < nodes; ++i) net.add_node();
+        for (std::size_t i = 0; i < nodes; ++i) {
+            for (int k = 0; k < 2; ++k) net.connect(i, rng.uniform(nodes));
+        }
+        std::vector<std::size_t> subs;
+        for (std::size_t i = 0; i < 15; ++i) {
+            subs.push_back(i);
+            net.subscribe(i, "chat");
+        }
+        // Publishing starts before any mesh exists, from any node.
+        std::vector<pubsub::MessageId> ids;
+        for (int m = 0; m < 10; ++m) {
+            ids.push_back(net.publish(rng.uniform(nodes), "chat", "early " + std::to_string(m)).id);
+            net.run_for(100ms);
+        }
+        net.run_for(3s);
+        for (int k = 0; k < 4; ++k) net.kill(subs[k]);
+        net.run_for(50ms);
+        for (int m = 0; m < 20; ++m) {
+            std::size_t from = rng.uniform(nodes);
+            while (!net.node(from).up) from = rng.uniform(nodes);
+            ids.push_back(net.publish(from, "chat", "late " + std::to_string(m)).id);
+            net.run_for(30ms);
+        }
+        net.run_for(5s);
+        subs.erase(subs.begin(), subs.begin() + 4);
+        check_exactly_once(net, subs, ids);
+    }
+}
