@@ -95,8 +95,8 @@ struct Config {
     core::Duration prune_backoff_max = 1h;
     std::size_t px_max = 16;
     bool flood_publish = true;
-    // Off until scores are tuned on real traffic (PUBSUB-NOTES §1).
-    bool opportunistic_graft = false;
+    // Opportunistic grafting is not implemented: PUBSUB-NOTES §1 keeps it off until scores
+    // are tuned on real traffic, and a switch that does nothing would mislead.
     // Messages at least this large trigger IDONTWANT to mesh peers on first receipt; below
     // it the control message costs about as much as the duplicate it saves.
     std::size_t idontwant_min_size = 1024;

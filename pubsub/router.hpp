@@ -76,7 +76,9 @@ struct PublishReceipt {
     MessageId id;
     std::uint64_t seqno = 0;
     std::int64_t ts_ms = 0;
-    std::size_t peers = 0;  // links the message was sent on right away (0: queued in fanout)
+    // Links the message was sent on right away. Below D_lo the message is also kept for
+    // pending_ttl and sent to every topic peer that shows up meanwhile.
+    std::size_t peers = 0;
 };
 
 // The application's verdict on a message that passed every other check (§3): reject
@@ -123,9 +125,12 @@ public:
     // Fails only when the topic limit is reached or the name is empty or too long.
     core::Result<void, PublishError> subscribe(core::Instant now, std::string_view topic);
     void unsubscribe(core::Instant now, std::string_view topic);
-    // Signs and sends a message; the router delivers it locally too when subscribed.
+    // Signs and sends a message (flood publish to topic peers above the publish threshold);
+    // the router delivers it locally too when subscribed. Fails on a payload above
+    // limits.payload_max, a bad name, or a new fanout topic beyond topics_max.
     core::Result<PublishReceipt, PublishError> publish(core::Instant now, std::string_view topic, core::ByteView payload);
-    // Peers for a topic, from the DHT (provider records) or configuration.
+    // Peers for a topic, from the DHT (provider records) or configuration: kept as dial
+    // candidates (bounded, expiring) and dialed while the topic knows fewer than D peers.
     void add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
 
     // Installs the application validator (default: accept everything that is signed).

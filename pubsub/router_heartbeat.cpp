@@ -137,16 +137,18 @@ void Router::Impl::need_peers(core::Instant now, TopicKey const& topic, NeedPeer
 void Router::Impl::maybe_dial(core::Instant now) {
     std::set<std::uint64_t> subnets_chosen;
     for (auto& [topic, list] : candidates) {
-        std::size_t const known = known_peers(topic);
-        if (known >= config.d) continue;
-        std::size_t wanted = config.d - known;
+        // Dials already on the way to this topic's candidates count as peers to come.
+        std::size_t expected = known_peers(topic);
         std::vector<Candidate const*> eligible;
         for (auto const& c : list) {
             if (peers.contains(c.peer.id)) continue;
             auto d = dials.find(c.peer.id);
+            if (d != dials.end() && d->second.in_flight) ++expected;
             if (d != dials.end() && (d->second.in_flight || now < d->second.retry_after)) continue;
             eligible.push_back(&c);
         }
+        if (expected >= config.d) continue;
+        std::size_t wanted = config.d - expected;
         shuffle(eligible, rng);
         // Two passes: first one per new subnet, then anyone.
         for (int pass = 0; pass < 2 && wanted > 0; ++pass) {

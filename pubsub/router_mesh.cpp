@@ -115,7 +115,11 @@ void Router::Impl::on_graft(core::Instant now, PeerState& p, Graft const& g) {
 
 void Router::Impl::on_prune(core::Instant now, PeerState& p, Prune const& pr) {
     ++stats.control_count(ControlType::prune, Direction::in);
-    if (auto t = topics.find(pr.topic); t != topics.end() && t->second.mesh.erase(p.id)) scores.on_prune(p.id, pr.topic);
+    auto t = topics.find(pr.topic);
+    // A PRUNE for a topic we have not joined changes nothing (and must not fill the
+    // backoff table with topics a peer makes up).
+    if (t == topics.end()) return;
+    if (t->second.mesh.erase(p.id)) scores.on_prune(p.id, pr.topic);
     core::Duration backoff = pr.backoff_s == 0 ? config.prune_backoff : core::Duration(std::chrono::seconds(pr.backoff_s));
     backoff = std::min(backoff, config.prune_backoff_max);
     auto& b = backoffs[{pr.topic, p.id}];
@@ -126,7 +130,6 @@ void Router::Impl::on_prune(core::Instant now, PeerState& p, Prune const& pr) {
         ++stats.drop(DropReason::px_rejected);
         return;
     }
-    if (!topics.contains(pr.topic) && !fanout.contains(pr.topic)) return;
     std::vector<PeerAddress> fresh;
     for (std::size_t i = 0; i < pr.px.size() && i < config.px_max; ++i) {
         if (pr.px[i].id == self.id || peers.contains(pr.px[i].id) || pr.px[i].addrs.empty()) continue;

@@ -1,0 +1,353 @@
+// The mesh state machine: graft on subscribe, GRAFT/PRUNE in, backoff, PX, heartbeat repair
+// to D from below D_lo and above D_hi, the outbound quota, fanout, pending publishes,
+// unsubscribe, NeedPeers and dialing.
+#include "tests/support/pubsub_router_fixture.hpp"
+
+using namespace std::chrono_literals;
+using pubsub::DropReason;
+
+TEST_CASE("pubsub mesh: subscribe announces, grafts known topic peers and asks for more", "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.topic_peers(1, 3, "chat");
+    f.link_up(4);  // not in the topic
+    f.clear();
+    f.subscribe("chat");
+    for (int n = 1; n <= 4; ++n) {
+        std::size_t subs = 0;
+        for (auto const& s : f.sends_to(n)) subs += s.rpc.subscriptions.size();
+        CHECK(subs == 1);
+    }
+    CHECK(f.grafts_to(1) == 1);
+    CHECK(f.grafts_to(3) == 1);
+    CHECK(f.grafts_to(4) == 0);
+    CHECK(f.mesh_size("chat") == 3);
+    CHECK(f.events_of<pubsub::Announce>().size() == 1);
+    // 3 known peers < D_lo: ask the host for more.
+    auto need = f.events_of<pubsub::NeedPeers>();
+    REQUIRE(need.size() == 1);
+    CHECK(need[0].topic == pubsub::topic_key("chat"));
+    // A link that comes up later hears our subscriptions at once.
+    f.clear();
+    f.link_up(5);
+    REQUIRE(f.sends_to(5).size() == 1);
+    CHECK(f.sends_to(5)[0].rpc.subscriptions.size() == 1);
+    CHECK(f.sends_to(5)[0].priority == links::Priority::control);
+    // And a new topic peer joins a thin mesh without waiting for the heartbeat.
+    f.announce(5, "chat");
+    CHECK(f.in_mesh("chat", 5));
+}
+
+TEST_CASE("pubsub mesh: NeedPeers is rate limited with a growing interval", "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.subscribe("chat");
+    f.advance(60s);
+    // At 0 s, then after 5, 10, 20 s (next 40 s later is at 75 s).
+    CHECK(f.events_of<pubsub::NeedPeers>().size() == 4);
+    f.clear();
+    f.topic_peers(1, 5, "chat");
+    f.advance(120s);
+    CHECK(f.events_of<pubsub::NeedPeers>().empty());
+}
+
+TEST_CASE("pubsub mesh: GRAFT in, unknown topics, PRUNE and backoff", "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.subscribe("chat");
+    f.link_up(1);
+    f.graft(1, "other");
+    CHECK(f.stats().drop(DropReason::graft_unknown_topic) == 1);
+    f.graft(1, "chat");  // before its SubOpt: tolerated, it becomes a topic peer
+    CHECK(f.in_mesh("chat", 1));
+    CHECK(f.router().topic_peers(pubsub::topic_key("chat")).size() == 1);
+
+    f.clear();
+    f.prune(1, "chat", 30);
+    CHECK_FALSE(f.in_mesh("chat", 1));
+    // Inside the backoff the heartbeat does not graft it back...
+    f.advance(29s);
+    CHECK(f.grafts_to(1) == 0);
+    CHECK_FALSE(f.in_mesh("chat", 1));
+    // ...after it, it does (the mesh is below D_lo).
+    f.advance(2s);
+    CHECK(f.grafts_to(1) == 1);
+    CHECK(f.in_mesh("chat", 1));
+}
+
+TEST_CASE("pubsub mesh: GRAFT inside our backoff costs P7 and is answered with PRUNE", "[unit][pubsub]") {
+    pubsub::Config config;
+    test::RouterFixture f(config);
+    f.subscribe("chat");
+    f.topic_peers(1, 1, "chat");
+    REQUIRE(f.in_mesh("chat", 1));
+    // We prune peer 1 by unsubscribing (10 s backoff), then subscribe again.
+    f.router().unsubscribe(f.now(), "chat");
+    f.drain();
+    auto prunes = f.prunes_to(1);
+    REQUIRE(prunes.size() == 1);
+    CHECK(prunes[0].backoff_s == 10);
+    CHECK(f.events_of<pubsub::Withdraw>().size() == 1);
+    f.subscribe("chat");
+    CHECK_FALSE(f.in_mesh("chat", 1));  // our backoff holds for us too
+    f.clear();
+    f.graft(1, "chat");  // within 10 s of the PRUNE: two behaviour points
+    CHECK_FALSE(f.in_mesh("chat", 1));
+    CHECK(f.stats().drop(DropReason::graft_in_backoff) == 1);
+    CHECK(f.prunes_to(1).size() == 1);
+    CHECK(f.router().peer_score_parts(f.now(), f.peer(1)).behaviour == Approx(-10 * 2 * 2));
+}
+
+TEST_CASE("pubsub mesh: heartbeat repair from below D_lo to D", "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.subscribe("chat");
+    f.topic_peers(1, 10, "chat");  // the first 6 join at once (mesh below D)
+    CHECK(f.mesh_size("chat") == 6);
+    for (int n = 1; n <= 10; ++n) {
+        if (f.in_mesh("chat", n) && f.mesh_size("chat") > 3) f.prune(n, "chat");
+    }
+    REQUIRE(f.mesh_size("chat") == 3);  // below D_lo = 5
+    f.clear();
+    f.advance(1s);
+    CHECK(f.mesh_size("chat") == 6);
+    std::size_t grafts = 0;
+    for (int n = 1; n <= 10; ++n) grafts += f.grafts_to(n);
+    CHECK(grafts == 3);
+}
+
+TEST_CASE("pubsub mesh: heartbeat trims above D_hi to D, keeping D_score best and D_out outbound",
+          "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.subscribe("chat");
+    // 14 inbound peers and 2 outbound ones graft us; outbound GRAFTs pass the full mesh.
+    for (int n = 1; n <= 14; ++n) {
+        f.link_up(n, false);
+        f.announce(n, "chat");
+        f.graft(n, "chat");
+    }
+    CHECK(f.mesh_size("chat") == 12);  // D_hi: the 13th and 14th inbound were refused
+    CHECK(f.stats().drop(DropReason::graft_mesh_full) == 2);
+    for (int n = 15; n <= 16; ++n) {
+        f.link_up(n, true);
+        f.announce(n, "chat");
+        f.graft(n, "chat");
+    }
+    REQUIRE(f.mesh_size("chat") == 14);
+    f.clear();
+    f.advance(1s);
+    CHECK(f.mesh_size("chat") == 6);
+    CHECK(f.in_mesh("chat", 15));
+    CHECK(f.in_mesh("chat", 16));
+    std::size_t pruned = 0;
+    for (int n = 1; n <= 16; ++n) {
+        auto p = f.prunes_to(n);
+        pruned += p.size();
+        for (auto const& pr : p) CHECK(pr.backoff_s == 60);
+    }
+    CHECK(pruned == 8);
+}
+
+TEST_CASE("pubsub mesh: outbound quota grafts dialed peers into an all-inbound mesh", "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.subscribe("chat");
+    for (int n = 1; n <= 6; ++n) {
+        f.link_up(n, false);
+        f.announce(n, "chat");
+    }
+    REQUIRE(f.mesh_size("chat") == 6);
+    f.topic_peers(7, 9, "chat", true);  // outbound, but the mesh is already at D
+    REQUIRE(f.mesh_size("chat") == 6);
+    f.clear();
+    f.advance(1s);
+    std::size_t outbound_in_mesh = 0;
+    for (int n = 7; n <= 9; ++n) outbound_in_mesh += f.in_mesh("chat", n);
+    CHECK(outbound_in_mesh == 2);  // D_out
+    CHECK(f.mesh_size("chat") == 8);
+}
+
+TEST_CASE("pubsub mesh: PX is accepted only from peers above accept_px and becomes dials", "[unit][pubsub]") {
+    auto px = [] {
+        std::vector<pubsub::PeerAddress> v;
+        for (int n = 20; n < 40; ++n) v.push_back(pubsub::PeerAddress{test::RouterFixture::peer(n),
+                                                                      {core::Endpoint::v4(10, 0, std::uint8_t(n), 1, 4000)}});
+        return v;
+    };
+    SECTION("default accept_px (100) refuses a fresh peer") {
+        test::RouterFixture f;
+        f.subscribe("chat");
+        f.topic_peers(1, 1, "chat");
+        f.clear();
+        f.prune(1, "chat", 60, px());
+        CHECK(f.stats().drop(DropReason::px_rejected) == 1);
+        CHECK(f.events_of<pubsub::Dial>().empty());
+    }
+    SECTION("a trusted peer's PX is used, at most px_max records, dials bounded") {
+        pubsub::Config config;
+        config.score.accept_px_threshold = 0;
+        test::RouterFixture f(config);
+        f.subscribe("chat");
+        f.topic_peers(1, 1, "chat");
+        f.clear();
+        f.prune(1, "chat", 60, px());
+        CHECK(f.stats().px_received == 16);
+        auto dials = f.events_of<pubsub::Dial>();
+        CHECK(dials.size() == config.d - 1);  // enough for D topic peers with the one we have
+        for (auto const& d : dials) CHECK(d.peer.addrs.size() == 1);
+        // Failures and successes free dial slots.
+        f.clear();
+        f.router().handle_dial_failed(f.now(), dials[0].peer.id);
+        f.drain();
+        CHECK(f.events_of<pubsub::Dial>().size() == 1);
+    }
+}
+
+TEST_CASE("pubsub mesh: PRUNE with PX goes to good peers when the mesh is full", "[unit][pubsub]") {
+    pubsub::Config config;
+    config.score.accept_px_threshold = 0;
+    test::RouterFixture f(config);
+    f.subscribe("chat");
+    // Peers we know addresses for (provider records), then linked.
+    std::vector<pubsub::PeerAddress> known;
+    for (int n = 1; n <= 12; ++n) known.push_back({f.peer(n), {core::Endpoint::v4(10, 1, std::uint8_t(n), 1, 4000)}});
+    f.router().add_peers(f.now(), pubsub::topic_key("chat"), known);
+    f.drain();
+    for (int n = 1; n <= 12; ++n) {
+        f.link_up(n, false);
+        f.announce(n, "chat");
+        f.graft(n, "chat");
+    }
+    f.clear();
+    f.link_up(13, false);
+    f.announce(13, "chat");
+    f.graft(13, "chat");
+    auto prunes = f.prunes_to(13);
+    REQUIRE(prunes.size() == 1);
+    CHECK(prunes[0].px.size() == 12);
+    for (auto const& p : prunes[0].px) CHECK(p.id != f.peer(13));
+}
+
+TEST_CASE("pubsub mesh: dials go to candidates, bounded, with backoff after failure", "[unit][pubsub]") {
+    pubsub::Config config;
+    config.dials_in_flight_max = 3;
+    test::RouterFixture f(config);
+    f.subscribe("chat");
+    std::vector<pubsub::PeerAddress> cands;
+    for (int n = 1; n <= 10; ++n) cands.push_back({f.peer(n), {core::Endpoint::v4(10, 2, std::uint8_t(n), 1, 4000)}});
+    cands.push_back({f.self_id(), {core::Endpoint::v4(10, 9, 9, 9, 4000)}});  // ourselves: never dialed
+    f.clear();
+    f.router().add_peers(f.now(), pubsub::topic_key("chat"), cands);
+    f.drain();
+    auto dials = f.events_of<pubsub::Dial>();
+    REQUIRE(dials.size() == 3);
+    for (auto const& d : dials) CHECK(d.peer.id != f.self_id());
+    // One fails: another candidate is dialed, the failed one not again for a while.
+    f.clear();
+    f.router().handle_dial_failed(f.now(), dials[0].peer.id);
+    f.drain();
+    auto more = f.events_of<pubsub::Dial>();
+    REQUIRE(more.size() == 1);
+    CHECK(more[0].peer.id != dials[0].peer.id);
+    CHECK(f.stats().dials_failed == 1);
+}
+
+TEST_CASE("pubsub mesh: flood publish reaches every topic peer; fanout without flood", "[unit][pubsub]") {
+    SECTION("flood publish, not subscribed") {
+        test::RouterFixture f;
+        f.topic_peers(1, 9, "news");
+        f.clear();
+        auto r = f.publish("news", "extra");
+        CHECK(r.peers == 9);
+        for (int n = 1; n <= 9; ++n) CHECK(f.messages_to(n) == 1);
+        CHECK(f.stats().delivered == 0);
+        auto topics = f.router().topics();
+        REQUIRE(topics.size() == 1);
+        CHECK_FALSE(topics[0].subscribed);
+        // The fanout topic is forgotten after fanout_ttl without publishing.
+        f.advance(61s);
+        CHECK(f.router().topics().empty());
+    }
+    SECTION("fanout of D peers when flood publish is off") {
+        pubsub::Config config;
+        config.flood_publish = false;
+        test::RouterFixture f(config);
+        f.topic_peers(1, 9, "news");
+        f.clear();
+        CHECK(f.publish("news", "one").peers == 6);
+        auto first = f.take_sends();
+        f.publish("news", "two");
+        // The same fanout peers carry the next message.
+        std::set<pubsub::LinkId> a, b;
+        for (auto const& s : first) if (!s.rpc.messages.empty()) a.insert(s.link);
+        for (auto const& s : f.take_sends()) if (!s.rpc.messages.empty()) b.insert(s.link);
+        CHECK(a == b);
+        // Subscribing turns the fanout peers into the mesh.
+        f.subscribe("news");
+        CHECK(f.mesh_size("news") == 6);
+        std::set<pubsub::LinkId> mesh;
+        for (auto const& id : f.router().mesh(pubsub::topic_key("news"))) {
+            for (int n = 1; n <= 9; ++n) if (f.peer(n) == id) mesh.insert(static_cast<pubsub::LinkId>(n));
+        }
+        CHECK(mesh == a);
+    }
+}
+
+TEST_CASE("pubsub mesh: a publish before any peer is known waits for the first topic peers", "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.subscribe("chat");
+    auto const r = f.publish("chat", "early bird");
+    CHECK(r.peers == 0);
+    f.advance(3s);
+    f.clear();
+    f.link_up(1);
+    CHECK(f.messages_to(1) == 0);  // not in the topic yet
+    f.announce(1, "chat");
+    CHECK(f.messages_to(1) == 1);
+    f.topic_peers(2, 2, "chat");
+    CHECK(f.messages_to(2) == 1);
+    CHECK(f.stats().pending_sent == 2);
+    // Expired after pending_ttl: later peers get it only through gossip or history.
+    f.advance(30s);
+    f.clear();
+    f.topic_peers(3, 3, "chat");
+    CHECK(f.messages_to(3) == 0);
+    CHECK(f.stats().drop(DropReason::pending_expired) == 0);  // it did reach someone
+}
+
+TEST_CASE("pubsub mesh: unsubscribe prunes the mesh and tells every link", "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.subscribe("chat");
+    f.topic_peers(1, 3, "chat");
+    f.link_up(4);
+    f.clear();
+    f.router().unsubscribe(f.now(), "chat");
+    f.drain();
+    for (int n = 1; n <= 3; ++n) CHECK(f.prunes_to(n).size() == 1);
+    for (int n = 1; n <= 4; ++n) {
+        bool told = false;
+        for (auto const& s : f.sends_to(n)) {
+            for (auto const& sub : s.rpc.subscriptions) told |= !sub.subscribe;
+        }
+        CHECK(told);
+    }
+    CHECK(f.router().topics().empty());
+    CHECK(f.events_of<pubsub::Withdraw>().size() == 1);
+}
+
+TEST_CASE("pubsub mesh: link down removes the peer from the mesh; duplicate links are closed", "[unit][pubsub]") {
+    test::RouterFixture f;
+    f.subscribe("chat");
+    f.topic_peers(1, 2, "chat");
+    f.link_down(1);
+    CHECK_FALSE(f.in_mesh("chat", 1));
+    CHECK(f.router().topic_peers(pubsub::topic_key("chat")).size() == 1);
+    // A second link to peer 2 (link 102): one of the two is closed, the peer stays.
+    f.clear();
+    f.router().handle_link_up(f.now(), 102, f.peer(2), false, std::nullopt);
+    f.drain();
+    CHECK(f.events_of<pubsub::CloseLink>().size() == 1);
+    CHECK(f.stats().drop(DropReason::duplicate_link) == 1);
+    f.router().handle_link_down(f.now(), f.events_of<pubsub::CloseLink>()[0].link);
+    CHECK(f.in_mesh("chat", 2));
+    // A link to ourselves is refused.
+    f.clear();
+    f.router().handle_link_up(f.now(), 200, f.self_id(), true, std::nullopt);
+    f.drain();
+    CHECK(f.events_of<pubsub::CloseLink>().size() == 1);
+}
