@@ -450,6 +450,7 @@ def table(results, args):
     row(f"p99 latency at {args.rate:.0f}/s (ms)", base("p99_ms", ms))
     row(f"delivery at {args.rate:.0f}/s", base("delivery", lambda v: f"{100 * v:.3f}%"))
     row(f"server CPU at {args.rate:.0f}/s (one core = 100%)", base("server_cpu", lambda v: f"{100 * v:.0f}%"))
+    row(f"published/s (target {args.rate:.0f}/s)", base("publisher_rate", lambda v: f"{v:.0f}"))
 
     def max_rate(r):
         if "steps" not in r:
