@@ -1,10 +1,14 @@
-// bench_sub: one benchmark subscriber in C++, for bench/pubsub_vs_brokers.py. Speaks the
-// same minimal protocols as the Python clients next to it (NATS text protocol, MQTT 3.1.1
-// QoS 0, kadmium's GET /v1/subscribe server-sent events) and the same line protocol as
-// `runner.py sub` (READY, PROBED, one JSON summary line; latencies to --out as int64 ns).
-// Why C++: on a busy 2-core machine a Python subscriber costs ~200 µs of CPU per wake-up,
-// so ten of them, not the broker, set the limits measured. Not a general client: no
-// reconnects, no TLS, no auth beyond kadmium's cookie. Standalone: c++ -O2 -std=c++17.
+// bench_sub: the benchmark's subscribers in C++, for bench/pubsub_vs_brokers.py: --count
+// subscriptions, each its own TCP connection (for kadmium: one per --data node), served
+// by one poll() loop in one process. Speaks the same minimal protocols as the Python
+// clients next to it (NATS text protocol, MQTT 3.1.1 QoS 0, kadmium's GET /v1/subscribe
+// server-sent events) and the line protocol of `runner.py sub` (READY once all are
+// subscribed, PROBED once each has received a probe, one JSON summary line; latencies of
+// every connection to --out as int64 ns).
+// Why C++ and one process: on a busy 2-core machine a Python subscriber costs ~200 µs of
+// CPU per wake-up, and ten processes woken for every message cost more than the broker:
+// the clients, not the system under test, set the limits measured. Not a general
+// client: no reconnects, no TLS, no auth beyond kadmium's cookie. c++ -O2 -std=c++17.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -21,6 +25,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,8 +33,10 @@
 namespace {
 
 struct Args {
-    std::string system, host = "127.0.0.1", topic = "bench", name = "sub", out, data;
+    std::string system, host = "127.0.0.1", topic = "bench", name = "sub", out;
+    std::vector<std::string> data;  // kadmium: one node data dir per connection
     int port = 0;
+    int count = 1;  // brokers: connections (kadmium: one per --data)
     std::size_t expected = 0;
     double deadline_s = 60;
 };
@@ -105,11 +112,11 @@ void read_until(int fd, std::string& buf, std::string const& marker) {
 
 class Nats : public Protocol {
 public:
-    Nats(int fd, Args const& a, std::string& buf) : fd_(fd) {
+    Nats(int fd, Args const& a, std::string const& name, std::string& buf) : fd_(fd) {
         read_until(fd, buf, "\r\n");
         if (buf.compare(0, 5, "INFO ") != 0) die("nats: no INFO");
         buf.erase(0, buf.find("\r\n") + 2);
-        send_all(fd, "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"" + a.name + "\"}\r\nSUB " + a.topic +
+        send_all(fd, "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"" + name + "\"}\r\nSUB " + a.topic +
                          " 1\r\nPING\r\n");
         read_until(fd, buf, "PONG\r\n");
         buf.erase(0, buf.find("PONG\r\n") + 6);
@@ -169,8 +176,8 @@ bool mqtt_next(std::string const& buf, std::size_t pos, unsigned& first, std::si
 
 class Mqtt : public Protocol {
 public:
-    Mqtt(int fd, Args const& a, std::string& buf) {
-        std::string name = a.name.substr(0, 23);
+    Mqtt(int fd, Args const& a, std::string const& full_name, std::string& buf) {
+        std::string name = full_name.substr(0, 23);
         send_all(fd, mqtt_packet(0x10, mqtt_str("MQTT") + "MQTT" + std::string{4, 0x02, 0, 0} + mqtt_str(name) + name));
         expect(fd, buf, 2, "CONNACK");
         send_all(fd, mqtt_packet(0x82, std::string{0, 1} + mqtt_str(a.topic) + a.topic + std::string(1, '\0')));
@@ -205,8 +212,8 @@ private:
 // whose "data" field is our ASCII payload (no escapes in it, so a scan finds it).
 class Kadmium : public Protocol {
 public:
-    Kadmium(int fd, Args const& a, std::string& buf) {
-        std::string addr = read_file(a.data + "/api.addr"), cookie = read_file(a.data + "/api.cookie");
+    Kadmium(int fd, Args const& a, std::string const& data, std::string& buf) {
+        std::string addr = read_file(data + "/api.addr"), cookie = read_file(data + "/api.cookie");
         send_all(fd, "GET /v1/subscribe?topic=" + a.topic + " HTTP/1.1\r\nHost: " + addr +
                          "\r\nAuthorization: Bearer " + cookie + "\r\nAccept: text/event-stream\r\n\r\n");
         read_until(fd, buf, "\r\n\r\n");
@@ -286,84 +293,123 @@ Args parse_args(int argc, char** argv) {
         else if (k == "--topic") a.topic = v;
         else if (k == "--name") a.name = v;
         else if (k == "--out") a.out = v;
-        else if (k == "--data") a.data = v;
+        else if (k == "--data") a.data.push_back(v);
+        else if (k == "--count") a.count = std::atoi(v.c_str());
         else if (k == "--expected") a.expected = std::strtoull(v.c_str(), nullptr, 10);
         else if (k == "--deadline-s") a.deadline_s = std::atof(v.c_str());
         else die("unknown option " + k);
     }
     if (a.out.empty()) die("--out is required");
+    if (a.system == "kadmium") a.count = int(a.data.size());
+    if (a.count < 1 || a.count > 1000) die("--count must be 1 to 1000 (kadmium: give --data)");
     return a;
+}
+
+// One subscription: its connection, protocol state and what it received.
+struct Conn {
+    int fd = -1;
+    std::string buf;
+    std::unique_ptr<Protocol> proto;
+    std::vector<unsigned char> seen;
+    std::size_t received = 0, duplicates = 0, unknown = 0, unique = 0;
+    bool probed = false, ended = false;
+};
+
+Conn open_subscription(Args const& a, int index) {
+    Conn c;
+    std::string host = a.host, name = a.name + std::to_string(index);
+    int port = a.port;
+    if (a.system == "kadmium") {
+        std::string addr = read_file(a.data[index] + "/api.addr");
+        host = addr.substr(0, addr.rfind(':'));
+        port = std::atoi(addr.c_str() + addr.rfind(':') + 1);
+    }
+    c.fd = connect_to(host, port);
+    if (a.system == "nats") c.proto = std::make_unique<Nats>(c.fd, a, name, c.buf);
+    else if (a.system == "mqtt") c.proto = std::make_unique<Mqtt>(c.fd, a, name, c.buf);
+    else if (a.system == "kadmium") c.proto = std::make_unique<Kadmium>(c.fd, a, a.data[index], c.buf);
+    else die("--system must be nats, mqtt or kadmium");
+    c.seen.assign(a.expected, 0);
+    return c;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     Args a = parse_args(argc, argv);
-    int port = a.port;
-    std::string host = a.host;
-    if (a.system == "kadmium") {
-        std::string addr = read_file(a.data + "/api.addr");
-        host = addr.substr(0, addr.rfind(':'));
-        port = std::atoi(addr.c_str() + addr.rfind(':') + 1);
-    }
-    int fd = connect_to(host, port);
-    std::string buf;
-    Protocol* proto = nullptr;
-    Kadmium* kad = nullptr;
-    if (a.system == "nats") proto = new Nats(fd, a, buf);
-    else if (a.system == "mqtt") proto = new Mqtt(fd, a, buf);
-    else if (a.system == "kadmium") proto = kad = new Kadmium(fd, a, buf);
-    else die("--system must be nats, mqtt or kadmium");
+    std::vector<Conn> conns;
+    for (int i = 0; i < a.count; ++i) conns.push_back(open_subscription(a, i));
     say("READY");
 
-    std::vector<unsigned char> seen(a.expected);
     std::vector<std::int64_t> latencies;
-    latencies.reserve(a.expected);
-    std::size_t received = 0, duplicates = 0, unknown = 0;
-    bool probed = false, ended = false;
+    latencies.reserve(a.expected * conns.size());
+    std::size_t probed = 0, ended = 0;
     std::int64_t cpu_at_probe = now_ns(CLOCK_PROCESS_CPUTIME_ID);
     std::int64_t const deadline = now_ns() + std::int64_t(a.deadline_s * 1e9);
+    std::vector<pollfd> fds;
+    for (auto const& c : conns) fds.push_back({c.fd, POLLIN, 0});
     std::vector<std::string> payloads;
-    while (!ended && now_ns() < deadline) {
-        if (!read_more(fd, buf, 200)) continue;
-        std::int64_t const now = now_ns();
-        payloads.clear();
-        proto->parse(buf, payloads);
-        for (auto const& p : payloads) {
-            if (p.size() < 4) continue;  // not one of ours
-            char const* s = p.c_str();
-            char* after = nullptr;
-            std::uint64_t seq = std::strtoull(s + 2, &after, 10);
-            std::int64_t ts = std::strtoll(after, nullptr, 10);
-            if (s[0] == 'M') {
-                if (seq >= a.expected) {
-                    ++unknown;
-                    continue;
+    char chunk[1 << 18];
+    while (ended < conns.size() && now_ns() < deadline) {
+        if (poll(fds.data(), fds.size(), 200) <= 0) continue;
+        for (std::size_t i = 0; i < conns.size(); ++i) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            Conn& c = conns[i];
+            ssize_t n = recv(c.fd, chunk, sizeof chunk, 0);
+            std::int64_t const now = now_ns();
+            if (n <= 0) die("connection closed by the server");
+            c.buf.append(chunk, std::size_t(n));
+            payloads.clear();
+            c.proto->parse(c.buf, payloads);
+            for (auto const& p : payloads) {
+                if (p.size() < 4) continue;  // not one of ours
+                char const* s = p.c_str();
+                char* after = nullptr;
+                std::uint64_t seq = std::strtoull(s + 2, &after, 10);
+                std::int64_t ts = std::strtoll(after, nullptr, 10);
+                if (s[0] == 'M') {
+                    if (seq >= a.expected) {
+                        ++c.unknown;
+                        continue;
+                    }
+                    ++c.received;
+                    if (c.seen[seq]) {
+                        ++c.duplicates;
+                        continue;
+                    }
+                    c.seen[seq] = 1;
+                    ++c.unique;
+                    latencies.push_back(now - ts);
+                } else if (s[0] == 'P' && !c.probed) {
+                    c.probed = true;
+                    if (++probed == conns.size()) {
+                        cpu_at_probe = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+                        say("PROBED");
+                    }
+                } else if (s[0] == 'E' && !c.ended) {
+                    c.ended = true;
+                    ++ended;
                 }
-                ++received;
-                if (seen[seq]) {
-                    ++duplicates;
-                    continue;
-                }
-                seen[seq] = 1;
-                latencies.push_back(now - ts);
-            } else if (s[0] == 'P' && !probed) {
-                probed = true;
-                cpu_at_probe = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-                say("PROBED");
-            } else if (s[0] == 'E') {
-                ended = true;
             }
         }
     }
     std::ofstream(a.out, std::ios::binary)
         .write(reinterpret_cast<char const*>(latencies.data()), std::streamsize(latencies.size() * 8));
-    std::printf("{\"received\": %zu, \"unique\": %zu, \"duplicates\": %zu, \"unknown\": %zu, \"ended\": %s, "
-                "\"cpu_s\": %.6f, \"other_events\": %zu}\n",
-                received, latencies.size(), duplicates, unknown, ended ? "true" : "false",
-                double(now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu_at_probe) / 1e9, kad ? kad->other_events : 0);
+    std::size_t received = 0, duplicates = 0, unknown = 0, other = 0;
+    std::string unique_each;
+    for (auto const& c : conns) {
+        received += c.received;
+        duplicates += c.duplicates;
+        unknown += c.unknown;
+        if (auto const* k = dynamic_cast<Kadmium const*>(c.proto.get())) other += k->other_events;
+        unique_each += (unique_each.empty() ? "" : ", ") + std::to_string(c.unique);
+        close(c.fd);
+    }
+    std::printf("{\"received\": %zu, \"unique\": %zu, \"unique_each\": [%s], \"duplicates\": %zu, \"unknown\": %zu, "
+                "\"ended\": %s, \"cpu_s\": %.6f, \"other_events\": %zu}\n",
+                received, latencies.size(), unique_each.c_str(), duplicates, unknown,
+                ended == conns.size() ? "true" : "false", double(now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu_at_probe) / 1e9,
+                other);
     std::fflush(stdout);
-    close(fd);
-    delete proto;
     return 0;
 }
