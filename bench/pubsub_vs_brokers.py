@@ -5,7 +5,7 @@ Workload (issue 8): one publisher and --subscribers (10) subscribers on loopback
 messages at 1,000/s for --duration-s seconds: publish-to-deliver latency p50/p99 and the
 delivery ratio. Then the highest sustained rate with full delivery: the rate steps up
 (--rates, --step-s each) until delivery falls below 100%, p99 explodes (above 10x the
-1,000/s p99, clamped to 10..100 ms), or the publisher cannot keep the rate (then the
+1,000/s p99, clamped to 10..100 ms; such a step is tried twice), or the publisher cannot keep the rate (then the
 figure is a lower bound set by this script's Python publisher, marked "≥").
 
 How it measures: minimal protocol clients written here, no client libraries (NATS text
@@ -430,10 +430,13 @@ def measure(system, args, root):
         result["explode_ms"] = explode_ms
         steps, best, limit = [], None, None
         for rate in args.rates:
-            r = run_step(system, sys_root, rate, args.step_s, args.subscribers, setup_timeout_s)
-            print(f"{system.name}: {describe(r)}", flush=True)
-            steps.append(r)
-            exploded = r["p99_ms"] is None or r["p99_ms"] > explode_ms
+            for attempt in range(2):  # a step that fails on p99 alone gets one retry: the VM is noisy
+                r = run_step(system, sys_root, rate, args.step_s, args.subscribers, setup_timeout_s)
+                print(f"{system.name}: {describe(r)}", flush=True)
+                steps.append(r)
+                exploded = r["p99_ms"] is None or r["p99_ms"] > explode_ms
+                if r["delivery"] < 1.0 or not exploded:
+                    break
             if r["delivery"] < 1.0 or exploded:
                 limit = "delivery" if r["delivery"] < 1.0 else "p99"
                 break
