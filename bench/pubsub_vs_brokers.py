@@ -582,7 +582,9 @@ def main():
             results.append(measure(s, args, root))
     finally:
         stop_all()
-        if not os.environ.get("BENCH_KEEP"):
+        if os.environ.get("BENCH_KEEP"):  # keep latency files and node logs for a post-mortem
+            print(f"kept {root}")
+        else:
             shutil.rmtree(root, ignore_errors=True)
     print()
     print(table(results, args))

@@ -110,20 +110,36 @@ class Subscriber:
 
 
 class Publisher:
+    """POST /v1/publish, one request at a time on one keep-alive connection (reopened once
+    if the node closed it). A publish is accepted when the node answers 2xx."""
+
     def __init__(self, host, port, cookie, timeout_s=10.0):
-        self.conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
-        self.conn.connect()
-        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.host, self.port, self.timeout_s = host, port, timeout_s
         self.headers = {"Authorization": f"Bearer {cookie}", "Content-Type": "application/json"}
         self.failed = 0
+        self._connect()
+
+    def _connect(self):
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        self.conn.connect()
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _post(self, body):
+        self.conn.request("POST", "/v1/publish", body=body, headers=self.headers)
+        r = self.conn.getresponse()
+        r.read()
+        return r.status
 
     def publish_batch(self, topic, payloads):
         for p in payloads:
-            body = json.dumps({"topic": topic, "data": p.decode()})
-            self.conn.request("POST", "/v1/publish", body=body, headers=self.headers)
-            r = self.conn.getresponse()
-            r.read()
-            if r.status != 200:
+            body = json.dumps({"topic": topic, "data": p.decode()}).encode()
+            try:
+                status = self._post(body)
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self._connect()
+                status = self._post(body)
+            if not 200 <= status < 300:
                 self.failed += 1
 
     def close(self):
