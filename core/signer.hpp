@@ -17,7 +17,7 @@ public:
     virtual Signature sign(ByteView message) const = 0;
 };
 
-// Signs with a key pair the host owns; `identity` must outlive the signer.
+// Signs with a key pair the host loaded. Keeps its own copy (no lifetime to get wrong).
 class IdentitySigner final : public Signer {
 public:
     explicit IdentitySigner(Identity const& identity) : identity_(identity) {}
@@ -25,7 +25,7 @@ public:
     Signature sign(ByteView message) const override { return core::sign(identity_.secret_key, message); }
 
 private:
-    Identity const& identity_;
+    Identity identity_;
 };
 
 }  // namespace core

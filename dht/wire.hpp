@@ -39,7 +39,8 @@ inline constexpr std::size_t contacts_max = 32;
 inline constexpr std::size_t values_max = 64;
 inline constexpr std::size_t value_size_max = 64 * 1024;
 // A PROVIDERS answer carries at most this many provider records (Config::providers_per_reply
-// is 20; the bound leaves room, 32 records of ~220 bytes fit in 6 fragments).
+// is 20; the bound leaves room: 32 records of at most 225 bytes and 32 contacts fit in 8
+// fragments).
 inline constexpr std::size_t providers_max = 32;
 // A VALUES response stops adding values past this encoded size, to stay under
 // message_size_max with the contact list.

@@ -131,6 +131,7 @@ struct Exporter::Impl {
     Counter* packets_out = nullptr;
     Counter* store_errors = nullptr;
     Counter* evictions = nullptr;
+    std::array<Counter*, dht::provider_reject_count> providers_rejected{};
 
     std::array<Histogram*, lookup_kind_labels.size()> lookup_duration{};
     std::array<Histogram*, lookup_kind_labels.size()> lookup_hops{};
@@ -211,6 +212,11 @@ Exporter::Impl::Impl() {
 
     store_errors = &counter_family(r, name::store_errors_total, help_of(name::store_errors_total)).Add({});
     evictions = &counter_family(r, name::routing_evictions_total, help_of(name::routing_evictions_total)).Add({});
+    auto& rejected_family =
+        counter_family(r, name::provider_records_rejected_total, help_of(name::provider_records_rejected_total));
+    for (std::size_t i = 0; i < providers_rejected.size(); ++i) {
+        providers_rejected[i] = &rejected_family.Add({{str(label::reason), str(provider_reject_labels[i])}});
+    }
 
     Histogram::BucketBoundaries const duration_bounds(lookup_duration_buckets.begin(), lookup_duration_buckets.end());
     Histogram::BucketBoundaries const hops_bounds(lookup_hops_buckets.begin(), lookup_hops_buckets.end());
@@ -366,6 +372,9 @@ void Exporter::update(dht::Stats const& stats, Gauges const& gauges) {
     add_delta(*m.packets_out, stats.packets_out, last.packets_out);
     add_delta(*m.store_errors, stats.store_errors, last.store_errors);
     add_delta(*m.evictions, stats.evictions, last.evictions);
+    for (std::size_t i = 0; i < m.providers_rejected.size(); ++i) {
+        add_delta(*m.providers_rejected[i], stats.providers_rejected[i], last.providers_rejected[i]);
+    }
     m.last = stats;
 
     m.peers->Set(static_cast<double>(gauges.peers));

@@ -39,6 +39,7 @@ inline constexpr std::string_view packets_total = "kadmium_packets_total";
 inline constexpr std::string_view dht_records = "kadmium_dht_records";
 inline constexpr std::string_view store_errors_total = "kadmium_store_errors_total";
 inline constexpr std::string_view routing_evictions_total = "kadmium_routing_evictions_total";
+inline constexpr std::string_view provider_records_rejected_total = "kadmium_provider_records_rejected_total";
 inline constexpr std::string_view lookups_in_flight = "kadmium_lookups_in_flight";
 inline constexpr std::string_view uptime_seconds = "kadmium_uptime_seconds";
 inline constexpr std::string_view build_info = "kadmium_build_info";
@@ -65,7 +66,11 @@ inline constexpr std::string_view store_commit_seconds = "kadmium_store_commit_s
 }  // namespace name
 
 // The whole list, for documentation checks and tests that walk every metric.
+<<<<<<< HEAD
 inline constexpr std::array<MetricInfo, 32> all_metrics{{
+=======
+inline constexpr std::array<MetricInfo, 15> all_metrics{{
+>>>>>>> providers
     {name::peers, MetricType::gauge, "Contacts in the DHT routing table."},
     {name::active_peers, MetricType::gauge, "Routing table contacts heard from in the last 5 minutes."},
     {name::lookup_duration_seconds, MetricType::histogram,
@@ -79,6 +84,8 @@ inline constexpr std::array<MetricInfo, 32> all_metrics{{
     {name::store_errors_total, MetricType::counter, "Record store operations that failed (for example map full)."},
     {name::routing_evictions_total, MetricType::counter,
      "Routing table contacts replaced after they failed a ping."},
+    {name::provider_records_rejected_total, MetricType::counter,
+     "Topic provider records refused (by this node as a storer, in lookup answers, or at load), by reason."},
     {name::lookups_in_flight, MetricType::gauge, "DHT lookups started and not finished yet."},
     {name::uptime_seconds, MetricType::gauge, "Seconds since the node started."},
     {name::build_info, MetricType::gauge, "Always 1; the version label names the running build."},

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -61,6 +62,11 @@ struct PubsubSummary {
     std::size_t unknown_deliveries = 0;  // checker: must be 0
     std::vector<std::string> missed_examples;  // "message m to node n"
     std::vector<double> latencies_ms;    // every expected delivery (the CDF plot)
+    // Split by publisher: warm (had topic peers and sent at once: a subscriber or an
+    // established fanout) and cold (first looked the topic up in the DHT and dialed).
+    std::size_t warm_deliveries = 0;
+    double warm_latency_ms_p50 = 0, warm_latency_ms_p99 = 0;
+    double cold_latency_ms_p50 = 0, cold_latency_ms_p99 = 0;
 };
 
 class PubsubWorkload {
@@ -86,6 +92,7 @@ private:
         std::size_t topic = 0;
         core::Instant at;
         bool published = false;
+        bool warm = false;  // sent on links at once (see publish())
         bool abandoned = false;
     };
     struct Subscriber {
@@ -106,12 +113,13 @@ private:
     // Deliveries per (node, message index), across lives: the exactly-once check.
     std::unordered_set<std::uint64_t> delivered_;
     std::vector<double> latencies_ms_;
+    std::vector<double> warm_latencies_ms_, cold_latencies_ms_;
     std::size_t delivered_expected_ = 0;
     std::size_t delivered_total_ = 0;
     std::size_t publish_failed_ = 0;
     std::size_t double_deliveries_ = 0;
     std::size_t unknown_deliveries_ = 0;
-    std::unordered_map<NodeIndex, core::Instant> publisher_down_at_;
+    std::optional<std::size_t> publishing_;  // the message being published right now
 };
 
 }  // namespace sim

@@ -168,6 +168,9 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
             << " ms p99 " << fixed(p.latency_ms_p99, 1) << " ms max " << fixed(p.latency_ms_max, 1) << " ms; "
             << fixed(p.duplicates_per_delivery, 2) << " duplicates and " << fixed(p.bytes_per_delivery, 0)
             << " link bytes per delivery\n";
+        out << "            warm publishers (" << p.warm_deliveries << " deliveries) p50 " << fixed(p.warm_latency_ms_p50, 1)
+            << " ms p99 " << fixed(p.warm_latency_ms_p99, 1) << " ms; cold (topic lookup and dial first) p50 "
+            << fixed(p.cold_latency_ms_p50, 1) << " ms p99 " << fixed(p.cold_latency_ms_p99, 1) << " ms\n";
         for (auto const& m : p.missed_examples) out << "            missed: " << m << "\n";
     }
     out << "  network:  " << r.network.sent << " sent, " << r.delivered << " delivered, " << r.network.lost << " lost, "
@@ -273,7 +276,11 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
             << ", \"delivered\": " << p.delivered << ", \"delivered_total\": " << p.delivered_total
             << ", \"delivery_ratio\": " << fixed(p.delivery_ratio, 6) << ", \"latency_ms_p50\": " << fixed(p.latency_ms_p50, 3)
             << ", \"latency_ms_p90\": " << fixed(p.latency_ms_p90, 3) << ", \"latency_ms_p99\": " << fixed(p.latency_ms_p99, 3)
-            << ", \"latency_ms_max\": " << fixed(p.latency_ms_max, 3)
+            << ", \"latency_ms_max\": " << fixed(p.latency_ms_max, 3) << ", \"warm_deliveries\": " << p.warm_deliveries
+            << ", \"warm_latency_ms_p50\": " << fixed(p.warm_latency_ms_p50, 3)
+            << ", \"warm_latency_ms_p99\": " << fixed(p.warm_latency_ms_p99, 3)
+            << ", \"cold_latency_ms_p50\": " << fixed(p.cold_latency_ms_p50, 3)
+            << ", \"cold_latency_ms_p99\": " << fixed(p.cold_latency_ms_p99, 3)
             << ", \"duplicates_per_delivery\": " << fixed(p.duplicates_per_delivery, 4)
             << ", \"bytes_per_delivery\": " << fixed(p.bytes_per_delivery, 1) << ", \"link_bytes\": " << p.link_bytes
             << ", \"double_deliveries\": " << p.double_deliveries << ", \"unknown_deliveries\": " << p.unknown_deliveries

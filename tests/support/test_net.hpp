@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/crypto.hpp"
+#include "core/signer.hpp"
 #include "dht/dht_node.hpp"
 #include "store/mem_store.hpp"
 
@@ -21,6 +22,7 @@ using namespace std::chrono_literals;
 struct TestNode {
     core::Identity identity;
     std::unique_ptr<core::PacketCrypto> crypto;
+    std::unique_ptr<core::Signer> signer;  // signs provider records with `identity`
     std::unique_ptr<store::MemStore> store;
     std::unique_ptr<dht::DhtNode> node;
     core::Endpoint address;
@@ -44,13 +46,24 @@ public:
         n->identity = core::Identity::from_seed(seed);
         if (real_crypto) n->crypto = std::make_unique<core::SodiumCrypto>(n->identity);
         else n->crypto = std::make_unique<core::StandInCrypto>(n->identity.public_key);
+        n->signer = std::make_unique<core::IdentitySigner>(n->identity);
         n->store = std::make_unique<store::MemStore>();
         auto index = nodes_.size();
         n->address = core::Endpoint::v4(10, static_cast<std::uint8_t>(index >> 8), static_cast<std::uint8_t>(index), 1, 4000);
-        n->node = std::make_unique<dht::DhtNode>(config_, n->identity.public_key, *n->crypto, *n->store, rng_.split(), now_, wall);
+        n->node = std::make_unique<dht::DhtNode>(config_, n->identity.public_key, *n->crypto, *n->store, rng_.split(), now_,
+                                                 wall, n->signer.get());
         by_address_[n->address] = index;
         nodes_.push_back(std::move(n));
         return index;
+    }
+
+    // Replaces node i's DhtNode with a new one over the same identity and store, as a
+    // restart would (what the store persisted is all the new node knows).
+    void restart(std::size_t i) {
+        auto& n = *nodes_[i];
+        n.node = std::make_unique<dht::DhtNode>(config_, n.identity.public_key, *n.crypto, *n.store, rng_.split(), now_,
+                                                wall, n.signer.get());
+        n.events.clear();
     }
 
     TestNode& operator[](std::size_t i) { return *nodes_[i]; }

@@ -20,6 +20,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -63,21 +64,71 @@ class Subscriber:
                 self.proc.wait(timeout=5)
 
 
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1 right now (the node binds both)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free port")
+
+
+class PortNode(nt.Node):
+    """A node with a fixed listen port, so others can bootstrap from it before it runs."""
+
+    def __init__(self, root, index, bootstrap=None):
+        super().__init__(root, index, bootstrap)
+        self.listen = f"127.0.0.1:{free_port()}"
+
+    def launch(self):
+        args = [nt.BIN, "node", "--listen", self.listen, "--data", self.data,
+                "--api", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "info"]
+        for b in self.bootstrap:
+            args += ["--bootstrap", b]
+        for f in ("api.addr",):
+            try:
+                os.remove(os.path.join(self.data, f))
+            except FileNotFoundError:
+                pass
+        self.logf = open(self.log, "a")
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+
+    def wait_started(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node {self.index} exited with {self.proc.returncode}; log: {self.log}")
+            if os.path.exists(os.path.join(self.data, "api.addr")) and self.status():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"node {self.index} did not start; log: {self.log}")
+
+    def start(self, bootstrap=True):
+        saved = self.bootstrap
+        if not bootstrap:
+            self.bootstrap = []
+        self.launch()
+        self.bootstrap = saved
+        self.wait_started()
+
+
 def start_together(root, count, rng):
-    """`count` nodes started at the same moment, each bootstrapping from earlier ones."""
-    nodes = [nt.Node(root, 0)]
-    nodes[0].start()
-    for i in range(1, count):
-        earlier = rng.sample(nodes, min(2, len(nodes)))
-        nodes.append(nt.Node(root, i, bootstrap=[e.listen for e in earlier]))
-    # All the rest at once: start() waits for each api.addr, so launch processes first.
-    threads = [threading.Thread(target=n.start) for n in nodes[1:]]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    """`count` nodes started at the same moment, each bootstrapping from a random earlier one
+    (possibly started milliseconds before it)."""
+    nodes = []
+    for i in range(count):
+        boot = [rng.choice(nodes).listen] if nodes else []
+        nodes.append(PortNode(root, i, bootstrap=boot))
     for n in nodes:
-        nt.check(n.alive() and n.listen, f"node {n.index} did not start")
+        n.launch()
+    for n in nodes:
+        n.wait_started()
     return nodes
 
 
@@ -201,9 +252,9 @@ def scenario_mesh_and_kill(root):
 
 
 def scenario_cli(root):
-    a = nt.Node(root, 0)
+    a = PortNode(root, 0)
     a.start()
-    b = nt.Node(root, 1, bootstrap=[a.listen])
+    b = PortNode(root, 1, bootstrap=[a.listen])
     b.start()
     for args in (["publish", "--help"], ["subscribe", "--help"], ["topics", "--help"], ["unsubscribe", "--help"]):
         r = nt.run_cli(args)
