@@ -66,11 +66,7 @@ inline constexpr std::string_view store_commit_seconds = "kadmium_store_commit_s
 }  // namespace name
 
 // The whole list, for documentation checks and tests that walk every metric.
-<<<<<<< HEAD
-inline constexpr std::array<MetricInfo, 32> all_metrics{{
-=======
-inline constexpr std::array<MetricInfo, 15> all_metrics{{
->>>>>>> providers
+inline constexpr std::array<MetricInfo, 33> all_metrics{{
     {name::peers, MetricType::gauge, "Contacts in the DHT routing table."},
     {name::active_peers, MetricType::gauge, "Routing table contacts heard from in the last 5 minutes."},
     {name::lookup_duration_seconds, MetricType::histogram,
