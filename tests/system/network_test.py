@@ -9,6 +9,9 @@ Scenarios (one per ctest entry):
                     drops; the node keeps answering and its memory stays bounded.
   damaged_data_dir  a damaged identity file or store is a clear error and exit 1, no crash.
   cli_errors        no node at the address: one line and exit 2; bad arguments: exit 2.
+  simultaneous_start 30 nodes started at once, each bootstrapping from a random earlier one
+                    (which may not be listening yet): within 10 s every node knows at least
+                    10 peers, and a put on one node is readable on all 30.
 
 Only loopback addresses are used. Every wait is bounded; only processes this script
 started are stopped, by PID.
@@ -46,8 +49,12 @@ class Node:
         STARTED.append(self)
 
     def start(self, bootstrap=True):
-        args = [BIN, "node", "--listen", "127.0.0.1:0", "--data", self.data,
-                "--api", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "info"]
+        self.spawn(bootstrap=bootstrap)
+        self.wait_started()
+
+    def spawn(self, bootstrap=True, listen="127.0.0.1:0", metrics="127.0.0.1:0"):
+        args = [BIN, "node", "--listen", listen, "--data", self.data,
+                "--api", "127.0.0.1:0", "--metrics", metrics, "--log-level", "info"]
         if bootstrap:
             for b in self.bootstrap:
                 args += ["--bootstrap", b]
@@ -59,6 +66,8 @@ class Node:
             except FileNotFoundError:
                 pass
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+
+    def wait_started(self):
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -206,6 +215,80 @@ def rss_kb(pid):
     return 0
 
 
+def free_ports(n, kind):
+    """n distinct loopback ports free just now (the kernel's choice, released at once)."""
+    socks = [socket.socket(socket.AF_INET, kind) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def peers_now(port):
+    """kadmium_peers from a node's metrics endpoint; None while it is not serving yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("kadmium_peers ") or line.startswith("kadmium_peers{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def scenario_simultaneous_start(root):
+    # A new draw each run (printed, so a failure can be replayed with KADMIUM_TEST_SEED).
+    seed = int(os.environ.get("KADMIUM_TEST_SEED", random.SystemRandom().randrange(1 << 31)))
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    count = 30
+    udp = free_ports(count, socket.SOCK_DGRAM)
+    tcp = free_ports(count, socket.SOCK_STREAM)
+    nodes = []
+    for i in range(count):
+        boot = [f"127.0.0.1:{udp[rng.randrange(i)]}"] if i > 0 else []
+        nodes.append(Node(root, i, bootstrap=boot))
+    # All at once, in index order, without waiting for any node to listen: node i's
+    # bootstrap node was started a few milliseconds before it and may not be up yet.
+    t0 = time.time()
+    for i, n in enumerate(nodes):
+        n.spawn(listen=f"127.0.0.1:{udp[i]}", metrics=f"127.0.0.1:{tcp[i]}")
+    print(f"{count} processes started in {time.time() - t0:.2f} s")
+    counts = {}
+    deadline = t0 + 10
+    while time.time() < deadline:
+        for i, n in enumerate(nodes):
+            check(n.alive(), f"node {i} exited: {n.log}")
+            if counts.get(i, 0) < 10:
+                counts[i] = peers_now(tcp[i]) or 0
+        if all(counts.get(i, 0) >= 10 for i in range(count)):
+            break
+        time.sleep(0.2)
+    elapsed = time.time() - t0
+    final = [peers_now(tcp[i]) for i in range(count)]
+    print(f"after {elapsed:.1f} s: peers per node {final}")
+    thin = [(i, counts.get(i, 0)) for i in range(count) if counts.get(i, 0) < 10]
+    check(not thin, f"nodes with fewer than 10 peers 10 s after start: {thin}")
+
+    for n in nodes:
+        n.wait_started()
+    writer = rng.choice(nodes)
+    value = f"together-{rng.randrange(1 << 30)}"
+    r = writer.cli("put", "started-together", value)
+    check(r.returncode == 0, f"put on node {writer.index} failed: {r}")
+    results = parallel([(n, ["get", "started-together"]) for n in nodes], timeout=120)
+    missing = [(n.index, code, out.strip(), err.strip()) for n, (code, out, err) in zip(nodes, results)
+               if code != 0 or value not in out.splitlines()]
+    check(not missing, f"value put on node {writer.index} not readable on: {missing[:5]} ({len(missing)} of {count})")
+    print(f"put on node {writer.index} read back on all {count} nodes; {time.time() - t0:.1f} s after start")
+    for n in nodes:
+        n.kill(signal.SIGTERM)
+
+
 def scenario_bad_input(root):
     a = Node(root, 0)
     a.start()
@@ -321,7 +404,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--scenario", required=True,
-                    choices=["thirty_nodes", "bad_input", "damaged_data_dir", "cli_errors"])
+                    choices=["thirty_nodes", "bad_input", "damaged_data_dir", "cli_errors", "simultaneous_start"])
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
     BIN = os.path.abspath(args.bin)
