@@ -50,6 +50,27 @@ struct Config {
     // 200 packets per joining node (with the eviction pings it sets off), measured in
     // kadmium-sim at 10,000 nodes.
     std::size_t join_refresh_buckets = 1;
+    // Growing the table after start. Nodes started together join through tables that are
+    // themselves nearly empty: the join lookup finds a handful of contacts, and nothing
+    // else would look again before the first bucket refresh, minutes later (islands of
+    // 2-3 nodes were seen with 30 nodes started at once). So from bootstrap() or the
+    // join on, a node "grows" its table on ticks grow_interval_min apart, doubling up to
+    // grow_interval_max: each tick looks up its own id again (the near buckets, through
+    // contacts that have learned more since), refreshes up to grow_bucket_lookups buckets
+    // that hold fewer than k entries but should be full (see DhtNode's grow_tick), and,
+    // while the table has fewer than thin_table_peers entries, says hello again to every
+    // bootstrap address whose node it does not hold. Growth ends at a tick at
+    // grow_interval_max when the table is not thin and did not grow since the tick
+    // before; the periodic bucket refresh takes over. Doubling bounds the join traffic:
+    // about 7 ticks in the first two minutes, then one a minute only while the table
+    // still grows or is thin (a small network: cheap). Measured in kadmium-sim at 10,000
+    // nodes joining within 5 s: see docs/simulator.md.
+    core::Duration grow_interval_min = 1s;
+    core::Duration grow_interval_max = 60s;
+    std::size_t grow_bucket_lookups = 2;
+    std::size_t thin_table_peers = 20;
+    // bootstrap() addresses the node remembers for the re-hellos above (the first ones).
+    std::size_t bootstrap_addresses_max = 16;
     // How often a node republishes the values it put itself.
     core::Duration republish_interval = 1h;
     // Storer-side replication (Kademlia 2.5): every replicate_interval a node scans up to

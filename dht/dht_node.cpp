@@ -3,9 +3,10 @@
 // construction; keys; request timeouts from round trips; sending; the incoming-packet
 // path (every rejection is counted, nothing bad is answered); requests we answer and the
 // storage limits; responses and RPC completion, retries and give-up; lookups, puts and
-// gets; joining; timers: refresh, expiry sweep, holder replication, publisher republish;
-// topic rendezvous (provider records: the RPCs, lookups and re-announce timer; the
-// storer's table and the record checks are in provider_table / provider_record).
+// gets; joining and growing the table after start; timers: refresh, expiry sweep, holder
+// replication, publisher republish; topic rendezvous (provider records: the RPCs, lookups
+// and re-announce timer; the storer's table and the record checks are in provider_table /
+// provider_record).
 #include "dht/dht_node.hpp"
 
 #include "core/assert.hpp"
@@ -15,6 +16,7 @@
 #include "dht/wire.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <deque>
 #include <list>
@@ -220,6 +222,18 @@ struct DhtNode::Impl {
     bool joined = false;
     LookupId join_lookup = 0;
     std::optional<Instant> next_join_retry;
+    // Growing the table after start (see Config::grow_interval_min): the next tick (none
+    // when growth has ended), the current interval, the table's size at the last tick,
+    // and the tick's own-id lookup.
+    std::optional<Instant> next_grow;
+    Duration grow_interval{};
+    std::size_t size_at_grow = 0;
+    LookupId grow_lookup = 0;
+    struct BootstrapAddress {
+        Endpoint address;
+        bool reached = false;  // BootstrapReached is emitted once per address
+    };
+    std::vector<BootstrapAddress> bootstrap_addresses;  // at most config.bootstrap_addresses_max
     TokenBucket hellos;
     TokenBucket new_keys;
     std::uint64_t new_keys_refused = 0;
@@ -652,10 +666,7 @@ struct DhtNode::Impl {
     void on_rpc_done(Instant now, PendingRpc const& p, Contact const& from, Message const* response) {
         switch (p.purpose) {
             case Purpose::bootstrap_hello:
-                if (response) {
-                    events.push_back(BootstrapReached{p.to, from.id});
-                    if (!joined) join(now);
-                }
+                if (response) on_bootstrap_reached(now, p.to, from.id);
                 break;
             case Purpose::eviction_ping:
             case Purpose::contact_ping:
@@ -869,6 +880,93 @@ struct DhtNode::Impl {
         joined = true;
         next_join_retry.reset();
         join_lookup = start_lookup(now, LookupKind::find_node, id, true);
+        start_growing(now);
+    }
+
+    // ---- Growing the table after start (Config::grow_interval_min). ----
+
+    void bootstrap(Instant now, Endpoint const& address) {
+        bool known = std::any_of(bootstrap_addresses.begin(), bootstrap_addresses.end(),
+                                 [&](BootstrapAddress const& b) { return b.address == address; });
+        if (!known && bootstrap_addresses.size() < config.bootstrap_addresses_max)
+            bootstrap_addresses.push_back({address, false});
+        send_hello(now, address);
+        start_growing(now);
+    }
+
+    void on_bootstrap_reached(Instant now, Endpoint const& address, NodeId const& peer) {
+        auto b = std::find_if(bootstrap_addresses.begin(), bootstrap_addresses.end(),
+                              [&](BootstrapAddress const& a) { return a.address == address; });
+        if (b == bootstrap_addresses.end() || !b->reached) events.push_back(BootstrapReached{address, peer});
+        if (b != bootstrap_addresses.end()) b->reached = true;
+        if (!joined) return join(now);
+        // Asked again because our table is thin: look through it at once.
+        if (table.size() < config.thin_table_peers) look_up_self_again(now);
+    }
+
+    void start_growing(Instant now) {
+        if (next_grow) return;
+        grow_interval = config.grow_interval_min;
+        size_at_grow = table.size();
+        next_grow = now + jitter(grow_interval);
+    }
+
+    void grow_tick(Instant now) {
+        bool const thin = table.size() < config.thin_table_peers;
+        bool const grew = table.size() > size_at_grow;
+        size_at_grow = table.size();
+        if (grow_interval >= config.grow_interval_max && !thin && !grew) {
+            next_grow.reset();  // grown: the periodic refresh takes over
+            return;
+        }
+        grow_interval = std::min(grow_interval * 2, config.grow_interval_max);
+        next_grow = now + jitter(grow_interval);
+        if (thin) hello_bootstrap_addresses(now);
+        if (table.size() == 0) return;
+        if (!joined) return join(now);
+        look_up_self_again(now);
+        refresh_thin_buckets(now);
+    }
+
+    // The contacts we joined through may have learned much more since: ask again.
+    void look_up_self_again(Instant now) {
+        if (lookups.contains(join_lookup) || lookups.contains(grow_lookup)) return;
+        grow_lookup = start_lookup(now, LookupKind::find_node, id, true);
+    }
+
+    // A hello to every bootstrap address whose node is not in our table and not being
+    // asked already: it may have started after us, or lost our first hellos.
+    void hello_bootstrap_addresses(Instant now) {
+        auto entries = table.entries();
+        for (auto const& b : bootstrap_addresses) {
+            bool held = std::any_of(entries.begin(), entries.end(),
+                                    [&](RoutingTable::Entry const& e) { return e.contact.address == b.address; });
+            bool asking = std::any_of(pending.begin(), pending.end(), [&](auto const& p) {
+                return p.second.purpose == Purpose::bootstrap_hello && p.second.to == b.address;
+            });
+            if (!held && !asking) send_hello(now, b.address);
+        }
+    }
+
+    // Buckets that should be full but are not. With N nodes, bucket p holds about
+    // N / 2^(p+1) of them: at least k while p < log2(N / k). Our nearest neighbour sits
+    // at about depth log2 N, so buckets more than bit_width(k) shallower than the deepest
+    // non-empty one should hold k entries; the farthest of them with fewer get a lookup
+    // (at most grow_bucket_lookups, none looked up within the last grow_interval_min).
+    // Deeper buckets are thin by nature and filled by the own-id lookup.
+    void refresh_thin_buckets(Instant now) {
+        std::size_t deepest = 0;
+        for (std::size_t p = 0; p < table.bucket_count(); ++p)
+            if (table.bucket_size(p) > 0) deepest = p;
+        auto const slack = static_cast<std::size_t>(std::bit_width(config.k));
+        std::size_t started = 0;
+        for (std::size_t p = 0; p + slack < deepest && started < config.grow_bucket_lookups; ++p) {
+            if (table.bucket_size(p) >= config.k) continue;
+            if (now - table.bucket_last_lookup(p) < config.grow_interval_min) continue;
+            auto target = NodeId::random_in_bucket(id, 255 - static_cast<int>(p), rng);
+            start_lookup(now, LookupKind::find_node, target, true);
+            ++started;
+        }
     }
 
     // A put the application asked for: remembered for republishing, then started.
@@ -896,6 +994,7 @@ struct DhtNode::Impl {
         for (auto const& [lid, l] : lookups) t = std::min(t, l.deadline);
         for (auto const& [k, p] : partials) t = std::min(t, p.started + config.reassembly_timeout);
         if (next_join_retry) t = std::min(t, *next_join_retry);
+        if (next_grow) t = std::min(t, *next_grow);
         return t;
     }
 
@@ -929,6 +1028,7 @@ struct DhtNode::Impl {
             next_join_retry.reset();
             if (!joined && table.size() > 0) join(now);
         }
+        if (next_grow && now >= *next_grow) grow_tick(now);
         if (now >= next_refresh) {
             refresh_buckets(now);
             next_refresh = now + jitter(config.bucket_refresh_interval / 4);
@@ -1176,7 +1276,7 @@ void DhtNode::handle_datagram(core::Instant now, Endpoint const& from, core::Byt
 }
 void DhtNode::handle_timeout(core::Instant now) { impl_->handle_timeout(now); }
 
-void DhtNode::bootstrap(core::Instant now, Endpoint const& address) { impl_->send_hello(now, address); }
+void DhtNode::bootstrap(core::Instant now, Endpoint const& address) { impl_->bootstrap(now, address); }
 
 void DhtNode::add_known_contact(core::Instant now, Contact const& contact) {
     if (contact.id != core::node_id_of(contact.public_key)) return;

@@ -55,6 +55,8 @@ public:
     // --- Commands. ---
     // Contacts an address whose key we do not know (hello exchange); on success the node
     // joins the network through it (a lookup of its own id) and emits BootstrapReached.
+    // The address is remembered: while the routing table stays thin, the node says hello
+    // to it again (Config::grow_interval_min), so it need not be up first.
     void bootstrap(core::Instant now, Endpoint const& address);
     // Adds a contact known from an earlier run (routing snapshot) and pings it; it enters
     // the routing table only when it answers.

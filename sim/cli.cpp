@@ -69,6 +69,7 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     std::string latency = "constant:20", crypto = "standin", matrix;
     std::vector<std::string> partitions;
     double minutes = 1.0, settle_s = 30.0, downtime_s = 30.0, reorder_ms = 0.0, min_success = -1.0;
+    double join_window_s = 0.0;
     double liveness_settle_s = core::to_seconds(s.liveness_settle);
     std::size_t gets = 0;
     bool liveness_on = false, liveness_off = false;
@@ -147,6 +148,14 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     app.add_option("--join-rate", s.join_rate, "Nodes joining per virtual second in the join phase")
         ->check(CLI::Range(0.001, 1e6))
         ->capture_default_str();
+    auto* join_window_option =
+        app.add_option("--join-window", join_window_s,
+                       "Start every node within this many virtual seconds (uniformly at random), each bootstrapping "
+                       "from random nodes started before it, joined or not (instead of --join-rate)")
+            ->check(CLI::Range(0.001, seconds_max));
+    app.add_flag("--compare-sequential", s.compare_sequential,
+                 "Also run the same nodes joining one after another at --join-rate (no workload) and fail unless "
+                 "every node's routing table at the workload start is within 2x of its size there");
     app.add_option("--bootstrap-peers", s.bootstrap_peers, "A joining node bootstraps from 1..K random joined nodes")
         ->check(CLI::Range(1, 16))
         ->capture_default_str();
@@ -209,6 +218,7 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     else if (s.crypto == CryptoMode::real) s.dht.key_cache_max = dht::Config{}.key_cache_max;
     s.workload = seconds(minutes * 60.0);
     s.settle = seconds(settle_s);
+    if (join_window_option->count() > 0) s.join_window = seconds(join_window_s);
     s.downtime = seconds(downtime_s);
     if (min_success >= 0.0) s.min_success = min_success;
     if (min_delivery >= 0.0) s.min_delivery = min_delivery;

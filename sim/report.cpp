@@ -117,6 +117,15 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
     out << "  nodes:    " << r.nodes_created << " created, " << r.nodes_up_end << " up at end, " << r.nodes_joined_end
         << " joined, " << r.join_failures << " never joined; join p50 " << fixed(r.join_ms_p50, 0) << " ms, p99 "
         << fixed(r.join_ms_p99, 0) << " ms; " << r.bootstrap_retries << " bootstrap retries\n";
+    out << "  tables:   at the workload start: peers min " << fixed(r.table_min, 0) << " p1 " << fixed(r.table_p1, 0)
+        << " p50 " << fixed(r.table_p50, 0) << " max " << fixed(r.table_max, 0) << "; sent per node "
+        << fixed(r.join_packets_per_node, 0) << " packets, " << fixed(r.join_bytes_per_node / 1024.0, 1) << " KiB\n";
+    if (auto const& c = r.table_comparison)
+        out << "            vs sequential joins (p50 " << fixed(c->sequential_p50, 0) << " peers, sent per node "
+            << fixed(c->sequential_packets_per_node, 0) << " packets, " << fixed(c->sequential_bytes_per_node / 1024.0, 1)
+            << " KiB): size ratio min " << fixed(c->ratio_min, 2) << " p1 " << fixed(c->ratio_p1, 2) << " p50 "
+            << fixed(c->ratio_p50, 2) << " max " << fixed(c->ratio_max, 2) << ", " << c->outside_2x << " of "
+            << c->nodes << " outside 2x\n";
     for (auto const& n : r.not_joined)
         out << "            never joined: node " << n.node << ", started at " << fixed(core::to_seconds(n.started.since_origin), 3)
             << " s, " << n.retries << " bootstrap retries\n";
@@ -248,6 +257,20 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
         << ", \"bootstrap_retries\": " << r.bootstrap_retries << ", \"left\": " << r.left
         << ", \"joined_late\": " << r.joined_late << ", \"crashes\": " << r.crashes << ", \"restarts\": " << r.restarts
         << ", \"join_ms_p50\": " << fixed(r.join_ms_p50, 3) << ", \"join_ms_p99\": " << fixed(r.join_ms_p99, 3) << "},\n";
+    out << "  \"tables\": {\"join_window_s\": "
+        << (o.join_window ? fixed(core::to_seconds(*o.join_window), 3) : std::string("null"))
+        << ", \"peers_min\": " << fixed(r.table_min, 0) << ", \"peers_p1\": " << fixed(r.table_p1, 0)
+        << ", \"peers_p50\": " << fixed(r.table_p50, 0) << ", \"peers_max\": " << fixed(r.table_max, 0)
+        << ", \"sent_packets_per_node\": " << fixed(r.join_packets_per_node, 1)
+        << ", \"sent_bytes_per_node\": " << fixed(r.join_bytes_per_node, 1);
+    if (auto const& c = r.table_comparison)
+        out << ", \"vs_sequential\": {\"nodes\": " << c->nodes << ", \"ratio_min\": " << fixed(c->ratio_min, 4)
+            << ", \"ratio_p1\": " << fixed(c->ratio_p1, 4) << ", \"ratio_p50\": " << fixed(c->ratio_p50, 4)
+            << ", \"ratio_max\": " << fixed(c->ratio_max, 4) << ", \"outside_2x\": " << c->outside_2x
+            << ", \"sequential_peers_p50\": " << fixed(c->sequential_p50, 0) << ", \"sequential_packets_per_node\": "
+            << fixed(c->sequential_packets_per_node, 1) << ", \"sequential_bytes_per_node\": "
+            << fixed(c->sequential_bytes_per_node, 1) << "}";
+    out << "},\n";
     out << "  \"network\": {\"sent\": " << n.sent << ", \"delivered\": " << r.delivered << ", \"lost\": " << n.lost
         << ", \"duplicated\": " << n.duplicated << ", \"cut\": " << n.cut << ", \"to_down\": " << r.to_down
         << ", \"oversize\": " << n.oversize << ", \"unroutable\": " << n.unroutable << ", \"links_opened\": "

@@ -89,6 +89,7 @@ public:
         auto const join_end = sim_.now() + join_window();
         workload_start_ = join_end + o_.settle;
         workload_end_ = workload_start_ + o_.workload;
+        sim_.at(workload_start_, [this] { snapshot_tables(); });
         schedule_workload();
         run_phase(workload_end_, "join/settle/workload");
         // Messages published at the end of the workload are still travelling.
@@ -130,6 +131,13 @@ public:
         r.restarts = restarts_;
         r.join_ms_p50 = percentile(join_ms_, 50);
         r.join_ms_p99 = percentile(join_ms_, 99);
+        r.table_sizes = table_sizes_;
+        r.table_min = table_stats_[0];
+        r.table_p1 = table_stats_[1];
+        r.table_p50 = table_stats_[2];
+        r.table_max = table_stats_[3];
+        r.join_packets_per_node = join_traffic_[0];
+        r.join_bytes_per_node = join_traffic_[1];
         r.network = sim_.network().stats();
         r.delivered = sim_.datagrams_delivered();
         r.to_down = sim_.datagrams_to_down();
@@ -164,6 +172,7 @@ private:
     };
 
     core::Duration join_window() const {
+        if (o_.join_window) return *o_.join_window;
         auto us = static_cast<double>(o_.nodes) / o_.join_rate * 1e6;
         return core::Duration{static_cast<std::int64_t>(us)};
     }
@@ -178,6 +187,15 @@ private:
 
     void schedule_joins() {
         state_.reserve(o_.nodes);
+        if (o_.join_window) {
+            // Node indexes follow start times: the first node at 0, the rest sorted.
+            std::vector<core::Duration> starts(o_.nodes - 1);
+            for (auto& t : starts) t = uniform_in(*o_.join_window);
+            std::sort(starts.begin(), starts.end());
+            sim_.at(core::Instant{}, [this] { join_new_node(); });
+            for (auto t : starts) sim_.at(core::Instant{} + t, [this] { join_new_node(); });
+            return;
+        }
         for (std::size_t i = 0; i < o_.nodes; ++i) {
             auto at = core::Instant{} + core::Duration{static_cast<std::int64_t>(static_cast<double>(i) / o_.join_rate * 1e6)};
             sim_.at(at, [this] { join_new_node(); });
@@ -298,16 +316,19 @@ private:
         drain(o_.dht.lookup_deadline + 10s, "liveness drain");
     }
 
-    // Up to bootstrap_peers distinct random joined nodes (none for the very first node).
+    // Up to bootstrap_peers distinct random joined nodes (none for the very first node);
+    // in the join window, started nodes (joined or not) until the window ends.
     std::vector<NodeIndex> pick_bootstrap_peers(NodeIndex self) {
         std::vector<NodeIndex> peers;
-        auto const available = joined_.size() - (joined_.contains(self) ? 1 : 0);
+        bool const started_ones = o_.join_window && sim_.now() < core::Instant{} + *o_.join_window;
+        auto const& from = started_ones ? up_ : joined_;
+        auto const available = from.size() - (from.contains(self) ? 1 : 0);
         if (available == 0) return peers;
         auto const want = rng_.between(1, std::min<std::size_t>(o_.bootstrap_peers, available));
         // Bounded: distinct picks from a set of >= want members end quickly; 64 draws
         // per wanted peer make a shortfall (a smaller list) practically impossible.
         for (std::size_t tries = 0; peers.size() < want && tries < 64 * want; ++tries) {
-            auto p = joined_.pick(rng_);
+            auto p = from.pick(rng_);
             if (p == self || std::find(peers.begin(), peers.end(), p) != peers.end()) continue;
             peers.push_back(p);
         }
@@ -365,6 +386,23 @@ private:
             });
             arm_join_watchdog(i);
         });
+    }
+
+    // At the workload start: every node's routing-table size, and the traffic so far.
+    void snapshot_tables() {
+        table_sizes_.assign(sim_.node_count(), 0);
+        std::vector<double> sizes;
+        for (NodeIndex i = 0; i < sim_.node_count(); ++i) {
+            if (!sim_.node(i).up()) continue;
+            table_sizes_[i] = static_cast<std::uint32_t>(sim_.node(i).engine->dht().peer_count());
+            sizes.push_back(table_sizes_[i]);
+        }
+        if (sizes.empty()) return;
+        table_stats_ = {*std::min_element(sizes.begin(), sizes.end()), percentile(sizes, 1), percentile(sizes, 50),
+                        *std::max_element(sizes.begin(), sizes.end())};
+        auto const total = sim_.total_stats();
+        auto const up = static_cast<double>(sizes.size());
+        join_traffic_ = {static_cast<double>(total.packets_out) / up, static_cast<double>(total.bytes_out) / up};
     }
 
     void mark_joined(NodeIndex i) {
@@ -848,6 +886,9 @@ private:
     std::size_t lookups_resolved_ = 0;
     std::size_t internal_ = 0;
     std::size_t peak_up_ = 0;
+    std::vector<std::uint32_t> table_sizes_;
+    std::array<double, 4> table_stats_{};   // min, p1, p50, max
+    std::array<double, 2> join_traffic_{};  // packets, bytes sent per node up
     std::size_t bootstrap_retries_ = 0, left_ = 0, joined_late_ = 0, crashes_ = 0, restarts_ = 0;
     std::vector<double> join_ms_;
     core::Instant workload_start_{}, workload_end_{};
@@ -859,7 +900,57 @@ private:
 
 }  // namespace
 
-ScenarioResult run_scenario(ScenarioOptions const& options) { return ScenarioRun(options).run(); }
+namespace {
+
+// The same nodes joining one after another at join_rate, without a workload: their
+// routing-table sizes at the workload start are the yardstick for a join window's.
+void compare_with_sequential(ScenarioOptions const& options, ScenarioResult& r) {
+    ScenarioOptions seq = options;
+    seq.join_window.reset();
+    seq.compare_sequential = false;
+    seq.lookups = 0;
+    seq.puts = 0;
+    seq.gets.reset();
+    seq.workload = core::Duration{0};
+    seq.liveness = false;
+    seq.min_success.reset();
+    seq.progress = false;
+    auto s = ScenarioRun(seq).run();
+    ScenarioResult::TableComparison c;
+    std::vector<double> ratios;
+    auto const n = std::min(r.table_sizes.size(), s.table_sizes.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        if (r.table_sizes[i] == 0 || s.table_sizes[i] == 0) continue;  // down in one of them
+        auto ratio = static_cast<double>(r.table_sizes[i]) / static_cast<double>(s.table_sizes[i]);
+        if (ratio < 0.5 || ratio > 2.0) ++c.outside_2x;
+        ratios.push_back(ratio);
+    }
+    c.nodes = ratios.size();
+    if (!ratios.empty()) {
+        c.ratio_min = *std::min_element(ratios.begin(), ratios.end());
+        c.ratio_max = *std::max_element(ratios.begin(), ratios.end());
+        c.ratio_p1 = percentile(ratios, 1);
+        c.ratio_p50 = percentile(ratios, 50);
+    }
+    c.sequential_p50 = s.table_p50;
+    c.sequential_packets_per_node = s.join_packets_per_node;
+    c.sequential_bytes_per_node = s.join_bytes_per_node;
+    r.table_comparison = c;
+    if (c.outside_2x > 0) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "%zu of %zu routing tables not within 2x of their size with sequential joins",
+                      c.outside_2x, c.nodes);
+        r.failures.push_back(buf);
+    }
+}
+
+}  // namespace
+
+ScenarioResult run_scenario(ScenarioOptions const& options) {
+    auto r = ScenarioRun(options).run();
+    if (options.compare_sequential) compare_with_sequential(options, r);
+    return r;
+}
 
 void randomize_faults(ScenarioOptions& o) {
     core::Rng rng(mix64(o.seed, 0x766f7072 /* "vopr" */));

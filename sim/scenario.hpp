@@ -1,6 +1,8 @@
 // sim::Scenario: the standard kadmium-sim run, in phases on one virtual clock:
 //   1. join:     node 0 starts alone; node i starts at i / join_rate and bootstraps from
-//                1..bootstrap_peers random nodes that have already joined;
+//                1..bootstrap_peers random nodes that have already joined; or, with a
+//                join window, every node starts at a random time within the window and
+//                bootstraps from random nodes that started before it, joined or not;
 //   2. settle:   nothing is injected while routing tables fill;
 //   3. workload: `lookups` find_node lookups from random joined nodes to random targets,
 //                spread evenly, while churn, crash/restart and partitions happen; `puts`
@@ -66,6 +68,16 @@ struct ScenarioOptions {
     core::Duration settle = 30s;
     core::Duration workload = 60s;
     std::size_t bootstrap_peers = 3;
+    // Nodes started together (--join-window): node 0 starts at 0, every other node at a
+    // uniform random time in [0, join_window), bootstrapping from 1..bootstrap_peers random
+    // nodes that started before it, whether or not they have joined (possibly only
+    // microseconds before), as a script or a Kubernetes StatefulSet starts them.
+    // join_rate is then unused.
+    std::optional<core::Duration> join_window;
+    // Runs the same scenario (same seed and node ids) a second time with sequential joins
+    // at join_rate and no workload, and compares every node's routing-table size at the
+    // workload start; fails when a node's is not within 2x of its sequential size.
+    bool compare_sequential = false;
     // A node not joined this long after it started bootstraps again from other peers,
     // as a production node would retry its bootstrap list; at most join_retries times.
     core::Duration join_retry_after = 15s;
@@ -229,6 +241,22 @@ struct ScenarioResult {
     std::size_t bootstrap_retries = 0;
     std::size_t left = 0, joined_late = 0, crashes = 0, restarts = 0;
     double join_ms_p50 = 0, join_ms_p99 = 0;
+    // Routing tables and join traffic at the workload start (after join and settle):
+    // every node's routing-table size by index (0 for a node down), their spread over the
+    // nodes up, and what the nodes sent until then per node up (join, growth, refresh).
+    std::vector<std::uint32_t> table_sizes;
+    double table_min = 0, table_p1 = 0, table_p50 = 0, table_max = 0;
+    double join_packets_per_node = 0, join_bytes_per_node = 0;
+    // With compare_sequential: this run's table size over the sequential run's, per node
+    // up in both (ratio spread, and how many are outside [0.5, 2]).
+    struct TableComparison {
+        std::size_t nodes = 0;
+        double ratio_min = 0, ratio_p1 = 0, ratio_p50 = 0, ratio_max = 0;
+        std::size_t outside_2x = 0;
+        double sequential_p50 = 0;
+        double sequential_packets_per_node = 0, sequential_bytes_per_node = 0;
+    };
+    std::optional<TableComparison> table_comparison;
     // Traffic.
     NetworkStats network;
     std::uint64_t delivered = 0;

@@ -9,6 +9,9 @@ Scenarios (one per ctest entry):
                     drops; the node keeps answering and its memory stays bounded.
   damaged_data_dir  a damaged identity file or store is a clear error and exit 1, no crash.
   cli_errors        no node at the address: one line and exit 2; bad arguments: exit 2.
+  simultaneous_start 30 nodes started at once, each bootstrapping from a random earlier one
+                    (which may not be listening yet): within 10 s of the last one being up,
+                    every node knows at least 10 peers; a put on one node is readable on all.
 
 Only loopback addresses are used. Every wait is bounded; only processes this script
 started are stopped, by PID.
@@ -46,8 +49,12 @@ class Node:
         STARTED.append(self)
 
     def start(self, bootstrap=True):
-        args = [BIN, "node", "--listen", "127.0.0.1:0", "--data", self.data,
-                "--api", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "info"]
+        self.spawn(bootstrap=bootstrap)
+        self.wait_started()
+
+    def spawn(self, bootstrap=True, listen="127.0.0.1:0", metrics="127.0.0.1:0"):
+        args = [BIN, "node", "--listen", listen, "--data", self.data,
+                "--api", "127.0.0.1:0", "--metrics", metrics, "--log-level", "info"]
         if bootstrap:
             for b in self.bootstrap:
                 args += ["--bootstrap", b]
@@ -59,6 +66,8 @@ class Node:
             except FileNotFoundError:
                 pass
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+
+    def wait_started(self):
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -72,7 +81,10 @@ class Node:
         raise RuntimeError(f"node {self.index} did not start; log: {self.log}")
 
     def status(self):
-        r = run_cli(["status", "--json", "--data", self.data], timeout=10)
+        try:
+            r = run_cli(["status", "--json", "--data", self.data], timeout=10)
+        except subprocess.TimeoutExpired:
+            return None  # a loaded machine: the caller asks again until its own deadline
         if r.returncode != 0:
             return None
         return json.loads(r.stdout)
@@ -206,6 +218,94 @@ def rss_kb(pid):
     return 0
 
 
+def free_ports(n, kind):
+    """n distinct loopback ports free just now (the kernel's choice, released at once)."""
+    socks = [socket.socket(socket.AF_INET, kind) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def peers_now(port):
+    """kadmium_peers from a node's metrics endpoint; None while it is not serving yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("kadmium_peers ") or line.startswith("kadmium_peers{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def scenario_simultaneous_start(root):
+    # A new draw each run (printed, so a failure can be replayed with KADMIUM_TEST_SEED).
+    seed = int(os.environ.get("KADMIUM_TEST_SEED", random.SystemRandom().randrange(1 << 31)))
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    count = 30
+    udp = free_ports(count, socket.SOCK_DGRAM)
+    tcp = free_ports(count, socket.SOCK_STREAM)
+    nodes = []
+    for i in range(count):
+        boot = [f"127.0.0.1:{udp[rng.randrange(i)]}"] if i > 0 else []
+        nodes.append(Node(root, i, bootstrap=boot))
+    # All at once, in index order, without waiting for any node to listen: node i's
+    # bootstrap node was started a few milliseconds before it and may not be up yet.
+    t0 = time.time()
+    for i, n in enumerate(nodes):
+        n.spawn(listen=f"127.0.0.1:{udp[i]}", metrics=f"127.0.0.1:{tcp[i]}")
+    spawned = time.time() - t0
+    # The 10 s start when the last process is up (serving metrics): starting 30 sanitizer
+    # builds on a loaded 2-core machine alone can take longer than that, and that is the
+    # machine, not the DHT. Both times are printed.
+    counts = {}
+    up_deadline = time.time() + 60
+    while len(counts) < count and time.time() < up_deadline:
+        for i, n in enumerate(nodes):
+            check(n.alive(), f"node {i} exited: {n.log}")
+            if i not in counts and (c := peers_now(tcp[i])) is not None:
+                counts[i] = c
+        time.sleep(0.1)
+    check(len(counts) == count, f"only {len(counts)} of {count} nodes up 60 s after start")
+    t_up = time.time()
+    print(f"{count} processes spawned in {spawned:.2f} s, all up {t_up - t0:.2f} s after the first")
+    deadline = t_up + 10
+    while time.time() < deadline:
+        for i, n in enumerate(nodes):
+            check(n.alive(), f"node {i} exited: {n.log}")
+            if counts.get(i, 0) < 10:
+                counts[i] = peers_now(tcp[i]) or 0
+        if all(counts.get(i, 0) >= 10 for i in range(count)):
+            break
+        time.sleep(0.2)
+    print(f"every node had >= 10 peers {time.time() - t_up:.1f} s after all were up "
+          f"({time.time() - t0:.1f} s after the first started)")
+    final = [int(peers_now(tcp[i]) or 0) for i in range(count)]
+    print(f"peers per node now: {final}")
+    thin = [(i, counts.get(i, 0)) for i in range(count) if counts.get(i, 0) < 10]
+    check(not thin, f"nodes with fewer than 10 peers 10 s after all were up: {thin}")
+
+    for n in nodes:
+        n.wait_started()
+    writer = rng.choice(nodes)
+    value = f"together-{rng.randrange(1 << 30)}"
+    r = writer.cli("put", "started-together", value)
+    check(r.returncode == 0, f"put on node {writer.index} failed: {r}")
+    results = parallel([(n, ["get", "started-together"]) for n in nodes], timeout=120)
+    missing = [(n.index, code, out.strip(), err.strip()) for n, (code, out, err) in zip(nodes, results)
+               if code != 0 or value not in out.splitlines()]
+    check(not missing, f"value put on node {writer.index} not readable on: {missing[:5]} ({len(missing)} of {count})")
+    print(f"put on node {writer.index} read back on all {count} nodes; {time.time() - t0:.1f} s after start")
+    for n in nodes:
+        n.kill(signal.SIGTERM)
+
+
 def scenario_bad_input(root):
     a = Node(root, 0)
     a.start()
@@ -321,7 +421,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--scenario", required=True,
-                    choices=["thirty_nodes", "bad_input", "damaged_data_dir", "cli_errors"])
+                    choices=["thirty_nodes", "bad_input", "damaged_data_dir", "cli_errors", "simultaneous_start"])
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
     BIN = os.path.abspath(args.bin)
