@@ -4,6 +4,7 @@
 #include "metrics/exporter.hpp"
 
 #include "core/assert.hpp"
+#include "metrics/health_http.hpp"
 #include "metrics/metric_names.hpp"
 
 #include <prometheus/counter.h>
@@ -77,6 +78,8 @@ struct Exporter::Impl {
     Counter* packets_out = nullptr;
     Counter* store_errors = nullptr;
     Counter* evictions = nullptr;
+    std::array<Counter*, lan_result_labels.size()> lan{};
+    std::array<std::uint64_t, lan_result_labels.size()> lan_last{};
 
     std::array<Histogram*, lookup_kind_labels.size()> lookup_duration{};
     std::array<Histogram*, lookup_kind_labels.size()> lookup_hops{};
@@ -84,10 +87,14 @@ struct Exporter::Impl {
     // The Stats seen by the previous update(); counters start at 0 like a new DhtNode's.
     dht::Stats last{};
 
+    // Shared with the HTTP threads' port table (health_http.hpp).
+    std::shared_ptr<Health> health = std::make_shared<Health>();
+
     // Declared last so that it is destroyed first: no scrape can run while the metrics go.
     std::unique_ptr<prometheus::Exposer> exposer;
 
     Impl();
+    ~Impl();
 };
 
 Exporter::Impl::Impl() {
@@ -128,6 +135,8 @@ Exporter::Impl::Impl() {
 
     store_errors = &counter_family(r, name::store_errors_total, help_of(name::store_errors_total)).Add({});
     evictions = &counter_family(r, name::routing_evictions_total, help_of(name::routing_evictions_total)).Add({});
+    auto& lan_family = counter_family(r, name::lan_announcements_total, help_of(name::lan_announcements_total));
+    for (std::size_t i = 0; i < lan.size(); ++i) lan[i] = &lan_family.Add({{str(label::result), str(lan_result_labels[i])}});
 
     Histogram::BucketBoundaries const duration_bounds(lookup_duration_buckets.begin(), lookup_duration_buckets.end());
     Histogram::BucketBoundaries const hops_bounds(lookup_hops_buckets.begin(), lookup_hops_buckets.end());
@@ -138,6 +147,12 @@ Exporter::Impl::Impl() {
         Labels const labels{{str(label::kind), str(lookup_kind_labels[k])}};
         lookup_duration[k] = &duration_family.Add(labels, duration_bounds);
         lookup_hops[k] = &hops_family.Add(labels, hops_bounds);
+    }
+}
+
+Exporter::Impl::~Impl() {
+    if (exposer) {
+        for (int port : exposer->GetListeningPorts()) health_http::detach(port);
     }
 }
 
@@ -153,8 +168,9 @@ core::Result<std::unique_ptr<Exporter>, std::string> Exporter::start(std::string
     // civetweb reports a failed bind by throwing from the Exposer's constructor; this is
     // an operating error at startup, so it becomes a Result (STYLE.md, section 7).
     try {
-        auto exposer = std::make_unique<prometheus::Exposer>(bind_address);
+        auto exposer = health_http::make_exposer(bind_address);
         exposer->RegisterCollectable(exporter->impl_->registry);
+        for (int port : exposer->GetListeningPorts()) health_http::attach(port, exporter->impl_->health);
         exporter->impl_->exposer = std::move(exposer);
     } catch (std::exception const& e) {
         return core::Err{"metrics: cannot serve on '" + bind_address + "': " + e.what()};
@@ -199,12 +215,20 @@ void Exporter::update(dht::Stats const& stats, Gauges const& gauges) {
     m.uptime->Set(gauges.uptime_s);
 }
 
+void Exporter::update_lan(std::array<std::uint64_t, 8> const& totals) {
+    static_assert(lan_result_labels.size() == 8);
+    for (std::size_t i = 0; i < totals.size(); ++i) add_delta(*impl_->lan[i], totals[i], impl_->lan_last[i]);
+    impl_->lan_last = totals;
+}
+
 void Exporter::observe_lookup(dht::LookupDone const& done) {
     auto const k = static_cast<std::size_t>(done.kind);
     CORE_ASSERT(k < lookup_kind_labels.size());
     impl_->lookup_duration[k]->Observe(core::to_seconds(done.elapsed));
     impl_->lookup_hops[k]->Observe(static_cast<double>(done.hops));
 }
+
+Health& Exporter::health() { return *impl_->health; }
 
 std::string Exporter::serialize() const {
     return prometheus::TextSerializer{}.Serialize(impl_->registry->Collect());

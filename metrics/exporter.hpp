@@ -9,8 +9,10 @@
 #include "core/result.hpp"
 #include "dht/events.hpp"
 #include "dht/stats.hpp"
+#include "metrics/health.hpp"
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,7 +37,8 @@ public:
     Exporter(Exporter const&) = delete;
     Exporter& operator=(Exporter const&) = delete;
 
-    // Creates the metrics and serves them at http://<bind_address>/metrics.
+    // Creates the metrics and serves them at http://<bind_address>/metrics, with
+    // /healthz and /readyz answered from health() (see health.hpp).
     // `bind_address` is "host:port" as civetweb takes it ("127.0.0.1:9100", "[::1]:9100";
     // port 0 picks a free port, see port()). Fails with a readable message when the
     // address is malformed or cannot be bound (in use, no permission); never throws.
@@ -52,9 +55,16 @@ public:
     // node; its new value is then counted whole, as a fresh start from 0.
     void update(dht::Stats const& stats, Gauges const& gauges);
 
+    // Sets kadmium_lan_announcements_total from LAN discovery's running totals, one per
+    // lan_result_labels entry (in that order). Same thread as update().
+    void update_lan(std::array<std::uint64_t, 8> const& totals);
+
     // Records a finished lookup (internal ones too) in the duration and hops histograms,
     // under its kind. Call it from the same thread as update().
     void observe_lookup(dht::LookupDone const& done);
+
+    // What /healthz and /readyz answer from; the host reports into it.
+    Health& health();
 
     // Everything in the registry, in the Prometheus text exposition format (what a scrape
     // of /metrics returns, uncompressed). Cost: one full collection; for tests and debug.

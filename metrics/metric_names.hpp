@@ -40,10 +40,11 @@ inline constexpr std::string_view routing_evictions_total = "kadmium_routing_evi
 inline constexpr std::string_view lookups_in_flight = "kadmium_lookups_in_flight";
 inline constexpr std::string_view uptime_seconds = "kadmium_uptime_seconds";
 inline constexpr std::string_view build_info = "kadmium_build_info";
+inline constexpr std::string_view lan_announcements_total = "kadmium_lan_announcements_total";
 }  // namespace name
 
 // The whole list, for documentation checks and tests that walk every metric.
-inline constexpr std::array<MetricInfo, 14> all_metrics{{
+inline constexpr std::array<MetricInfo, 15> all_metrics{{
     {name::peers, MetricType::gauge, "Contacts in the DHT routing table."},
     {name::active_peers, MetricType::gauge, "Routing table contacts heard from in the last 5 minutes."},
     {name::lookup_duration_seconds, MetricType::histogram,
@@ -60,6 +61,8 @@ inline constexpr std::array<MetricInfo, 14> all_metrics{{
     {name::lookups_in_flight, MetricType::gauge, "DHT lookups started and not finished yet."},
     {name::uptime_seconds, MetricType::gauge, "Seconds since the node started."},
     {name::build_info, MetricType::gauge, "Always 1; the version label names the running build."},
+    {name::lan_announcements_total, MetricType::counter,
+     "LAN discovery announcements sent, and received by what was done with them."},
 }};
 
 // --- Label keys. ---
@@ -70,6 +73,7 @@ inline constexpr std::string_view reason = "reason";
 inline constexpr std::string_view direction = "direction";
 inline constexpr std::string_view kind = "kind";
 inline constexpr std::string_view version = "version";
+inline constexpr std::string_view result = "result";
 }  // namespace label
 
 // --- Label values, in enum order. ---
@@ -103,6 +107,11 @@ static_assert(static_cast<std::size_t>(dht::LookupKind::put) + 1 == lookup_kind_
 // The `direction` of kadmium_bytes_total and kadmium_packets_total.
 inline constexpr std::string_view direction_in = "in";
 inline constexpr std::string_view direction_out = "out";
+
+// The `result` of kadmium_lan_announcements_total, in the order of node::LanDiscovery's
+// counts (node/lan_discovery.hpp asserts the size): received ones by verdict, then sent.
+inline constexpr std::array<std::string_view, 8> lan_result_labels{"accepted", "malformed", "self",  "not_lan",
+                                                                   "repeat",   "flood",     "sent",  "send_failed"};
 
 // --- Histogram buckets (upper bounds; +Inf is implicit). ---
 
