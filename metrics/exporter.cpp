@@ -215,10 +215,12 @@ void Exporter::update(dht::Stats const& stats, Gauges const& gauges) {
     m.uptime->Set(gauges.uptime_s);
 }
 
-void Exporter::update_lan(std::array<std::uint64_t, 8> const& totals) {
-    static_assert(lan_result_labels.size() == 8);
-    for (std::size_t i = 0; i < totals.size(); ++i) add_delta(*impl_->lan[i], totals[i], impl_->lan_last[i]);
-    impl_->lan_last = totals;
+void Exporter::update_lan(std::span<std::uint64_t const> totals) {
+    CORE_ASSERT(totals.size() == lan_result_labels.size());
+    for (std::size_t i = 0; i < totals.size(); ++i) {
+        add_delta(*impl_->lan[i], totals[i], impl_->lan_last[i]);
+        impl_->lan_last[i] = totals[i];
+    }
 }
 
 void Exporter::observe_lookup(dht::LookupDone const& done) {

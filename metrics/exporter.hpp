@@ -12,8 +12,8 @@
 #include "metrics/health.hpp"
 
 #include <cstddef>
-#include <array>
 #include <cstdint>
+#include <span>
 #include <memory>
 #include <string>
 
@@ -57,7 +57,7 @@ public:
 
     // Sets kadmium_lan_announcements_total from LAN discovery's running totals, one per
     // lan_result_labels entry (in that order). Same thread as update().
-    void update_lan(std::array<std::uint64_t, 8> const& totals);
+    void update_lan(std::span<std::uint64_t const> totals);
 
     // Records a finished lookup (internal ones too) in the duration and hops histograms,
     // under its kind. Call it from the same thread as update().

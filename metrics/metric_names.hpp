@@ -110,8 +110,8 @@ inline constexpr std::string_view direction_out = "out";
 
 // The `result` of kadmium_lan_announcements_total, in the order of node::LanDiscovery's
 // counts (node/lan_discovery.hpp asserts the size): received ones by verdict, then sent.
-inline constexpr std::array<std::string_view, 8> lan_result_labels{"accepted", "malformed", "self",  "not_lan",
-                                                                   "repeat",   "flood",     "sent",  "send_failed"};
+inline constexpr std::array<std::string_view, 9> lan_result_labels{
+    "accepted", "malformed", "self", "not_lan", "known", "repeat", "flood", "sent", "send_failed"};
 
 // --- Histogram buckets (upper bounds; +Inf is implicit). ---
 

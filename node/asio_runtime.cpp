@@ -173,6 +173,9 @@ private:
     void warn_unreachable(HostPort const& hp, std::vector<core::Endpoint> const& resolved);
     void report_health();
     void start_lan_discovery();
+    // Whether a routing-table contact has this address (a linear scan: callers are rate
+    // limited, and the table is small).
+    bool is_known_address(core::Endpoint const& address) const;
 
     void do_receive(UdpListener& l);
     void on_receive(UdpListener& l, boost::system::error_code ec, std::size_t n);
@@ -457,7 +460,11 @@ void Runtime::on_resolved(HostPort const& hp, boost::system::error_code ec, udp:
         if (std::find(resolved.begin(), resolved.end(), e) == resolved.end()) resolved.push_back(e);
     }
     warn_unreachable(hp, resolved);
+    // Re-resolution rounds (the table is thin) contact only addresses not in the table
+    // yet: a hello to a known node would start another join lookup for nothing.
+    bool const rejoin = engine_->dht().peer_count() == 0;
     for (auto const& e : resolved) {
+        if (!rejoin && is_known_address(e)) continue;
         if (socket_for(e) == nullptr) {
             // "localhost" gives ::1 too; a node without an IPv6 socket cannot reach it.
             spdlog::debug("bootstrap: skipping {} ({}): no socket of its address family", e.to_string(), hp.to_string());
@@ -633,11 +640,18 @@ void Runtime::on_event(dht::Event const& event) {
     }
 }
 
+bool Runtime::is_known_address(core::Endpoint const& address) const {
+    for (auto const& p : engine_->dht().peers())
+        if (p.contact.address == address) return true;
+    return false;
+}
+
 void Runtime::start_lan_discovery() {
     static_assert(metrics::lan_result_labels.size() == LanDiscovery::result_count);
     LanDiscovery::Hooks hooks;
     hooks.now = [this] { return now(); };
     hooks.peer_count = [this] { return engine_->dht().peer_count(); };
+    hooks.known = [this](core::Endpoint const& address) { return is_known_address(address); };
     hooks.found = [this](core::Endpoint const& address) {
         if (socket_for(address) == nullptr) return;
         // The normal hello exchange: the announcement itself proves nothing.

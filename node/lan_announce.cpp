@@ -44,7 +44,8 @@ Inbox::Inbox(core::NodeId self, InboxConfig config) : self_(self), config_(confi
     seen_.reserve(config_.remembered_max);
 }
 
-Verdict Inbox::receive(core::Instant now, core::Endpoint const& source, core::ByteView bytes, core::Endpoint* found) {
+Verdict Inbox::receive(core::Instant now, core::Endpoint const& source, core::ByteView bytes,
+                       std::function<bool(core::Endpoint const&)> const& known, core::Endpoint* found) {
     auto verdict = [&](Verdict v) {
         ++counts_[static_cast<std::size_t>(v)];
         return v;
@@ -55,6 +56,7 @@ Verdict Inbox::receive(core::Instant now, core::Endpoint const& source, core::By
     core::Endpoint address = source;
     address.port = a->port;
     if (a->port == 0 || !is_lan_address(address)) return verdict(Verdict::not_lan);
+    if (known && known(address)) return verdict(Verdict::known);
     // Repeats are checked before the rate limit: the LAN's normal re-announcements must
     // not use up the tokens that newcomers need.
     if (seen_recently(now, address)) return verdict(Verdict::repeat);

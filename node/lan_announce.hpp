@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,10 +55,11 @@ enum class Verdict : std::uint8_t {
     malformed,   // not an announcement of a known version
     self,        // our own (multicast loops back to the sender)
     not_lan,     // from a public address, or announcing port 0
+    known,       // already in the routing table: no hello needed
     repeat,      // the same address was accepted within repeat_window
     flood,       // over the rate limit
 };
-inline constexpr std::size_t verdict_count = 6;
+inline constexpr std::size_t verdict_count = 7;
 
 struct InboxConfig {
     // Every node re-announces within this window (AnnounceSchedule), so a repeat is
@@ -77,7 +79,10 @@ public:
     Inbox(core::NodeId self, InboxConfig config = {});
 
     // Judges one datagram from `source`. On `accepted`, `*found` is the address to contact.
-    Verdict receive(core::Instant now, core::Endpoint const& source, core::ByteView bytes, core::Endpoint* found);
+    // `known` says whether an address is in the routing table already (then the nodes of a
+    // settled LAN do not re-contact each other at every announcement).
+    Verdict receive(core::Instant now, core::Endpoint const& source, core::ByteView bytes,
+                    std::function<bool(core::Endpoint const&)> const& known, core::Endpoint* found);
 
     std::array<std::uint64_t, verdict_count> const& counts() const { return counts_; }
 

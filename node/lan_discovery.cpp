@@ -160,7 +160,7 @@ void LanDiscovery::do_receive(Receiver& r) {
         if (!ec) {
             core::Endpoint found;
             auto const source = from_udp(r.from);
-            auto const verdict = inbox_.receive(hooks_.now(), source, core::ByteView(r.buffer.data(), n), &found);
+            auto const verdict = inbox_.receive(hooks_.now(), source, core::ByteView(r.buffer.data(), n), hooks_.known, &found);
             if (verdict == lan::Verdict::accepted) {
                 spdlog::debug("lan discovery: {} announced itself; saying hello", found.to_string());
                 hooks_.found(found);

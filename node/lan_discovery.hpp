@@ -35,6 +35,7 @@ public:
         std::function<core::Instant()> now;
         std::function<std::size_t()> peer_count;
         std::function<void(core::Endpoint const&)> found;
+        std::function<bool(core::Endpoint const&)> known;  // in the routing table already
     };
 
     LanDiscovery(asio::io_context& io, core::NodeId self, core::Rng rng, Hooks hooks);
