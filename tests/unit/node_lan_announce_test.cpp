@@ -61,19 +61,25 @@ TEST_CASE("lan inbox: accepts a neighbour once, drops self, junk, public and rep
     core::Endpoint found;
     auto const from = ep("10.0.0.5:40000");  // the sender's ephemeral port: the payload's counts
 
-    CHECK(inbox.receive(at(0s), from, encode({4000, id_of(2)}), &found) == Verdict::accepted);
+    CHECK(inbox.receive(at(0s), from, encode({4000, id_of(2)}), {}, &found) == Verdict::accepted);
     CHECK(found == ep("10.0.0.5:4000"));
-    CHECK(inbox.receive(at(1s), from, encode({4000, id_of(2)}), &found) == Verdict::repeat);
-    CHECK(inbox.receive(at(29s), from, encode({4000, id_of(2)}), &found) == Verdict::repeat);
+    CHECK(inbox.receive(at(1s), from, encode({4000, id_of(2)}), {}, &found) == Verdict::repeat);
+    CHECK(inbox.receive(at(29s), from, encode({4000, id_of(2)}), {}, &found) == Verdict::repeat);
     // The window passed: worth another hello (it may have restarted with a new key).
-    CHECK(inbox.receive(at(31s), from, encode({4000, id_of(2)}), &found) == Verdict::accepted);
+    CHECK(inbox.receive(at(31s), from, encode({4000, id_of(2)}), {}, &found) == Verdict::accepted);
 
-    CHECK(inbox.receive(at(31s), ep("10.0.0.9:1"), encode({4000, id_of(1)}), &found) == Verdict::self);
-    CHECK(inbox.receive(at(31s), ep("10.0.0.9:1"), core::as_bytes("hello"), &found) == Verdict::malformed);
-    CHECK(inbox.receive(at(31s), ep("8.8.8.8:1"), encode({4000, id_of(3)}), &found) == Verdict::not_lan);
-    CHECK(inbox.receive(at(31s), ep("10.0.0.9:1"), encode({0, id_of(3)}), &found) == Verdict::not_lan);
+    CHECK(inbox.receive(at(31s), ep("10.0.0.9:1"), encode({4000, id_of(1)}), {}, &found) == Verdict::self);
+    CHECK(inbox.receive(at(31s), ep("10.0.0.9:1"), core::as_bytes("hello"), {}, &found) == Verdict::malformed);
+    CHECK(inbox.receive(at(31s), ep("8.8.8.8:1"), encode({4000, id_of(3)}), {}, &found) == Verdict::not_lan);
+    CHECK(inbox.receive(at(31s), ep("10.0.0.9:1"), encode({0, id_of(3)}), {}, &found) == Verdict::not_lan);
 
-    CHECK(count(inbox, Verdict::accepted) == 2);
+    // Already in the routing table: no hello, and no token or memory used.
+    auto const in_table = [](core::Endpoint const& e) { return e == ep("10.0.0.7:4000"); };
+    CHECK(inbox.receive(at(31s), ep("10.0.0.7:5"), encode({4000, id_of(4)}), in_table, &found) == Verdict::known);
+    CHECK(inbox.receive(at(31s), ep("10.0.0.8:5"), encode({4000, id_of(4)}), in_table, &found) == Verdict::accepted);
+    CHECK(count(inbox, Verdict::known) == 1);
+
+    CHECK(count(inbox, Verdict::accepted) == 3);
     CHECK(count(inbox, Verdict::repeat) == 2);
     CHECK(count(inbox, Verdict::self) == 1);
     CHECK(count(inbox, Verdict::malformed) == 1);
@@ -92,7 +98,7 @@ TEST_CASE("lan inbox: a flood of made-up addresses is cut to the rate limit", "[
     for (int i = 0; i < 10'000; ++i) {
         core::Endpoint from = core::Endpoint::v4(10, 1, static_cast<std::uint8_t>(i / 250), static_cast<std::uint8_t>(i % 250), 9);
         auto const t = at(std::chrono::microseconds(i * 100));  // 10,000 in 1 s
-        if (inbox.receive(t, from, encode({static_cast<std::uint16_t>(1000 + i % 7), id_of(2)}), &found) ==
+        if (inbox.receive(t, from, encode({static_cast<std::uint16_t>(1000 + i % 7), id_of(2)}), {}, &found) ==
             Verdict::accepted)
             ++accepted;
     }
@@ -101,7 +107,7 @@ TEST_CASE("lan inbox: a flood of made-up addresses is cut to the rate limit", "[
     CHECK(count(inbox, Verdict::flood) == 10'000 - accepted);
 
     // Tokens come back with time.
-    CHECK(inbox.receive(at(5s), ep("10.9.9.9:1"), encode({4000, id_of(5)}), &found) == Verdict::accepted);
+    CHECK(inbox.receive(at(5s), ep("10.9.9.9:1"), encode({4000, id_of(5)}), {}, &found) == Verdict::accepted);
 }
 
 TEST_CASE("lan interfaces: those of the listen addresses, private or loopback, up and multicast", "[unit]") {
