@@ -1,3 +1,5 @@
+// node::lan: the announcement codec, LAN address classes, the inbox filter and the schedule
+// (see lan_announce.hpp). Pure: no sockets, no clock.
 #include "node/lan_announce.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// The JSON log line and the spdlog formatter that writes it (see log_format.hpp).
 #include "node/log_format.hpp"
 
 #include "node/json.hpp"
