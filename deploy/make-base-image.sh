@@ -17,6 +17,8 @@ trap 'rm -rf "$root"' EXIT
 echo "make-base-image: debootstrap bookworm from $mirror" >&2
 debootstrap --variant=minbase bookworm "$root" "$mirror" >/dev/null
 # What the official slim image drops: apt lists and caches, docs and man pages.
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/usr/share/doc/* "$root"/usr/share/man/*
+# debootstrap also leaves the .debs it installed in apt's cache.
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+       "$root"/usr/share/doc/* "$root"/usr/share/man/*
 tar -C "$root" -c . | podman import --change 'CMD ["bash"]' - "$image" >/dev/null
 echo "make-base-image: $image ready" >&2

@@ -75,6 +75,14 @@ def free_udp_port():
     return port
 
 
+def free_tcp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 class Node:
     """A kadmium node process; `prefix` runs it (and its CLI calls) in a namespace."""
 
@@ -461,9 +469,10 @@ def scenario_container(root, source_dir):
     names = [f"{tag}-{i}" for i in range(3)]
     volumes = [f"{tag}-data{i}" for i in range(3)]
     ports = [free_udp_port() for _ in range(3)]
+    metrics_ports = [free_tcp_port() for _ in range(3)]  # fixed: the HEALTHCHECK reads it from the env
 
     def run(i):
-        env = {"KADMIUM_LISTEN": f"127.0.0.1:{ports[i]}", "KADMIUM_METRICS": "127.0.0.1:0",
+        env = {"KADMIUM_LISTEN": f"127.0.0.1:{ports[i]}", "KADMIUM_METRICS": f"127.0.0.1:{metrics_ports[i]}",
                "KADMIUM_LAN_DISCOVERY": "off"}
         if i > 0:
             env["KADMIUM_BOOTSTRAP"] = f"127.0.0.1:{ports[0]}"
