@@ -4,6 +4,7 @@
 #include "metrics/exporter.hpp"
 
 #include "core/assert.hpp"
+#include "metrics/health_http.hpp"
 #include "metrics/metric_names.hpp"
 
 #include <prometheus/counter.h>
@@ -132,6 +133,8 @@ struct Exporter::Impl {
     Counter* store_errors = nullptr;
     Counter* evictions = nullptr;
     std::array<Counter*, dht::provider_reject_count> providers_rejected{};
+    std::array<Counter*, lan_result_labels.size()> lan{};
+    std::array<std::uint64_t, lan_result_labels.size()> lan_last{};
 
     std::array<Histogram*, lookup_kind_labels.size()> lookup_duration{};
     std::array<Histogram*, lookup_kind_labels.size()> lookup_hops{};
@@ -164,6 +167,8 @@ struct Exporter::Impl {
     Gauge* store_capacity = nullptr;
     Histogram* store_commit = nullptr;
     StoreSnapshot last_store{};
+    // Shared with the HTTP threads' port table (health_http.hpp).
+    std::shared_ptr<Health> health = std::make_shared<Health>();
 
     // Declared last so that it is destroyed first: no scrape can run while the metrics go.
     std::unique_ptr<prometheus::Exposer> exposer;
@@ -172,6 +177,7 @@ struct Exporter::Impl {
     void add_pubsub_metrics();
     void add_store_metrics();
     void set_mesh_peers(std::vector<TopicMesh> const& mesh);
+    ~Impl();
 };
 
 Exporter::Impl::Impl() {
@@ -217,6 +223,8 @@ Exporter::Impl::Impl() {
     for (std::size_t i = 0; i < providers_rejected.size(); ++i) {
         providers_rejected[i] = &rejected_family.Add({{str(label::reason), str(provider_reject_labels[i])}});
     }
+    auto& lan_family = counter_family(r, name::lan_announcements_total, help_of(name::lan_announcements_total));
+    for (std::size_t i = 0; i < lan.size(); ++i) lan[i] = &lan_family.Add({{str(label::result), str(lan_result_labels[i])}});
 
     Histogram::BucketBoundaries const duration_bounds(lookup_duration_buckets.begin(), lookup_duration_buckets.end());
     Histogram::BucketBoundaries const hops_bounds(lookup_hops_buckets.begin(), lookup_hops_buckets.end());
@@ -323,6 +331,12 @@ void Exporter::Impl::set_mesh_peers(std::vector<TopicMesh> const& mesh) {
     mesh_other->Set(static_cast<double>(other));
 }
 
+Exporter::Impl::~Impl() {
+    if (exposer) {
+        for (int port : exposer->GetListeningPorts()) health_http::detach(port);
+    }
+}
+
 Exporter::Exporter() : impl_(std::make_unique<Impl>()) {}
 
 Exporter::~Exporter() = default;
@@ -335,8 +349,9 @@ core::Result<std::unique_ptr<Exporter>, std::string> Exporter::start(std::string
     // civetweb reports a failed bind by throwing from the Exposer's constructor; this is
     // an operating error at startup, so it becomes a Result (STYLE.md, section 7).
     try {
-        auto exposer = std::make_unique<prometheus::Exposer>(bind_address);
+        auto exposer = health_http::make_exposer(bind_address);
         exposer->RegisterCollectable(exporter->impl_->registry);
+        for (int port : exposer->GetListeningPorts()) health_http::attach(port, exporter->impl_->health);
         exporter->impl_->exposer = std::move(exposer);
     } catch (std::exception const& e) {
         return core::Err{"metrics: cannot serve on '" + bind_address + "': " + e.what()};
@@ -382,6 +397,14 @@ void Exporter::update(dht::Stats const& stats, Gauges const& gauges) {
     m.records->Set(static_cast<double>(gauges.records));
     m.lookups_in_flight->Set(static_cast<double>(gauges.lookups_in_flight));
     m.uptime->Set(gauges.uptime_s);
+}
+
+void Exporter::update_lan(std::span<std::uint64_t const> totals) {
+    CORE_ASSERT(totals.size() == lan_result_labels.size());
+    for (std::size_t i = 0; i < totals.size(); ++i) {
+        add_delta(*impl_->lan[i], totals[i], impl_->lan_last[i]);
+        impl_->lan_last[i] = totals[i];
+    }
 }
 
 void Exporter::observe_lookup(dht::LookupDone const& done) {
@@ -439,6 +462,7 @@ void Exporter::update_store(StoreSnapshot const& snapshot) {
 }
 
 void Exporter::observe_store_commit(double seconds) { observe_nonnegative(*impl_->store_commit, seconds); }
+Health& Exporter::health() { return *impl_->health; }
 
 std::string Exporter::serialize() const {
     return prometheus::TextSerializer{}.Serialize(impl_->registry->Collect());

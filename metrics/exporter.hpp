@@ -11,9 +11,11 @@
 #include "dht/events.hpp"
 #include "dht/stats.hpp"
 #include "metrics/snapshots.hpp"
+#include "metrics/health.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <memory>
 #include <span>
 #include <string>
@@ -38,7 +40,8 @@ public:
     Exporter(Exporter const&) = delete;
     Exporter& operator=(Exporter const&) = delete;
 
-    // Creates the metrics and serves them at http://<bind_address>/metrics.
+    // Creates the metrics and serves them at http://<bind_address>/metrics, with
+    // /healthz and /readyz answered from health() (see health.hpp).
     // `bind_address` is "host:port" as civetweb takes it ("127.0.0.1:9100", "[::1]:9100";
     // port 0 picks a free port, see port()). Fails with a readable message when the
     // address is malformed or cannot be bound (in use, no permission); never throws.
@@ -54,6 +57,10 @@ public:
     // stats of one DhtNode. A counter that went backwards means the host replaced the
     // node; its new value is then counted whole, as a fresh start from 0.
     void update(dht::Stats const& stats, Gauges const& gauges);
+
+    // Sets kadmium_lan_announcements_total from LAN discovery's running totals, one per
+    // lan_result_labels entry (in that order). Same thread as update().
+    void update_lan(std::span<std::uint64_t const> totals);
 
     // Records a finished lookup (internal ones too) in the duration and hops histograms,
     // under its kind. Call it from the same thread as update().
@@ -82,6 +89,8 @@ public:
 
     // One message store commit that took `seconds` (negative counts as 0, NaN ignored).
     void observe_store_commit(double seconds);
+    // What /healthz and /readyz answer from; the host reports into it.
+    Health& health();
 
     // Everything in the registry, in the Prometheus text exposition format (what a scrape
     // of /metrics returns, uncompressed). Cost: one full collection; for tests and debug.

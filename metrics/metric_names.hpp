@@ -63,10 +63,11 @@ inline constexpr std::string_view store_messages = "kadmium_store_messages";
 inline constexpr std::string_view store_bytes = "kadmium_store_bytes";
 inline constexpr std::string_view store_capacity_bytes = "kadmium_store_capacity_bytes";
 inline constexpr std::string_view store_commit_seconds = "kadmium_store_commit_seconds";
+inline constexpr std::string_view lan_announcements_total = "kadmium_lan_announcements_total";
 }  // namespace name
 
 // The whole list, for documentation checks and tests that walk every metric.
-inline constexpr std::array<MetricInfo, 33> all_metrics{{
+inline constexpr std::array<MetricInfo, 34> all_metrics{{
     {name::peers, MetricType::gauge, "Contacts in the DHT routing table."},
     {name::active_peers, MetricType::gauge, "Routing table contacts heard from in the last 5 minutes."},
     {name::lookup_duration_seconds, MetricType::histogram,
@@ -108,6 +109,8 @@ inline constexpr std::array<MetricInfo, 33> all_metrics{{
     {name::store_capacity_bytes, MetricType::gauge,
      "Bytes the local message store may use (0 when there is no message store)."},
     {name::store_commit_seconds, MetricType::histogram, "Duration of one message store commit (a group of messages)."},
+    {name::lan_announcements_total, MetricType::counter,
+     "LAN discovery announcements sent, and received by what was done with them."},
 }};
 
 // --- Label keys. ---
@@ -119,6 +122,7 @@ inline constexpr std::string_view direction = "direction";
 inline constexpr std::string_view kind = "kind";
 inline constexpr std::string_view version = "version";
 inline constexpr std::string_view topic = "topic";
+inline constexpr std::string_view result = "result";
 }  // namespace label
 
 // --- Label values, in enum order. ---
@@ -241,6 +245,10 @@ static_assert(!sync_outcome_labels.back().empty(), "one label per enumerator");
 inline constexpr std::size_t max_topic_series = 32;
 inline constexpr std::size_t max_topic_label_bytes = 128;
 inline constexpr std::string_view other_topic_label = "other";
+// The `result` of kadmium_lan_announcements_total, in the order of node::LanDiscovery's
+// counts (node/lan_discovery.hpp asserts the size): received ones by verdict, then sent.
+inline constexpr std::array<std::string_view, 9> lan_result_labels{
+    "accepted", "malformed", "self", "not_lan", "known", "repeat", "flood", "sent", "send_failed"};
 
 // --- Histogram buckets (upper bounds; +Inf is implicit). ---
 

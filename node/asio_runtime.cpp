@@ -1,7 +1,7 @@
 // Map: start-up (data dir, lock, identity, store, sockets, API, metrics, snapshot,
 // bootstrap) in Runtime::start; the input paths on_receive and on_wakeup, both ending in
-// drain_outputs; periodic work on three timers (metrics 1 s, snapshot 60 s, bootstrap
-// retry 30 s); shutdown on a signal. ApiBackend is implemented here so API commands enter
+// drain_outputs; periodic work on three timers (metrics and health 1 s, snapshot 60 s,
+// bootstrap re-resolution with backoff while the table is thin); shutdown on a signal. ApiBackend is implemented here so API commands enter
 // the engine on the same thread as everything else. Group commit: on_receive wraps each
 // receive burst in one LMDB batch, and drain_outputs holds the engine's outputs while the
 // batch has uncommitted puts, so no answer leaves before the records it confirms are
@@ -13,11 +13,14 @@
 #include "core/identity_file.hpp"
 #include "metrics/exporter.hpp"
 #include "node/api_pubsub.hpp"
+#include "metrics/metric_names.hpp"
 #include "node/api_routes.hpp"
 #include "node/asio.hpp"
+#include "node/backoff.hpp"
 #include "node/engine.hpp"
 #include "node/engine_metrics.hpp"
 #include "node/http_api.hpp"
+#include "node/lan_discovery.hpp"
 #include "node/net.hpp"
 #include "node/tcp_links.hpp"
 #include "pubsub/memory_store.hpp"
@@ -37,6 +40,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <unordered_map>
 
 #ifndef KADMIUM_VERSION
@@ -59,10 +63,18 @@ constexpr auto snapshot_interval = 60s;
 // The first snapshot comes soon after start, so that a node killed (SIGKILL, power loss)
 // in its first minute still rejoins without --bootstrap when it comes back.
 constexpr auto snapshot_first = 5s;
-constexpr auto bootstrap_retry_interval = 30s;
 // The in-memory message store until the durable one lands: bounded, oldest dropped first.
 constexpr std::size_t message_store_messages_max = 100'000;
 constexpr std::size_t message_store_bytes_max = 256 * 1024 * 1024;
+// Bootstrap names are resolved and contacted again while the routing table has fewer
+// than this many contacts: in Kubernetes a headless Service's DNS records appear only as
+// pods start, so the first resolution often finds few or none. Backoff 1 s doubling to
+// 60 s; once the table is not thin, it is checked every 30 s (and the backoff restarts at
+// 1 s when it thins out again).
+constexpr std::size_t bootstrap_thin_peers = 8;
+constexpr auto bootstrap_backoff_initial = 1s;
+constexpr auto bootstrap_backoff_max = 60s;
+constexpr auto bootstrap_check_interval = 30s;
 // The largest UDP payload; the DHT never sends more, but a peer might.
 constexpr std::size_t datagram_max = 64 * 1024;
 // Datagrams read per readiness before the timer is re-armed: amortises the timer work
@@ -107,7 +119,8 @@ public:
           bootstrap_timer_(io_),
           wakeup_timer_(io_),
           signals_(io_),
-          resolver_(io_) {}
+          resolver_(io_),
+          bootstrap_backoff_(bootstrap_backoff_initial, bootstrap_backoff_max) {}
 
     ~Runtime() override {
         if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -168,6 +181,16 @@ private:
     void load_snapshot();
     void save_snapshot();
     void start_bootstrap();
+    void on_resolved(HostPort const& hp, boost::system::error_code ec, udp::resolver::results_type const& results);
+    // Warns (once per bootstrap address) when none of its addresses has a listen socket of
+    // its family: an IPv4 bootstrap for a node listening on IPv6 only would otherwise sit
+    // at 0 peers in silence.
+    void warn_unreachable(HostPort const& hp, std::vector<core::Endpoint> const& resolved);
+    void report_health();
+    void start_lan_discovery();
+    // Whether a routing-table contact has this address (a linear scan: callers are rate
+    // limited, and the table is small).
+    bool is_known_address(core::Endpoint const& address) const;
 
     void do_receive(UdpListener& l);
     void on_receive(UdpListener& l, boost::system::error_code ec, std::size_t n);
@@ -198,7 +221,7 @@ private:
 
     void arm_metrics();
     void arm_snapshot(std::chrono::steady_clock::duration after);
-    void arm_bootstrap_retry();
+    void arm_bootstrap_retry(std::chrono::steady_clock::duration after);
     void update_metrics();
     void shutdown(int signal);
 
@@ -223,6 +246,7 @@ private:
     std::vector<std::unique_ptr<UdpListener>> sockets_;
     std::unique_ptr<HttpApi> api_;
     std::unique_ptr<metrics::Exporter> exporter_;
+    std::unique_ptr<LanDiscovery> lan_;
     std::string cookie_;
 
     asio::steady_timer metrics_timer_;
@@ -232,6 +256,10 @@ private:
     std::optional<core::Instant> armed_;
     asio::signal_set signals_;
     udp::resolver resolver_;
+    core::Rng rng_{0};  // jitter for the runtime's own timers; seeded in start()
+    Backoff bootstrap_backoff_;
+    std::size_t resolves_in_flight_ = 0;
+    std::set<std::string> warned_unreachable_;
 
     std::unordered_map<dht::LookupId, Done> pending_;
     bool stopping_ = false;
@@ -375,6 +403,7 @@ core::Result<void, std::string> Runtime::start() {
     engine_ = std::make_unique<Engine>(engine_config_, *identity_, *crypto_, *store_, *messages_, core::Rng(seed), t0,
                                        wall_, first_seqno, listen);
     links_->start(*engine_);
+    rng_ = core::Rng(seed ^ 0x9e3779b97f4a7c15ull);
 
     std::array<std::byte, 32> secret;
     core::os_random(secret);
@@ -409,9 +438,13 @@ core::Result<void, std::string> Runtime::start() {
     load_subscriptions();
     start_bootstrap();
     after_input();
+    if (config_.lan_discovery) start_lan_discovery();
+    report_health();
     arm_metrics();
     arm_snapshot(snapshot_first);
-    arm_bootstrap_retry();
+    if (!config_.bootstrap.empty()) {
+        arm_bootstrap_retry(std::chrono::duration_cast<Clock::duration>(bootstrap_backoff_.next(rng_)));
+    }
     return {};
 }
 
@@ -456,33 +489,59 @@ void Runtime::save_snapshot() {
 }
 
 void Runtime::start_bootstrap() {
+    // A resolver stuck on a slow DNS server must not pile up lookups: one round at a time.
+    if (resolves_in_flight_ > 0) return;
     for (auto const& hp : config_.bootstrap) {
+        ++resolves_in_flight_;
         resolver_.async_resolve(hp.host, std::to_string(hp.port),
                                 [this, hp](boost::system::error_code ec, udp::resolver::results_type results) {
-                                    if (stopping_ || ec == asio::error::operation_aborted) return;
-                                    if (ec) {
-                                        spdlog::warn("bootstrap: cannot resolve {}: {}", hp.to_string(), ec.message());
-                                        return;
-                                    }
-                                    std::vector<core::Endpoint> tried;
-                                    for (auto const& r : results) {
-                                        auto const e = from_udp(r.endpoint());
-                                        if (std::find(tried.begin(), tried.end(), e) != tried.end()) continue;
-                                        tried.push_back(e);
-                                        if (socket_for(e) == nullptr) {
-                                            // "localhost" gives ::1 too; a node without an
-                                            // IPv6 socket cannot reach it.
-                                            spdlog::debug("bootstrap: skipping {} ({}): no socket of its address family",
-                                                          e.to_string(), hp.to_string());
-                                            continue;
-                                        }
-                                        spdlog::debug("bootstrap: contacting {} ({})", e.to_string(), hp.to_string());
-                                        engine_->bootstrap(now(), e);
-                                        drain_outputs();
-                                    }
-                                    arm_wakeup();
+                                    --resolves_in_flight_;
+                                    on_resolved(hp, ec, results);
                                 });
     }
+}
+
+void Runtime::on_resolved(HostPort const& hp, boost::system::error_code ec, udp::resolver::results_type const& results) {
+    if (stopping_ || ec == asio::error::operation_aborted) return;
+    if (ec) {
+        spdlog::warn("bootstrap: cannot resolve {}: {} (trying again while the routing table is thin)", hp.to_string(),
+                     ec.message());
+        return;
+    }
+    std::vector<core::Endpoint> resolved;
+    for (auto const& r : results) {
+        auto const e = from_udp(r.endpoint());
+        if (std::find(resolved.begin(), resolved.end(), e) == resolved.end()) resolved.push_back(e);
+    }
+    warn_unreachable(hp, resolved);
+    // Re-resolution rounds (the table is thin) contact only addresses not in the table
+    // yet: a hello to a known node would start another join lookup for nothing.
+    bool const rejoin = engine_->dht().peer_count() == 0;
+    for (auto const& e : resolved) {
+        if (!rejoin && is_known_address(e)) continue;
+        if (socket_for(e) == nullptr) {
+            // "localhost" gives ::1 too; a node without an IPv6 socket cannot reach it.
+            spdlog::debug("bootstrap: skipping {} ({}): no socket of its address family", e.to_string(), hp.to_string());
+            continue;
+        }
+        spdlog::debug("bootstrap: contacting {} ({})", e.to_string(), hp.to_string());
+        engine_->bootstrap(now(), e);
+        drain_outputs();
+    }
+    arm_wakeup();
+}
+
+void Runtime::warn_unreachable(HostPort const& hp, std::vector<core::Endpoint> const& resolved) {
+    bool any_reachable = false;
+    for (auto const& e : resolved) any_reachable = any_reachable || socket_for(e) != nullptr;
+    if (any_reachable || resolved.empty() || !warned_unreachable_.insert(hp.to_string()).second) return;
+    bool const has_v4 = std::any_of(resolved.begin(), resolved.end(), [](auto const& e) { return e.is_v4(); });
+    std::string resolved_text, listen_text;
+    for (auto const& e : resolved) resolved_text += (resolved_text.empty() ? "" : ", ") + e.to_string();
+    for (auto const& l : sockets_) listen_text += (listen_text.empty() ? "" : ", ") + l->local.to_string();
+    spdlog::warn("bootstrap: {} is unreachable from this node: its addresses are {} only ({}) and the node listens "
+                 "only on {}; add a --listen address of that family, or give a bootstrap address of the node's family",
+                 hp.to_string(), has_v4 ? "IPv4" : "IPv6", resolved_text, listen_text);
 }
 
 void Runtime::do_receive(UdpListener& l) {
@@ -664,9 +723,40 @@ void Runtime::on_dht_event(dht::Event const& event) {
     }
 }
 
+bool Runtime::is_known_address(core::Endpoint const& address) const {
+    for (auto const& p : engine_->dht().peers())
+        if (p.contact.address == address) return true;
+    return false;
+}
+
+void Runtime::start_lan_discovery() {
+    static_assert(metrics::lan_result_labels.size() == LanDiscovery::result_count);
+    LanDiscovery::Hooks hooks;
+    hooks.now = [this] { return now(); };
+    hooks.peer_count = [this] { return engine_->dht().peer_count(); };
+    hooks.known = [this](core::Endpoint const& address) { return is_known_address(address); };
+    hooks.found = [this](core::Endpoint const& address) {
+        if (socket_for(address) == nullptr) return;
+        // The normal hello exchange: the announcement itself proves nothing.
+        engine_->bootstrap(now(), address);
+        after_input();
+    };
+    lan_ = std::make_unique<LanDiscovery>(io_, engine_->dht().id(), core::Rng(rng_.next()), std::move(hooks));
+    std::vector<core::Endpoint> listen;
+    for (auto const& l : sockets_) listen.push_back(l->local);
+    lan_->start(listen);
+}
+
+void Runtime::report_health() {
+    // The store is opened before start() succeeds and closed only after the loop stops,
+    // so "store open" is whether it exists; a failing store shows in the error counters.
+    if (exporter_) exporter_->health().report(Clock::now(), engine_->dht().peer_count(), store_ != nullptr);
+}
+
 void Runtime::update_metrics() {
     auto const& dht = engine_->dht();
     auto const t = now();
+    report_health();
     if (exporter_) {
         metrics::Gauges g;
         g.peers = dht.peer_count();
@@ -685,6 +775,7 @@ void Runtime::update_metrics() {
             st.capacity_bytes = message_store_bytes_max;
             exporter_->update_store(st);
         }
+        if (lan_) exporter_->update_lan(lan_->counts());
     }
     log_commit_failures();
     // Operating errors are logged, rate-limited to one line per 10 s per kind.
@@ -721,21 +812,28 @@ void Runtime::arm_snapshot(std::chrono::steady_clock::duration after) {
     });
 }
 
-void Runtime::arm_bootstrap_retry() {
-    bootstrap_timer_.expires_after(bootstrap_retry_interval);
+void Runtime::arm_bootstrap_retry(std::chrono::steady_clock::duration after) {
+    bootstrap_timer_.expires_after(after);
     bootstrap_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
-        if (engine_->dht().peer_count() == 0 && !config_.bootstrap.empty()) {
-            spdlog::info("bootstrap: routing table still empty, trying the bootstrap addresses again");
-            start_bootstrap();
+        auto const peers = engine_->dht().peer_count();
+        if (peers >= bootstrap_thin_peers) {
+            bootstrap_backoff_.reset();
+            arm_bootstrap_retry(bootstrap_check_interval);
+            return;
         }
-        arm_bootstrap_retry();
+        if (peers == 0) spdlog::info("bootstrap: routing table still empty, resolving the bootstrap addresses again");
+        else spdlog::debug("bootstrap: routing table thin ({} peers), resolving the bootstrap addresses again", peers);
+        start_bootstrap();
+        arm_bootstrap_retry(std::chrono::duration_cast<Clock::duration>(bootstrap_backoff_.next(rng_)));
     });
 }
 
 void Runtime::shutdown(int signal) {
     if (stopping_) return;
     spdlog::info("{}: shutting down", signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal");
+    // Probes see the node leave at once (a load balancer stops sending it traffic).
+    if (exporter_) exporter_->health().stopping();
     save_snapshot();
     store_->sync();
     stopping_ = true;
@@ -743,6 +841,7 @@ void Runtime::shutdown(int signal) {
     fs::remove(config_.data_dir / "api.addr", ec);
     fs::remove(config_.data_dir / "metrics.addr", ec);
     api_->stop();
+    if (lan_) lan_->stop();
     for (auto& l : sockets_) {
         boost::system::error_code ignored;
         l->socket.close(ignored);

@@ -3,9 +3,11 @@
 #include "core/node_id.hpp"
 #include "node/asio_runtime.hpp"
 #include "node/cli_client.hpp"
+#include "node/log_format.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -40,7 +42,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     app.failure_message(CLI::FailureMessage::help);
 
     // --- kadmium node ---
-    std::string data, api, metrics, log_level, map_size;
+    std::string data, api, metrics, log_level, map_size, log_format, lan_discovery;
     auto* node_cmd = app.add_subcommand("node", "Run a node in the foreground (SIGINT/SIGTERM stop it cleanly).");
     node_cmd->add_option("--listen", cmd.node.listen,
                          "UDP address to listen on, repeatable (default 0.0.0.0:4000; port 0 = any free port); env KADMIUM_LISTEN (comma-separated)")
@@ -58,6 +60,11 @@ CliParse parse_cli(std::vector<std::string> const& args) {
         ->allow_extra_args(false);
     node_cmd->add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off (default info); env KADMIUM_LOG_LEVEL")
         ->type_name("LEVEL");
+    node_cmd->add_option("--log-format", log_format, "text or json (one JSON object per line, for log collectors; default text); env KADMIUM_LOG_FORMAT")
+        ->type_name("FORMAT");
+    node_cmd->add_option("--lan-discovery", lan_discovery,
+                         "find nodes on the LAN by multicast: auto (on when no --bootstrap is given), on or off; env KADMIUM_LAN_DISCOVERY")
+        ->type_name("MODE");
     node_cmd->add_option("--map-size-mb", map_size, "LMDB map size in MiB (default 1024); env KADMIUM_MAP_SIZE_MB")->type_name("MIB");
     node_cmd->add_flag("--loopback-subnets", cmd.node.loopback_subnets,
                        "allow many nodes on 127.0.0.1 in one routing-table bucket (local test networks; automatic when every --listen is loopback); env KADMIUM_LOOPBACK_SUBNETS=1");
@@ -123,6 +130,8 @@ CliParse parse_cli(std::vector<std::string> const& args) {
         if (node_cmd->count("--metrics")) cmd.node.metrics = metrics;
         if (node_cmd->count("--log-level")) cmd.node.log_level = log_level;
         if (node_cmd->count("--map-size-mb")) cmd.node.map_size_mb = map_size;
+        if (node_cmd->count("--log-format")) cmd.node.log_format = log_format;
+        if (node_cmd->count("--lan-discovery")) cmd.node.lan_discovery = lan_discovery;
         result.command = std::move(cmd);
         return result;
     }
@@ -162,11 +171,18 @@ CliParse parse_cli(std::vector<std::string> const& args) {
 
 namespace {
 
-void setup_logging(std::string const& level) {
-    auto logger = spdlog::stderr_color_mt("kadmium");
-    spdlog::set_default_logger(logger);
+void setup_logging(std::string const& level, LogFormat format) {
+    if (format == LogFormat::json) {
+        // No colour codes inside JSON strings.
+        auto logger = spdlog::stderr_logger_mt("kadmium");
+        spdlog::set_default_logger(logger);
+        spdlog::set_formatter(make_json_log_formatter());
+    } else {
+        auto logger = spdlog::stderr_color_mt("kadmium");
+        spdlog::set_default_logger(logger);
+        spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    }
     spdlog::set_level(spdlog::level::from_str(level));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 }
 
 }  // namespace
@@ -186,7 +202,7 @@ int run_cli(int argc, char** argv) {
             std::cerr << "kadmium node: " << config.error() << "\n";
             return 2;
         }
-        setup_logging(config.value().log_level);
+        setup_logging(config.value().log_level, config.value().log_format);
         int const code = run_node(config.value());
         // The exporter's civetweb threads are still running (run_node leaves them so that
         // shutdown stays under 2 s): leave without static destructors racing them.

@@ -183,6 +183,19 @@ core::Result<NodeConfig, std::string> resolve_node_config(RawNodeOptions const& 
         config.log_level = *level.value;
     }
 
+    auto format = pick(raw.log_format, "--log-format", "KADMIUM_LOG_FORMAT", env);
+    if (format.value) {
+        if (*format.value == "json") config.log_format = LogFormat::json;
+        else if (*format.value != "text") return core::Err(bad(format.source, *format.value, "expected text or json"));
+    }
+
+    auto lan = pick(raw.lan_discovery, "--lan-discovery", "KADMIUM_LAN_DISCOVERY", env);
+    std::string const lan_text = lan.value.value_or("auto");
+    if (lan_text == "auto") config.lan_discovery = config.bootstrap.empty();
+    else if (lan_text == "on") config.lan_discovery = true;
+    else if (lan_text == "off") config.lan_discovery = false;
+    else return core::Err(bad(lan.source, lan_text, "expected auto, on or off"));
+
     auto map = pick(raw.map_size_mb, "--map-size-mb", "KADMIUM_MAP_SIZE_MB", env);
     if (map.value) {
         auto mb = parse_uint(*map.value, 1, map_size_mb_max);

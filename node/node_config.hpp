@@ -55,6 +55,8 @@ struct RawNodeOptions {
     std::optional<std::string> metrics;
     std::optional<std::string> log_level;
     std::optional<std::string> map_size_mb;
+    std::optional<std::string> log_format;
+    std::optional<std::string> lan_discovery;
     bool loopback_subnets = false;
 };
 
@@ -64,6 +66,9 @@ inline constexpr char default_metrics[] = "127.0.0.1:0";
 inline constexpr std::size_t default_map_size_mb = 1024;
 inline constexpr std::size_t map_size_mb_max = 1024 * 1024;  // 1 TiB: far above any real need
 
+// Lines on stderr: text for people, json (one object per line) for log collectors.
+enum class LogFormat : std::uint8_t { text, json };
+
 struct NodeConfig {
     std::vector<core::Endpoint> listen;
     std::vector<HostPort> bootstrap;
@@ -71,6 +76,10 @@ struct NodeConfig {
     core::Endpoint api;
     std::optional<core::Endpoint> metrics;  // nullopt: "--metrics off"
     std::string log_level = "info";
+    LogFormat log_format = LogFormat::text;
+    // Find nodes on the LAN by multicast (lan_discovery.hpp). "--lan-discovery auto", the
+    // default, turns it on when no bootstrap address is given.
+    bool lan_discovery = false;
     std::size_t map_size_bytes = default_map_size_mb * 1024 * 1024;
     // dht::Config::allow_loopback_subnet: set by --loopback-subnets, or automatically when
     // every listen address is a loopback address (a local test network).

@@ -9,6 +9,9 @@ packages=(
   libboost-dev libsodium-dev liblmdb-dev libmsgpack-cxx-dev
   prometheus-cpp-dev catch2 libcli11-dev libspdlog-dev
   curl python3 prometheus
+  # Deployment tests (tests/system/deploy_test.py): network namespaces, the container
+  # image built without a registry, the systemd unit check.
+  iproute2 podman runc debootstrap systemd
 )
 
 missing=()
@@ -17,6 +20,12 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# node and npm validate the Kubernetes manifests (deploy/k8s/test); any install of them
+# will do (Debian's, or NodeSource's, which bundles npm and conflicts with Debian's npm).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
