@@ -1,11 +1,12 @@
 // Map: start-up (data dir, lock, identity, store, sockets, API, metrics, snapshot,
 // bootstrap) in Runtime::start; the input paths on_receive and on_wakeup, both ending in
 // drain_outputs; periodic work on three timers (metrics and health 1 s, snapshot 60 s,
-// bootstrap re-resolution with backoff while the table is thin); shutdown on a signal. ApiBackend is implemented here so API commands enter
-// the engine on the same thread as everything else. Group commit: on_receive wraps each
-// receive burst in one LMDB batch, and drain_outputs holds the engine's outputs while the
-// batch has uncommitted puts, so no answer leaves before the records it confirms are
-// committed (end_batch releases them).
+// bootstrap re-resolution with backoff while the table is thin); LAN discovery
+// (lan_discovery.hpp) when configured; shutdown on a signal. ApiBackend is implemented
+// here so API commands enter the engine on the same thread as everything else. Group
+// commit: on_receive wraps each receive burst in one LMDB batch, and drain_outputs holds
+// the engine's outputs while the batch has uncommitted puts, so no answer leaves before
+// the records it confirms are committed (end_batch releases them).
 #include "node/asio_runtime.hpp"
 
 #include "core/assert.hpp"
