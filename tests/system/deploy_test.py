@@ -407,8 +407,9 @@ def scenario_install(root, build_dir):
     r = subprocess.run(["cmake", "--install", build_dir, "--prefix", prefix], capture_output=True, text=True,
                        timeout=300)
     check(r.returncode == 0, f"cmake --install failed: {r.stdout} {r.stderr}")
-    for rel in ("bin/kadmium", "bin/kadmium-sim", "share/kadmium/grafana/prometheus.yml",
-                "share/kadmium/grafana/dashboards/kadmium-node.json", "lib/systemd/system/kadmium.service"):
+    for rel in ("bin/kadmium", "bin/kadmium-sim", "share/kadmium/grafana/prometheus/prometheus.yml",
+                "share/kadmium/grafana/prometheus/rules/kadmium-alerts.yml",
+                "share/kadmium/grafana/dashboards/kadmium.json", "lib/systemd/system/kadmium.service"):
         check(os.path.exists(os.path.join(prefix, rel)), f"{rel} not installed")
     check(not os.path.exists(os.path.join(prefix, "share/kadmium/grafana/check_dashboard.py")), "build tools stay out")
     r = subprocess.run([os.path.join(prefix, "bin/kadmium"), "--help"], capture_output=True, text=True, timeout=30)
