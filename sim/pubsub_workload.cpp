@@ -103,14 +103,9 @@ void PubsubWorkload::on_delivered(NodeIndex node, pubsub::Delivered const& d) {
         return;
     }
     ++delivered_total_;
-    auto s = subscribers_.find(node);
-    auto const& p = published_[m];
-    if (s != subscribers_.end() && s->second.whole_run && s->second.topic == p.topic && s->second.subscribed_at <= p.at &&
-        !p.abandoned) {
-        ++delivered_expected_;
-        latencies_ms_.push_back(ms(sim_.now() - p.at));
-        (p.warm ? warm_latencies_ms_ : cold_latencies_ms_).push_back(ms(sim_.now() - p.at));
-    }
+    // Whether this delivery was expected is decided at the end (the subscriber may still
+    // go down later): keep its latency by (node, message).
+    latency_of_.emplace(key, ms(sim_.now() - published_[m].at));
 }
 
 void PubsubWorkload::on_down(NodeIndex node) {
@@ -129,6 +124,7 @@ void PubsubWorkload::on_up(NodeIndex node) {
 PubsubSummary PubsubWorkload::summarise() const {
     PubsubSummary r;
     r.ran = true;
+    std::vector<double> latencies, warm, cold;
     r.subscribers = subscribers_.size();
     for (auto const& [n, s] : subscribers_)
         if (s.whole_run && s.subscribed_at != core::Instant::max()) ++r.subscribers_whole_run;
@@ -144,23 +140,27 @@ PubsubSummary PubsubWorkload::summarise() const {
             if (!s.whole_run || s.topic != p.topic || s.subscribed_at > p.at) continue;
             ++r.expected_deliveries;
             auto const key = (static_cast<std::uint64_t>(n) << 32) | m;
-            if (!delivered_.contains(key) && r.missed_examples.size() < missed_examples_max)
-                r.missed_examples.push_back("message " + std::to_string(m) + " to node " + std::to_string(n));
+            auto lat = latency_of_.find(key);
+            if (lat == latency_of_.end()) {
+                if (r.missed_examples.size() < missed_examples_max)
+                    r.missed_examples.push_back("message " + std::to_string(m) + " to node " + std::to_string(n));
+                continue;
+            }
+            ++r.delivered;
+            latencies.push_back(lat->second);
+            (p.warm ? warm : cold).push_back(lat->second);
         }
     }
     r.publish_failed = publish_failed_;
-    r.delivered = delivered_expected_;
     r.delivered_total = delivered_total_;
     r.delivery_ratio = r.expected_deliveries == 0 ? 1.0
                                                   : static_cast<double>(r.delivered) / static_cast<double>(r.expected_deliveries);
-    auto lat = latencies_ms_;
+    auto& lat = latencies;
     r.latency_ms_p50 = percentile(lat, 50);
     r.latency_ms_p90 = percentile(lat, 90);
     r.latency_ms_p99 = percentile(lat, 99);
     r.latency_ms_max = lat.empty() ? 0 : lat.back();
     r.latencies_ms = std::move(lat);
-    auto warm = warm_latencies_ms_;
-    auto cold = cold_latencies_ms_;
     r.warm_deliveries = warm.size();
     r.warm_latency_ms_p50 = percentile(warm, 50);
     r.warm_latency_ms_p99 = percentile(warm, 99);

@@ -112,9 +112,8 @@ private:
     std::unordered_map<core::NodeId, std::size_t, core::NodeIdHash> index_of_id_;
     // Deliveries per (node, message index), across lives: the exactly-once check.
     std::unordered_set<std::uint64_t> delivered_;
-    std::vector<double> latencies_ms_;
-    std::vector<double> warm_latencies_ms_, cold_latencies_ms_;
-    std::size_t delivered_expected_ = 0;
+    // Latency of each delivery, by (node << 32 | message index).
+    std::unordered_map<std::uint64_t, double> latency_of_;
     std::size_t delivered_total_ = 0;
     std::size_t publish_failed_ = 0;
     std::size_t double_deliveries_ = 0;
