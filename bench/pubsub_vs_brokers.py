@@ -299,7 +299,7 @@ class Kadmium:
         raise RuntimeError(f"kadmium node {index} did not start (log in {root})")
 
     def start(self, root, subscribers):
-        self.version = version_of([self.binary, "--version"])
+        self.version = "kadmium " + os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(self.binary)))) + " build"
         first = self._start_node(root, 0, None)
         for i in range(1, subscribers + 1):
             self._start_node(root, i, first)
