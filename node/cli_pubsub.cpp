@@ -104,6 +104,23 @@ private:
     bool connected_ = false;
 };
 
+// The exit code of a failed call (the reason printed on `err`), or nullopt on a 200.
+std::optional<int> failure(ApiTarget const& target, core::Result<HttpReply, ClientError> const& reply, std::ostream& err) {
+    if (!reply) {
+        err << "kadmium: " << reply.error().message << "\n";
+        return reply.error().exit_code;
+    }
+    if (reply.value().status == 200) return std::nullopt;
+    auto e = reply_error(target, reply.value());
+    err << "kadmium: " << e.message << "\n";
+    return e.exit_code;
+}
+
+std::string_view without_newline(std::string_view t) {
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+    return t;
+}
+
 std::string publish_body(std::string const& topic, std::string_view message) {
     json::Writer w;
     w.begin_object().key("topic").string(topic);
@@ -117,19 +134,9 @@ int publish(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, s
     ApiConnection conn(target);
     auto one = [&](std::string_view message) -> int {
         auto reply = conn.call("POST", "/v1/publish", publish_body(cmd.topic, message));
-        if (!reply) {
-            err << "kadmium: " << reply.error().message << "\n";
-            return reply.error().exit_code;
-        }
-        if (reply.value().status != 200) {
-            auto e = reply_error(target, reply.value());
-            err << "kadmium: " << e.message << "\n";
-            return e.exit_code;
-        }
+        if (auto code = failure(target, reply, err)) return *code;
         if (cmd.client.json) {
-            std::string_view t = reply.value().body;
-            while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
-            out << t << std::endl;
+            out << without_newline(reply.value().body) << std::endl;
         } else {
             auto v = json::parse(reply.value().body);
             auto const* id = v ? v.value().find("id") : nullptr;
@@ -244,23 +251,13 @@ int simple(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, st
         path = "/v1/topics/" + percent_encode(cmd.topic);
     }
     auto reply = conn.call(method, path, "");
-    if (!reply) {
-        err << "kadmium: " << reply.error().message << "\n";
-        return reply.error().exit_code;
-    }
-    if (reply.value().status != 200) {
-        auto e = reply_error(target, reply.value());
-        err << "kadmium: " << e.message << "\n";
-        return e.exit_code;
-    }
+    if (auto code = failure(target, reply, err)) return *code;
     if (cmd.command == Command::unsubscribe) {
         out << "unsubscribed from " << cmd.topic << "\n";
         return 0;
     }
     if (cmd.client.json) {
-        std::string_view t = reply.value().body;
-        while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
-        out << t << "\n";
+        out << without_newline(reply.value().body) << "\n";
         return 0;
     }
     auto v = json::parse(reply.value().body);
