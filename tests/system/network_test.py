@@ -416,22 +416,16 @@ def scenario_cli_errors(root):
     print("cli errors: exit codes and messages as documented")
 
 
-def main():
-    global BIN
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--scenario", required=True,
-                    choices=["thirty_nodes", "bad_input", "damaged_data_dir", "cli_errors", "simultaneous_start"])
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    args = ap.parse_args()
-    BIN = os.path.abspath(args.bin)
-    root = tempfile.mkdtemp(prefix=f"kadmium-{args.scenario}-")
+def run_scenario(scenario, prefix, keep):
+    """Runs `scenario(root)` in a new temporary directory; whatever happens, stops every node
+    this script started (by PID); on failure prints the tail of each log, else removes the
+    directory unless `keep`."""
+    root = tempfile.mkdtemp(prefix=prefix)
     ok = False
     try:
-        globals()["scenario_" + args.scenario](root)
+        scenario(root)
         ok = True
     finally:
-        # Stop every node process this script started that is still running, by PID.
         for node in STARTED:
             try:
                 node.kill(signal.SIGKILL)
@@ -444,9 +438,20 @@ def main():
                     print(f"--- {name} (tail)", file=sys.stderr)
                     with open(os.path.join(root, name)) as f:
                         print("".join(f.readlines()[-15:]), file=sys.stderr)
-        elif not args.keep:
+        elif not keep:
             shutil.rmtree(root, ignore_errors=True)
 
+
+def main():
+    global BIN
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--scenario", required=True,
+                    choices=["thirty_nodes", "bad_input", "damaged_data_dir", "cli_errors", "simultaneous_start"])
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    BIN = os.path.abspath(args.bin)
+    run_scenario(globals()["scenario_" + args.scenario], f"kadmium-{args.scenario}-", args.keep)
 
 if __name__ == "__main__":
     main()

@@ -18,12 +18,10 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -296,27 +294,7 @@ def main():
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     nt.BIN = os.path.abspath(args.bin)
-    root = tempfile.mkdtemp(prefix=f"kadmium-pubsub-{args.scenario}-")
-    ok = False
-    try:
-        globals()["scenario_" + args.scenario](root)
-        ok = True
-    finally:
-        for node in nt.STARTED:
-            try:
-                node.kill(signal.SIGKILL)
-            except Exception:
-                pass
-        if not ok:
-            print(f"FAILED; logs in {root}", file=sys.stderr)
-            for name in sorted(os.listdir(root)):
-                if name.endswith(".log"):
-                    print(f"--- {name} (tail)", file=sys.stderr)
-                    with open(os.path.join(root, name)) as f:
-                        print("".join(f.readlines()[-15:]), file=sys.stderr)
-        elif not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
-
+    nt.run_scenario(globals()["scenario_" + args.scenario], f"kadmium-pubsub-{args.scenario}-", args.keep)
 
 if __name__ == "__main__":
     main()
