@@ -61,4 +61,22 @@ std::vector<Message> MemoryMessageStore::last(TopicKey const& topic, std::size_t
     return {out.rbegin(), out.rend()};
 }
 
+std::vector<StoreCursor> MemoryMessageStore::keys(TopicKey const& topic, std::int64_t from_ms, std::int64_t to_ms,
+                                                  std::size_t limit) const {
+    std::vector<StoreCursor> out;
+    auto t = by_topic_.find(topic);
+    if (t == by_topic_.end()) return out;
+    for (auto it = t->second.lower_bound(StoreCursor{from_ms, MessageId{}});
+         it != t->second.end() && it->ts_ms < to_ms && out.size() < limit; ++it) {
+        out.push_back(*it);
+    }
+    return out;
+}
+
+std::optional<Message> MemoryMessageStore::get(MessageId const& id) const {
+    auto it = messages_.find(id);
+    if (it == messages_.end()) return std::nullopt;
+    return it->second;
+}
+
 }  // namespace pubsub

@@ -24,6 +24,9 @@ public:
     std::vector<Message> range(TopicKey const& topic, std::optional<StoreCursor> after,
                                std::size_t limit) const override;
     std::vector<Message> last(TopicKey const& topic, std::size_t limit) const override;
+    std::vector<StoreCursor> keys(TopicKey const& topic, std::int64_t from_ms, std::int64_t to_ms,
+                                  std::size_t limit) const override;
+    std::optional<Message> get(MessageId const& id) const override;
     std::size_t message_count() const override { return messages_.size(); }
     std::size_t bytes() const { return bytes_; }
     std::uint64_t dropped() const { return dropped_; }

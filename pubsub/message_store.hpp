@@ -35,6 +35,12 @@ public:
                                        std::size_t limit) const = 0;
     // The last `limit` messages of `topic`, ascending.
     virtual std::vector<Message> last(TopicKey const& topic, std::size_t limit) const = 0;
+    // The (ts_ms, id) keys of `topic` with from_ms <= ts_ms < to_ms, ascending, at most
+    // `limit` (set reconciliation works on these; no payloads are read).
+    virtual std::vector<StoreCursor> keys(TopicKey const& topic, std::int64_t from_ms, std::int64_t to_ms,
+                                          std::size_t limit) const = 0;
+    // One stored message by id (catch-up FETCH answers with these).
+    virtual std::optional<Message> get(MessageId const& id) const = 0;
     virtual std::size_t message_count() const = 0;
 };
 
