@@ -48,6 +48,10 @@ struct Send {
 struct Delivered {
     std::string topic;  // the subscribed name
     Message message;
+    // Found by catch-up (set reconciliation, FETCH or HISTORY) rather than live gossip:
+    // such messages come in (ts_ms, id) order per catch-up batch, and the CLI stream and
+    // SSE mark them.
+    bool caught_up = false;
 };
 // The router wants (more) peers for a topic: the host runs a provider lookup for `topic`
 // and answers with add_peers (possibly several times as records arrive).
