@@ -59,6 +59,40 @@ struct ScoreConfig {
     std::size_t retained_max = 4096;
 };
 
+// Catch-up after an absence and anti-entropy (PUBSUB-NOTES §4, the durable-history
+// issue): set reconciliation of a time window with topic peers, then FETCH of what is
+// missing; HISTORY pages for a gap beyond the window. Bounds on both sides.
+struct CatchupConfig {
+    bool enabled = true;
+    // After a (re)subscribe the window starts this long before the newest stored message of
+    // the topic (messages in flight at the moment we left)...
+    core::Duration overlap = 2min;
+    // ...and is at most this long; an older gap goes to paged HISTORY requests.
+    core::Duration window_max = 1h;
+    // Catch-up waits this long after subscribing for the mesh to form (live traffic first).
+    core::Duration start_delay = 1s;
+    std::size_t peers = 2;                 // topic peers reconciled with per catch-up
+    std::size_t rounds_max = 20;           // reconciliation round trips per session
+    core::Duration session_timeout = 10s;  // a silent peer is given up (its ids go to the other)
+    std::size_t fetch_ids_max = 256;       // ids per FETCH
+    std::size_t fetches_in_flight = 2;     // per session
+    std::size_t reply_bytes_max = 1024 * 1024;  // envelope bytes per FETCH/HISTORY reply
+    std::size_t history_page_max = 100;    // messages per HISTORY page (Waku Store v3)
+    // Requester budget per pass; beyond it the rest waits for anti-entropy.
+    std::size_t pass_messages_max = 10'000;
+    std::size_t pass_bytes_max = 64 * 1024 * 1024;
+    // Items (keys) a side loads for one window; a larger window is reconciled in part.
+    std::size_t window_items_max = 100'000;
+    // Responder: sessions at once (one per peer), and a byte bucket per peer for replies.
+    std::size_t serve_sessions_max = 8;
+    std::size_t serve_bytes_per_s = 4 * 1024 * 1024;
+    std::size_t serve_burst_bytes = 64 * 1024 * 1024;
+    // Steady state: every `anti_entropy_interval` (jittered +-25%), reconcile the last
+    // `anti_entropy_window` of each subscribed topic with one random mesh peer. Zero: off.
+    core::Duration anti_entropy_interval = 5min;
+    core::Duration anti_entropy_window = 1h;
+};
+
 struct Config {
     // Mesh degree (GO's 6/5/12: D_lo 5 repairs a mesh one peer earlier than the spec's 4).
     std::size_t d = 6;
@@ -141,6 +175,7 @@ struct Config {
 
     RpcLimits limits;  // the payload_max in here is the largest payload accepted or published
     ScoreConfig score;
+    CatchupConfig catchup;
 };
 
 }  // namespace pubsub

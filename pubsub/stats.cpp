@@ -62,7 +62,24 @@ char const* to_string(DropReason r) {
         case DropReason::store_full: return "store_full";
         case DropReason::self_link: return "self_link";
         case DropReason::duplicate_link: return "duplicate_link";
+        case DropReason::sync_unsolicited: return "sync_unsolicited";
+        case DropReason::serve_over_budget: return "serve_over_budget";
+        case DropReason::catchup_over_budget: return "catchup_over_budget";
         case DropReason::count_: break;
+    }
+    return "unknown";
+}
+
+char const* to_string(SyncOutcome o) {
+    switch (o) {
+        case SyncOutcome::complete: return "complete";
+        case SyncOutcome::partial: return "partial";
+        case SyncOutcome::busy: return "busy";
+        case SyncOutcome::refused: return "refused";
+        case SyncOutcome::timeout: return "timeout";
+        case SyncOutcome::failed: return "failed";
+        case SyncOutcome::served: return "served";
+        case SyncOutcome::count_: break;
     }
     return "unknown";
 }

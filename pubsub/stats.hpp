@@ -57,10 +57,28 @@ enum class DropReason : std::uint8_t {
     store_full,               // the message store refused a valid message
     self_link,                // a link to ourselves
     duplicate_link,           // a second link to a peer (the dialer with the smaller id wins)
+    sync_unsolicited,         // a SYNC reply or FETCH reply for no session or request of ours
+    serve_over_budget,        // a FETCH/HISTORY asked beyond the peer's byte bucket (answered in part)
+    catchup_over_budget,      // missing ids beyond a pass's message or byte budget (left to anti-entropy)
     count_
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count_);
 char const* to_string(DropReason r);
+
+// How a set-reconciliation session ended (kadmium_sync_sessions_total{outcome}); counted on
+// the side that started it, except `served`.
+enum class SyncOutcome : std::uint8_t {
+    complete,   // reconciled and every missing message fetched (or none was missing)
+    partial,    // reconciled, but some fetches failed or a budget cut the pass short
+    busy,       // the peer had no session slot
+    refused,    // the peer does not keep the topic, or the request was out of bounds
+    timeout,    // the peer went silent or the link went down
+    failed,     // a malformed reconciliation message, or too many rounds
+    served,     // a session this node answered (responder side)
+    count_
+};
+inline constexpr std::size_t sync_outcome_count = static_cast<std::size_t>(SyncOutcome::count_);
+char const* to_string(SyncOutcome o);
 
 struct Stats {
     std::uint64_t published = 0;         // messages this node signed
@@ -82,6 +100,13 @@ struct Stats {
     std::uint64_t heartbeats = 0;
     std::uint64_t px_received = 0;       // PX records accepted as dial candidates
     std::uint64_t px_sent = 0;
+    // Catch-up (PUBSUB-NOTES §4).
+    std::uint64_t catchup_messages = 0;     // messages found by catch-up, new to this node
+    std::uint64_t sync_bytes_sent = 0;      // SYNC/FETCH/HISTORY requests and replies, bytes
+    std::uint64_t sync_bytes_received = 0;  //   (envelopes included), both roles
+    std::uint64_t fetch_served = 0;         // messages sent in FETCH/HISTORY replies
+    std::uint64_t anti_entropy_runs = 0;
+    std::array<std::uint64_t, sync_outcome_count> sync_sessions{};
     std::array<std::uint64_t, invalid_reason_count> invalid{};
     std::array<std::array<std::uint64_t, direction_count>, control_type_count> control{};
     std::array<std::uint64_t, drop_reason_count> dropped{};
@@ -94,6 +119,8 @@ struct Stats {
     std::uint64_t control_count(ControlType t, Direction d) const {
         return control[static_cast<std::size_t>(t)][static_cast<std::size_t>(d)];
     }
+    std::uint64_t& sync_count(SyncOutcome o) { return sync_sessions[static_cast<std::size_t>(o)]; }
+    std::uint64_t sync_count(SyncOutcome o) const { return sync_sessions[static_cast<std::size_t>(o)]; }
     std::uint64_t& drop(DropReason r) { return dropped[static_cast<std::size_t>(r)]; }
     std::uint64_t drop(DropReason r) const { return dropped[static_cast<std::size_t>(r)]; }
     std::uint64_t invalid_total() const {
