@@ -352,7 +352,8 @@ TEST_CASE("reconcile: each kind of bad message gets its error", "[unit][pubsub][
     CHECK(error_of({}) == rc::Error::malformed);
     CHECK(error_of(bytes({2, 0})) == rc::Error::unsupported_version);
     CHECK(error_of(bytes({1, 0, 0})) == rc::Error::malformed);                     // trailing byte
-    CHECK(error_of(bytes({1, 1, 0xc0, 3})) == rc::Error::malformed);               // mode 3
+    CHECK(error_of(bytes({1, 1, 0xc0, 4})) == rc::Error::malformed);               // mode 4
+    CHECK(error_of(bytes({1, 1, 0xc0, 3, 0xc4, 0, 0xc4, 0})) == rc::Error::malformed);  // an id diff to a responder
     CHECK(error_of(bytes({1, 0xcd, 0x20, 0x00})) == rc::Error::too_many_ranges);   // 8192 ranges
     CHECK(error_of(bytes({1, 2, 0xc0, 0, 0xc0, 0})) == rc::Error::unordered_bounds);  // after infinity
     CHECK(error_of(bytes({1, 2, 5, 0xc4, 0, 0, 0, 0xc4, 0, 0})) == rc::Error::unordered_bounds);  // equal
@@ -373,6 +374,27 @@ TEST_CASE("reconcile: each kind of bad message gets its error", "[unit][pubsub][
     auto step = initiator.step(dup, have, need);
     REQUIRE_FALSE(step.ok());
     CHECK(step.error() == rc::Error::bad_id_list);
+    // An id diff whose bitmap does not match our 100 items (13 bytes), and one that says
+    // we lack an id we have.
+    auto diff_step = [&](core::Bytes const& m) {
+        auto r = initiator.step(m, have, need);
+        REQUIRE_FALSE(r.ok());
+        return r.error();
+    };
+    CHECK(diff_step(bytes({1, 1, 0xc0, 3, 0xc4, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc4, 0})) ==
+          rc::Error::bad_id_list);
+    core::Bytes lie = bytes({1, 1, 0xc0, 3, 0xc4, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc4, 32});
+    lie.insert(lie.end(), s.a[7].id.bytes.begin(), s.a[7].id.bytes.end());
+    CHECK(diff_step(lie) == rc::Error::bad_id_list);
     CHECK(have.empty());
     CHECK(need.empty());
+    // A well-formed one: they have every other item of ours and one we lack.
+    core::Bytes ok = bytes({1, 1, 0xc0, 3, 0xc4, 13});
+    for (int i = 0; i < 13; ++i) ok.push_back(std::byte{0x55});
+    ok.insert(ok.end(), {std::byte{0xc4}, std::byte{32}});
+    ok.insert(ok.end(), id.bytes.begin(), id.bytes.end());
+    auto good = initiator.step(ok, have, need);
+    REQUIRE(good.ok());
+    CHECK(have.size() == 50);
+    CHECK(need == std::vector<MessageId>{id});
 }
