@@ -1,7 +1,7 @@
 // Internals of set reconciliation (reconcile.hpp): id sums and fingerprints, range bounds,
 // decoding a message into checked ranges, and Output, the message writer that keeps every
 // message within the frame and range limits. Not a public interface: only reconcile.cpp
-// and its tests include it.
+// includes it.
 #pragma once
 
 #include "pubsub/reconcile.hpp"
