@@ -465,9 +465,6 @@ core::Result<void, std::string> Runtime::start() {
     links_->start(*engine_);
     rng_ = core::Rng(seed ^ 0x9e3779b97f4a7c15ull);
     outbox_->load(t0);
-    if (outbox_->size() > 0)
-        spdlog::info("outbox: {} published message(s) not yet confirmed sent; sending them when the topics have peers",
-                     outbox_->size());
 
     std::array<std::byte, 32> secret;
     core::os_random(secret);
@@ -490,6 +487,9 @@ core::Result<void, std::string> Runtime::start() {
                  metrics_address().value_or("off"),
                  config_.data_dir.string());
     if (config_.allow_loopback_subnet) spdlog::info("loopback subnets allowed (local test network)");
+    if (outbox_->size() > 0)
+        spdlog::info("outbox: {} published message(s) not yet confirmed sent; sending them when the topics have peers",
+                     outbox_->size());
 
     for (auto& l : sockets_) do_receive(*l);
     signals_.add(SIGINT);
@@ -1099,10 +1099,14 @@ void Runtime::history_tick() {
     if (expired > 0) spdlog::debug("store: {} message(s) expired by retention", expired);
     // The outbox's sends and removals share one batch (one commit).
     store_->begin_batch();
+    auto const waiting = outbox_->size();
     outbox_->tick(now(), wall_ms(), [this](std::string const& topic, pubsub::Message const& message) {
         auto r = engine_->republish(now(), topic, message);
         return r ? std::optional<std::size_t>(r.value().peers) : std::nullopt;
     });
+    if (waiting > 0 && outbox_->size() == 0)
+        spdlog::info("outbox: every published message reached a peer ({} resent after a restart, {} given up)",
+                     outbox_->counts().resent, outbox_->counts().dropped);
     drain_outputs();
     end_batch();
     arm_wakeup();

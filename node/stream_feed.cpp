@@ -27,6 +27,7 @@ void StreamFeed::pump(pubsub::MessageStore const& store, std::size_t pages_max) 
         if (stream_->queued_bytes() > stream_->bytes_max() / 2) return;  // the transport drains first
         auto messages = store.range(topic_, replay_, replay_page);
         for (auto const& m : messages) {
+            if (stream_->queued_bytes() > stream_->bytes_max() / 2) return;  // resumes from replay_
             replay_ = pubsub::StoreCursor{m.ts_ms, m.id};
             remember(m.id);
             if (!push(stream_->topic(), m, false)) return;
