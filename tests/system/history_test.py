@@ -285,6 +285,12 @@ def scenario_paging(root):
     resumed = sse_events(node, {"Last-Event-ID": resume_from}, "", 51)
     nt.check([e[1]["id"] for e in resumed] == ids[200:] + live,
              f"Last-Event-ID resume: {len(resumed)} events")
+    # The store's metrics (refreshed every second).
+    nt.wait_for(lambda: nt.metric_value(nt.metrics_text(node), "kadmium_store_messages") == 251, 10,
+                what="kadmium_store_messages to count 251")
+    text = nt.metrics_text(node)
+    nt.check(nt.metric_value(text, "kadmium_store_bytes") > 251 * 100, "kadmium_store_bytes")
+    nt.check(nt.metric_value(text, "kadmium_store_commit_seconds_count") >= 1, "kadmium_store_commit_seconds")
     print("paging: CLI history (default, --last, --since, --json), API cursors both ways, "
           "subscribe --since, Last-Event-ID resume")
 
