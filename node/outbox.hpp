@@ -6,7 +6,7 @@
 // handed to a link may die with a crashed process), then clears it. Retries back off from
 // 1 s to 30 s; an entry whose message is older than `age_max` (24 h) or gone from the store
 // (retention) is dropped and counted. Bounded: at most `entries_max` entries in memory; the
-// rest stay on disk and are loaded as room frees. Not the router's pending queue (memory
+// rest stay on disk and are loaded as room frees (and resent: harmless, peers drop copies by id). Not the router's pending queue (memory
 // only, minutes) and not the store.
 #pragma once
 
@@ -29,7 +29,7 @@ public:
     // nullopt when the router refused it (bad topic, topic limit).
     using Republish = std::function<std::optional<std::size_t>(std::string const& topic, pubsub::Message const& message)>;
 
-    static constexpr std::size_t entries_max = 10'000;
+    static constexpr std::size_t entries_max = 100'000;
     static constexpr core::Duration settle = std::chrono::seconds(5);
     static constexpr core::Duration retry_initial = std::chrono::seconds(1);
     static constexpr core::Duration retry_max = std::chrono::seconds(30);
