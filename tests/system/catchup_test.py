@@ -93,7 +93,7 @@ def scenario_subscriber_killed(root):
     for s in survivors:
         s.stop()
     print(f"subscriber_killed: 50 missed messages in the restarted node's history {caught_up_s:.1f} s after "
-          f"its restart ({caught:.0f} through catch-up, the rest through the last heartbeats' gossip); "
+          f"its restart ({caught:.0f} counted by kadmium_catchup_messages_total); "
           f"subscribe --since delivered each of {len(before) + len(missed) + 1} once")
 
 
