@@ -34,15 +34,17 @@ struct Config {
     // An unanswered request is sent again up to rpc_retries times, each time after twice
     // the previous wait plus jitter. Lookups react at once (dht/lookup.hpp): the first
     // timeout makes the peer "slow" (the lookup asks the next candidate), the second makes
-    // it "unresponsive" for every lookup of this node (no lookup waits for it, new lookups
-    // skip it for suspect_ttl unless it is heard from). The peer counts as failed (routing
+    // it "unresponsive" for every lookup of this node (no lookup waits for it; new lookups
+    // skip it while its retries go on, and for suspect_ttl once it has failed, unless it
+    // is heard from; one lookup per suspect_probe_interval asks it anyway). The peer counts as failed (routing
     // table) only once its last attempt has had the full rpc_timeout: a far peer we never
     // measured is not declared dead for answering late.
     core::Duration rpc_timeout = 1000ms;
     core::Duration rpc_timeout_min = 5ms;
     core::Duration rpc_timeout_slack = 2ms;
     unsigned rpc_retries = 2;
-    core::Duration suspect_ttl = 60s;
+    core::Duration suspect_ttl = 30s;
+    core::Duration suspect_probe_interval = 5s;
     // STOREs and ANNOUNCEs are answered after the storer's durable commit (an fdatasync:
     // ~8 ms at the median on a loaded VM, tens of ms at p99): they time out no sooner than
     // this, are not sampled for round trips, and their silence tells lookups nothing.

@@ -213,10 +213,16 @@ struct DhtNode::Impl {
 
     std::map<LookupId, LookupState> lookups;
     LookupId next_lookup_id = 1;
-    // Nodes a request of ours found unresponsive (its retry unanswered too), and when: one
-    // lookup's discovery is every lookup's (they skip these) until the node is heard from
-    // or suspect_ttl passes. At most config.suspects_max.
-    std::unordered_map<NodeId, Instant, core::NodeIdHash> suspects;
+    // Nodes a request of ours found unresponsive or failed: one lookup's discovery is
+    // every lookup's (they skip these) until the node is heard from or the suspicion ends
+    // (unresponsive: while the request still has retries to go; failed: suspect_ttl).
+    // One lookup in suspect_probe_interval asks a suspect anyway, so a node back (a
+    // partition healed) is soon known again. At most config.suspects_max.
+    struct Suspect {
+        Instant until;
+        Instant next_probe;
+    };
+    std::unordered_map<NodeId, Suspect, core::NodeIdHash> suspects;
 
     std::map<std::pair<Key, NodeId>, OwnPut> own_puts;
     std::unordered_map<NodeId, SourceUsage, core::NodeIdHash> usage;
@@ -554,18 +560,27 @@ struct DhtNode::Impl {
 
     // ---- What one request learns of a peer's liveness, every lookup knows at once. ----
 
-    bool is_suspect(Instant now, NodeId const& peer) const {
+    // Whether a lookup should skip `peer` now; false when its probe is due (and takes it).
+    bool skip_suspect(Instant now, NodeId const& peer) {
         auto it = suspects.find(peer);
-        return it != suspects.end() && now - it->second < config.suspect_ttl;
+        if (it == suspects.end() || now >= it->second.until) return false;
+        if (now < it->second.next_probe) return true;
+        it->second.next_probe = now + config.suspect_probe_interval;
+        return false;
     }
-    Lookup::SuspectFn suspect_fn(Instant now) const {
+    Lookup::SuspectFn suspect_fn(Instant now) {
         if (suspects.empty()) return {};
-        return [this, now](NodeId const& peer) { return is_suspect(now, peer); };
+        return [this, now](NodeId const& peer) { return skip_suspect(now, peer); };
     }
-    void mark_suspect(Instant now, NodeId const& peer) {
+    void mark_suspect(Instant now, NodeId const& peer, Duration for_how_long) {
         if (suspects.size() >= config.suspects_max)
-            std::erase_if(suspects, [&](auto const& e) { return now - e.second >= config.suspect_ttl; });
-        if (suspects.size() < config.suspects_max || suspects.contains(peer)) suspects[peer] = now;
+            std::erase_if(suspects, [&](auto const& e) { return now >= e.second.until; });
+        auto it = suspects.find(peer);
+        if (it == suspects.end()) {
+            if (suspects.size() >= config.suspects_max) return;
+            it = suspects.emplace(peer, Suspect{now, now + config.suspect_probe_interval}).first;
+        }
+        it->second.until = std::max(it->second.until, now + for_how_long);
     }
     // Applies `change` (Lookup::on_slow, on_unresponsive, on_failure) for `peer` to every
     // lookup, and lets the ones it changed move on.
@@ -579,7 +594,7 @@ struct DhtNode::Impl {
     // A request to `peer` failed after its retries.
     void peer_gone(Instant now, NodeId const& peer) {
         peer_failed(peer);
-        mark_suspect(now, peer);
+        mark_suspect(now, peer, config.suspect_ttl);
         tell_lookups(now, peer, &Lookup::on_failure);
         if (auto verify = table.verify_after_failure(peer)) {
             // A replacement waits in its bucket: one more chance (an eviction ping), so a
@@ -789,7 +804,8 @@ struct DhtNode::Impl {
             NodeId const peer = q.peer->id;
             bool const first = !q.told_slow;
             (first ? q.told_slow : q.told_unresponsive) = true;
-            if (!first) mark_suspect(now, peer);
+            // Unresponsive: suspect while the request still has its retries to go.
+            if (!first) mark_suspect(now, peer, config.rpc_timeout * 2);
             tell_lookups(now, peer, first ? &Lookup::on_slow : &Lookup::on_unresponsive);
             // tell_lookups may have inserted into pending: look it up again.
             it = pending.find(txid);

@@ -73,10 +73,10 @@ TEST_CASE("dead candidates: a lookup moves past crashed closest nodes in round t
     // Waiting out a dead node's retries would take over rpc_timeout (1 s) each; here the
     // dead cost at most a few of their expected round trips (~125 ms each).
     CHECK(first.elapsed < healthy.elapsed + 400ms);
-    CHECK(first.elapsed < 1s);
 
-    // Later lookups skip the nodes found dead: no slower than in the healthy network.
-    net.sim.run_until(net.sim.now() + 5s);
+    // Later lookups skip the nodes found dead (until a probe is due, 5 s after each
+    // failed): no slower than in the healthy network.
+    net.sim.run_until(net.sim.now() + 2s);
     auto const second = net.find_node(origin, target);
     INFO("second " << second.elapsed.count() << " us");
     REQUIRE_FALSE(second.closest.empty());
