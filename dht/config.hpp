@@ -24,20 +24,40 @@ struct Config {
     bool allow_loopback_subnet = false;
 
     // A request's timeout adapts to the round trips this node measures to that peer (or,
-    // before the first, to all peers): RFC 6298's srtt + max(slack, 4 * rttvar), answers
-    // to retried requests not sampled, kept within [rpc_timeout_min, rpc_timeout];
-    // rpc_timeout is also the timeout before any sample.
+    // before the first, to all peers): RFC 6298's srtt + max(slack, srtt / 4, 4 * rttvar),
+    // kept within [rpc_timeout_min, rpc_timeout]; rpc_timeout is also the timeout before
+    // any sample. The floor is low on purpose: on loopback a round trip is ~0.1 ms, and a
+    // lookup must not wait 150 ms to learn that a peer is gone; on real networks (20-300
+    // ms) the srtt / 4 and rttvar terms set the margin. Answers to retried requests are
+    // sampled from the first attempt (an upper bound, so a rising round trip lifts the
+    // estimate instead of leaving every request to time out).
     // An unanswered request is sent again up to rpc_retries times, each time after twice
-    // the previous wait plus jitter; a lookup stops counting it against alpha after the
-    // first timeout so that one slow peer does not stall the whole lookup.
+    // the previous wait plus jitter. Lookups react at once (dht/lookup.hpp): the first
+    // timeout makes the peer "slow" (the lookup asks the next candidate), the second makes
+    // it "unresponsive" for every lookup of this node (no lookup waits for it; new lookups
+    // skip it while its retries go on, and for suspect_ttl once it has failed, unless it
+    // is heard from; one lookup per suspect_probe_interval asks it anyway). The peer counts as failed (routing
+    // table) only once its last attempt has had the full rpc_timeout: a far peer we never
+    // measured is not declared dead for answering late.
     core::Duration rpc_timeout = 1000ms;
-    core::Duration rpc_timeout_min = 150ms;
-    core::Duration rpc_timeout_slack = 50ms;
+    core::Duration rpc_timeout_min = 5ms;
+    core::Duration rpc_timeout_slack = 2ms;
     unsigned rpc_retries = 2;
-    // A lookup waits out retries only for its lookup_resiliency closest candidates; the
-    // rest of the k closest may be slow (see dht/lookup.hpp). Puts always wait for all k,
-    // since they choose where replicas go.
+    core::Duration suspect_ttl = 30s;
+    core::Duration suspect_probe_interval = 5s;
+    // STOREs and ANNOUNCEs are answered after the storer's durable commit (an fdatasync:
+    // ~8 ms at the median on a loaded VM, tens of ms at p99): they time out no sooner than
+    // this, are not sampled for round trips, and their silence tells lookups nothing.
+    core::Duration store_timeout_min = 250ms;
+    std::size_t suspects_max = 4096;
+    // A lookup waits out one retry only for its lookup_resiliency closest candidates; the
+    // rest of the k closest may be slow (see dht/lookup.hpp). Puts wait for all k (but
+    // never for unresponsive ones), since they choose where replicas go.
     std::size_t lookup_resiliency = 3;
+    // A put is acknowledged once this many of the replicas it tried (the k closest live
+    // nodes it found, and this node when it is among them) have stored the value; 0 means
+    // a majority of them. It keeps storing on the rest in the background.
+    std::size_t put_quorum = 0;
     std::size_t pending_rpcs_max = 4096;
     std::size_t lookups_max = 256;
     // A lookup that has not converged by then finishes with what it has.

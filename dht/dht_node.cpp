@@ -59,7 +59,9 @@ struct PendingRpc {
     Instant sent_at;     // first attempt (round-trip samples come only from it)
     Instant last_sent;   // latest attempt
     Duration timeout{};  // of the current attempt
-    bool slow = false;   // a lookup was told
+    // What lookups were told of this request's silence (see Config::rpc_timeout).
+    bool told_slow = false;
+    bool told_unresponsive = false;
 };
 
 struct LookupState {
@@ -78,6 +80,8 @@ struct LookupState {
     std::size_t stores_pending = 0;
     std::size_t stores_tried = 0;
     std::size_t stores_accepted = 0;
+    std::vector<Contact> stores_waiting;  // put: STOREs sent and not yet answered
+    bool acknowledged = false;            // put: LookupDone emitted at the quorum; storing goes on
     std::vector<Contact> closest;  // fixed when the search phase ends
     // find_providers and announce:
     std::vector<ProviderRecord> found;         // verified providers, one per node
@@ -138,11 +142,12 @@ struct RttEstimator {
         rttvar = (3 * rttvar + err) / 4;
         *srtt = (7 * *srtt + rtt) / 8;
     }
-    // srtt + max(slack, 4 * rttvar): the slack keeps a steady path (rttvar near 0) from
-    // timing out just as its answer arrives (RFC 6298's clock-granularity term).
+    // srtt + max(slack, srtt / 4, 4 * rttvar): the margin keeps a steady path (rttvar
+    // near 0) from timing out just as its answer arrives (RFC 6298's clock-granularity
+    // term), in proportion to the path's length.
     std::optional<Duration> rto(Duration slack) const {
         if (!srtt) return std::nullopt;
-        return *srtt + std::max(slack, 4 * rttvar);
+        return *srtt + std::max({slack, *srtt / 4, 4 * rttvar});
     }
 };
 
@@ -208,6 +213,16 @@ struct DhtNode::Impl {
 
     std::map<LookupId, LookupState> lookups;
     LookupId next_lookup_id = 1;
+    // Nodes a request of ours found unresponsive or failed: one lookup's discovery is
+    // every lookup's (they skip these) until the node is heard from or the suspicion ends
+    // (unresponsive: while the request still has retries to go; failed: suspect_ttl).
+    // One lookup in suspect_probe_interval asks a suspect anyway, so a node back (a
+    // partition healed) is soon known again. At most config.suspects_max.
+    struct Suspect {
+        Instant until;
+        Instant next_probe;
+    };
+    std::unordered_map<NodeId, Suspect, core::NodeIdHash> suspects;
 
     std::map<std::pair<Key, NodeId>, OwnPut> own_puts;
     std::unordered_map<NodeId, SourceUsage, core::NodeIdHash> usage;
@@ -394,6 +409,10 @@ struct DhtNode::Impl {
         if (!key_for(to.public_key)) return false;
         m.txid = fresh_txid();
         auto timeout = current_rto(to.public_key);
+        // A STORE's answer waits for the storer's durable commit (milliseconds of disk,
+        // more under load): its own floor, so a slow disk is not taken for a dead node
+        // nor made to write the value twice.
+        if (purpose == Purpose::store_for_put) timeout = std::max(timeout, std::min(config.store_timeout_min, config.rpc_timeout));
         PendingRpc p{m.txid, rpc_type_of(m.type), purpose, to, to.address, m, now + timeout, 0, lookup, now, now, timeout};
         send_message(now, to.public_key, to.address, m);
         deadlines.insert({p.deadline, p.txid});
@@ -539,8 +558,56 @@ struct DhtNode::Impl {
         if (table.on_failure(peer)) ++stats.evictions;
     }
 
+    // ---- What one request learns of a peer's liveness, every lookup knows at once. ----
+
+    // Whether a lookup should skip `peer` now; false when its probe is due (and takes it).
+    bool skip_suspect(Instant now, NodeId const& peer) {
+        auto it = suspects.find(peer);
+        if (it == suspects.end() || now >= it->second.until) return false;
+        if (now < it->second.next_probe) return true;
+        it->second.next_probe = now + config.suspect_probe_interval;
+        return false;
+    }
+    Lookup::SuspectFn suspect_fn(Instant now) {
+        if (suspects.empty()) return {};
+        return [this, now](NodeId const& peer) { return skip_suspect(now, peer); };
+    }
+    void mark_suspect(Instant now, NodeId const& peer, Duration for_how_long) {
+        if (suspects.size() >= config.suspects_max)
+            std::erase_if(suspects, [&](auto const& e) { return now >= e.second.until; });
+        auto it = suspects.find(peer);
+        if (it == suspects.end()) {
+            if (suspects.size() >= config.suspects_max) return;
+            it = suspects.emplace(peer, Suspect{now, now + config.suspect_probe_interval}).first;
+        }
+        it->second.until = std::max(it->second.until, now + for_how_long);
+    }
+    // Applies `change` (Lookup::on_slow, on_unresponsive, on_failure) for `peer` to every
+    // lookup, and lets the ones it changed move on.
+    void tell_lookups(Instant now, NodeId const& peer, bool (Lookup::*change)(NodeId const&)) {
+        std::vector<LookupId> changed;
+        for (auto& [lid, l] : lookups)
+            if ((l.lookup.*change)(peer)) changed.push_back(lid);
+        for (auto lid : changed)
+            if (auto it = lookups.find(lid); it != lookups.end()) advance(now, it->second);
+    }
+    // A request to `peer` failed after its retries.
+    void peer_gone(Instant now, NodeId const& peer) {
+        peer_failed(peer);
+        mark_suspect(now, peer, config.suspect_ttl);
+        tell_lookups(now, peer, &Lookup::on_failure);
+        if (auto verify = table.verify_after_failure(peer)) {
+            // A replacement waits in its bucket: one more chance (an eviction ping), so a
+            // node that fails twice in a row leaves the table within seconds.
+            Message ping;
+            ping.type = MsgType::ping;
+            if (!send_request(now, *verify, ping, Purpose::eviction_ping, 0)) peer_failed(verify->id);
+        }
+    }
+
     // Any authenticated packet tells us the sender is alive at `from`.
     void observe(Instant now, Contact const& contact) {
+        if (!suspects.empty()) suspects.erase(contact.id);
         bool was_empty = table.size() == 0;
         auto result = table.observe(contact, now);
         if (result.ping_oldest) {
@@ -656,8 +723,10 @@ struct DhtNode::Impl {
         deadlines.erase({done.deadline, done.txid});
         pending.erase(it);
         ++stats.rpc_count(done.type, RpcOutcome::ok);
-        // Karn's rule: an answer to a retried request could answer any attempt.
-        if (done.attempt == 0) sample_rtt(from.public_key, now - done.sent_at);
+        // An answer to a retried request could answer any attempt (Karn): timing it from
+        // the first gives an upper bound, which errs towards longer timeouts; without it a
+        // round trip that grew past the estimate would never be measured again.
+        if (done.purpose != Purpose::store_for_put) sample_rtt(from.public_key, now - done.sent_at);
         observe(now, from);
         on_rpc_done(now, done, from, &m);
     }
@@ -669,21 +738,20 @@ struct DhtNode::Impl {
                 if (response) on_bootstrap_reached(now, p.to, from.id);
                 break;
             case Purpose::eviction_ping:
-            case Purpose::contact_ping:
                 if (!response) peer_failed(p.peer->id);
                 break;
+            case Purpose::contact_ping:
+                if (!response) peer_gone(now, p.peer->id);
+                break;
             case Purpose::lookup_query: {
-                if (!response) peer_failed(p.peer->id);
+                // A failure reaches this lookup through tell_lookups like every other one.
+                if (!response) return peer_gone(now, p.peer->id);
                 auto it = lookups.find(p.lookup);
                 if (it == lookups.end()) break;
                 auto& l = it->second;
-                if (response) {
-                    l.lookup.on_answer(from.id, response->nodes);
-                    for (auto const& v : response->values) add_value(l, v);
-                    if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
-                } else {
-                    l.lookup.on_failure(p.peer->id);
-                }
+                l.lookup.on_answer(from.id, response->nodes, suspect_fn(now));
+                add_values(l, response->values);
+                if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
                 if (has_enough_providers(l)) {
                     l.closest = l.lookup.closest_answered();
                     finish(now, l);
@@ -693,50 +761,65 @@ struct DhtNode::Impl {
                 break;
             }
             case Purpose::store_for_put: {
-                if (!response) peer_failed(p.peer->id);
+                if (!response) peer_gone(now, p.peer->id);
                 auto it = lookups.find(p.lookup);
                 if (it == lookups.end()) break;
                 auto& l = it->second;
                 CORE_ASSERT(l.stores_pending > 0);
                 --l.stores_pending;
+                std::erase_if(l.stores_waiting, [&](Contact const& c) { return c.id == p.peer->id; });
                 if (response && response->accepted) ++l.stores_accepted;
                 if (l.stores_pending == 0) finish(now, l);
+                else if (!l.acknowledged && l.kind == LookupKind::put && l.stores_accepted >= put_quorum(l)) acknowledge(now, l);
                 break;
             }
         }
     }
 
-    void add_value(LookupState& l, Bytes const& v) {
-        if (l.values.size() >= config.values_per_key_max) return;
-        if (std::find(l.values.begin(), l.values.end(), v) != l.values.end()) return;
+    bool add_value(LookupState& l, Bytes const& v) {
+        if (l.values.size() >= config.values_per_key_max) return false;
+        if (std::find(l.values.begin(), l.values.end(), v) != l.values.end()) return false;
         l.values.push_back(v);
+        return true;
+    }
+    // Adds values to a get and hands the host the new ones at once (ValuesFound), so an
+    // application need not wait for the lookup to end for the first.
+    void add_values(LookupState& l, std::vector<Bytes> const& values) {
+        ValuesFound found{l.id, l.lookup.target(), {}};
+        for (auto const& v : values)
+            if (add_value(l, v) && l.kind == LookupKind::get && !l.internal) found.values.push_back(v);
+        if (!found.values.empty()) events.push_back(std::move(found));
     }
 
-    // A request's timer fired. The adaptive timeout decides when to retry and when a
-    // lookup stops counting the request against alpha ("slow"); but a request is given
-    // up only once its last attempt has had the full config.rpc_timeout, so a peer whose
-    // round trip is longer than our estimate (a far one we never measured) is not
-    // declared dead for answering late.
+    // A request's timer fired. The adaptive timeout decides when to retry; each expiry
+    // tells every lookup what the silence means so far: the first makes the peer slow,
+    // the second unresponsive (and suspect). A request is given up (the peer failed) only
+    // once its last attempt has had the full config.rpc_timeout, so a peer whose round
+    // trip is longer than our estimate (a far one we never measured) is not declared dead
+    // for answering late; no lookup waits for that.
     void on_rpc_timeout(Instant now, std::uint32_t txid) {
         auto it = pending.find(txid);
         CORE_ASSERT(it != pending.end());
-        if (it->second.attempt == 0 && !it->second.slow && it->second.purpose == Purpose::lookup_query) {
-            it->second.slow = true;
-            if (auto l = lookups.find(it->second.lookup); l != lookups.end()) {
-                l->second.lookup.on_slow(it->second.peer->id);
-                advance(now, l->second);
-            }
-            // advance() may have inserted into pending: look it up again.
+        if (auto& q = it->second; q.peer && !q.told_unresponsive && q.purpose != Purpose::store_for_put) {
+            NodeId const peer = q.peer->id;
+            bool const first = !q.told_slow;
+            (first ? q.told_slow : q.told_unresponsive) = true;
+            // Unresponsive: suspect while the request still has its retries to go.
+            if (!first) mark_suspect(now, peer, config.rpc_timeout * 2);
+            tell_lookups(now, peer, first ? &Lookup::on_slow : &Lookup::on_unresponsive);
+            // tell_lookups may have inserted into pending: look it up again.
             it = pending.find(txid);
             CORE_ASSERT(it != pending.end());
         }
         auto& q = it->second;
         if (q.attempt < config.rpc_retries) {
             ++q.attempt;
-            // Back off: twice the last wait plus up to a quarter of it in jitter, drawn
-            // from our own Rng so that retries of many nodes do not align.
+            // Back off: the first retry gets one more expected round trip (so a single
+            // loss costs a lookup about two, and a dead peer is known as unresponsive
+            // after two), later ones twice the last wait; plus up to a quarter of it in
+            // jitter, drawn from our own Rng so that retries of many nodes do not align.
             auto jitter_us = rng.uniform(static_cast<std::uint64_t>(q.timeout.count() / 4 + 1));
-            q.timeout = std::min(q.timeout * 2, config.rpc_timeout * 2);
+            if (q.attempt > 1) q.timeout = std::min(q.timeout * 2, config.rpc_timeout * 2);
             q.last_sent = now;
             q.deadline = now + q.timeout + Duration(static_cast<Duration::rep>(jitter_us));
             deadlines.insert({q.deadline, q.txid});
@@ -777,9 +860,11 @@ struct DhtNode::Impl {
         }
         // Seed with more than k: if the k closest we know are all dead, the lookup still
         // has live contacts of our own to fall back on instead of ending empty.
-        l.lookup.add(table.closest(target, config.k * Lookup::shortlist_factor), 1);
+        l.lookup.add(table.closest(target, config.k * Lookup::shortlist_factor), 1, suspect_fn(now));
         auto [it, inserted] = lookups.emplace(lid, std::move(l));
         CORE_ASSERT(inserted);
+        // A value we hold ourselves is the first one found.
+        if (kind == LookupKind::get) add_values(it->second, local_values(now, target, wire::values_bytes_budget));
         advance(now, it->second);
         return lid;
     }
@@ -821,9 +906,25 @@ struct DhtNode::Impl {
             s.value = l.value;
             s.ttl_s = l.ttl_s;
             ++l.stores_tried;
-            if (send_request(now, c, s, Purpose::store_for_put, l.id)) ++l.stores_pending;
+            if (send_request(now, c, s, Purpose::store_for_put, l.id)) {
+                ++l.stores_pending;
+                l.stores_waiting.push_back(c);
+            }
         }
         if (l.stores_pending == 0) finish(now, l);
+        else if (l.stores_accepted >= put_quorum(l)) acknowledge(now, l);
+    }
+
+    // A put's write quorum: see Config::put_quorum.
+    std::size_t put_quorum(LookupState const& l) const {
+        std::size_t q = config.put_quorum > 0 ? config.put_quorum : l.stores_tried / 2 + 1;
+        return std::min(q, l.stores_tried);
+    }
+    // The put's answer, at its quorum: the STOREs still pending go on in the background
+    // (the lookup stays until they end or its deadline passes; finish() reports nothing more).
+    void acknowledge(Instant now, LookupState& l) {
+        emit_done(now, l);
+        l.acknowledged = true;
     }
 
     void emit_done(Instant now, LookupState& l) {
@@ -836,6 +937,7 @@ struct DhtNode::Impl {
         done.values = std::move(l.values);
         done.stores_tried = l.stores_tried;
         done.stores_accepted = l.stores_accepted;
+        done.stores_waiting = l.stores_waiting;
         done.providers = std::move(l.found);
         done.providers_held = median_held(l);
         done.announce_skipped = l.announce_skipped;
@@ -858,7 +960,7 @@ struct DhtNode::Impl {
         if (l.kind == LookupKind::find_providers) add_local_providers(now, l);
         LookupId lid = l.id;
         bool joined_through = lid == join_lookup && !l.closest.empty();
-        emit_done(now, l);
+        if (!l.acknowledged) emit_done(now, l);
         lookups.erase(lid);
         if (joined_through) refresh_far_buckets(now);
     }

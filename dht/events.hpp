@@ -28,6 +28,9 @@ struct LookupDone {
     std::vector<core::Bytes> values;  // get: distinct values found
     std::size_t stores_tried = 0;     // put, announce: STOREs (ANNOUNCEs) sent, plus the local copy
     std::size_t stores_accepted = 0;  // put, announce: acknowledged as accepted
+    // put: STOREs not answered yet when the put was acknowledged at its write quorum
+    // (Config::put_quorum); they go on in the background.
+    std::vector<Contact> stores_waiting;
     // find_providers: every verified, unexpired provider found (one per node, the newest
     // record seen), at most Config::providers_enough plus one answer's worth.
     std::vector<ProviderRecord> providers;
@@ -56,6 +59,15 @@ struct ProvidersFound {
     std::vector<ProviderRecord> providers;
 };
 
-using Event = std::variant<LookupDone, BootstrapReached, ProvidersFound>;
+// Values a get has just found: only the ones not reported before by this lookup (the
+// node's own copy first, then each answer's new ones). Zero or more of these come before
+// the get's LookupDone, which lists them all again. Not emitted for internal lookups.
+struct ValuesFound {
+    LookupId id = 0;
+    Key key;
+    std::vector<core::Bytes> values;
+};
+
+using Event = std::variant<LookupDone, BootstrapReached, ProvidersFound, ValuesFound>;
 
 }  // namespace dht

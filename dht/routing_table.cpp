@@ -42,20 +42,23 @@ RoutingTable::ObserveResult RoutingTable::observe(Contact const& contact, core::
         b.entries.erase(it);
         b.entries.push_back(e);
         if (b.pinging == contact.id) {
-            // The entry we pinged for eviction is alive: Kademlia keeps it and drops the newcomer.
+            // The entry we pinged for eviction is alive: Kademlia keeps it; the newcomer
+            // stays in the replacement cache for the next entry that fails.
             b.pinging.reset();
-            b.candidate.reset();
         }
         return {Outcome::updated, std::nullopt};
     }
     if (subnet_full(b, contact.address)) return {Outcome::rejected_subnet, std::nullopt};
+    std::erase_if(b.replacements, [&](Contact const& c) { return c.id == contact.id; });
     if (b.entries.size() < k_) {
         b.entries.push_back({contact, now, 0});
         ++size_;
         return {Outcome::added, std::nullopt};
     }
-    // Full: the newcomer waits while the least-recently-seen (or a stale) entry is pinged.
-    b.candidate = contact;
+    // Full: the newcomer waits (most recent last) while the least-recently-seen (or a
+    // stale) entry is pinged.
+    if (b.replacements.size() >= replacements_max) b.replacements.erase(b.replacements.begin());
+    b.replacements.push_back(contact);
     if (b.pinging) return {Outcome::pending, std::nullopt};
     auto target = std::find_if(b.entries.begin(), b.entries.end(), [](Entry const& e) { return e.failures >= stale_failures; });
     if (target == b.entries.end()) target = b.entries.begin();
@@ -69,22 +72,24 @@ bool RoutingTable::on_failure(NodeId const& id) {
     auto it = std::find_if(b.entries.begin(), b.entries.end(), [&](Entry const& e) { return e.contact.id == id; });
     if (it == b.entries.end()) return false;
     ++it->failures;
-    if (b.pinging == id) {
-        b.pinging.reset();
-        if (b.candidate) {
-            Contact candidate = *b.candidate;
-            b.candidate.reset();
-            Entry removed = *it;
-            b.entries.erase(it);
-            if (!subnet_full(b, candidate.address)) {
-                // last_seen of the candidate: when it was observed is not kept; use the
-                // evicted entry's, which is older than every other entry's.
-                b.entries.insert(b.entries.begin(), {candidate, removed.last_seen, 0});
-            } else {
-                --size_;
-            }
-            return true;
+    bool const pinged = b.pinging == id;
+    if (pinged) b.pinging.reset();
+    // A failed eviction ping, or a second failure in a row: the freshest replacement
+    // takes the place.
+    if ((pinged || it->failures >= stale_failures) && !b.replacements.empty()) {
+        Contact candidate = b.replacements.back();
+        b.replacements.pop_back();
+        Entry removed = *it;
+        b.entries.erase(it);
+        if (!subnet_full(b, candidate.address)) {
+            // last_seen of the candidate: when it was observed is not kept; it goes first
+            // (least recently seen), no newer than the entry it follows.
+            auto seen = b.entries.empty() ? removed.last_seen : std::min(removed.last_seen, b.entries.front().last_seen);
+            b.entries.insert(b.entries.begin(), {candidate, seen, 0});
+        } else {
+            --size_;
         }
+        return true;
     }
     if (it->failures >= remove_failures) {
         b.entries.erase(it);
@@ -92,6 +97,16 @@ bool RoutingTable::on_failure(NodeId const& id) {
         return true;
     }
     return false;
+}
+
+std::optional<Contact> RoutingTable::verify_after_failure(NodeId const& id) {
+    if (id == self_) return std::nullopt;
+    auto& b = bucket_for(id);
+    if (b.pinging || b.replacements.empty()) return std::nullopt;
+    auto it = std::find_if(b.entries.begin(), b.entries.end(), [&](Entry const& e) { return e.contact.id == id; });
+    if (it == b.entries.end() || it->failures == 0 || it->failures >= stale_failures) return std::nullopt;
+    b.pinging = id;
+    return it->contact;
 }
 
 void RoutingTable::remove(NodeId const& id) {

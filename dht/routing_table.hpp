@@ -3,7 +3,11 @@
 // at 100,000 simulated nodes. Entries are ordered least-recently-seen first. A full
 // bucket never drops its oldest entry on sight: the newcomer waits as the bucket's
 // replacement candidate while the oldest is pinged, and replaces it only if that ping
-// fails. At most subnet_entries_max entries per IPv4 /24 or IPv6 /64 per bucket.
+// fails. Newcomers that found a bucket full stay in its replacement cache (paper, section
+// 4.1; the replacements_max most recent): an entry that fails twice in a row is replaced
+// by the freshest of them at once, so dead nodes leave the table within seconds while an
+// entry that merely looks idle is still only evicted after a failed ping. At most
+// subnet_entries_max entries per IPv4 /24 or IPv6 /64 per bucket.
 // Pure: no I/O, no clock; the caller sends the pings this table asks for.
 #pragma once
 
@@ -43,15 +47,22 @@ public:
     static constexpr unsigned stale_failures = 2;
     // Entries with this many are removed even without a replacement.
     static constexpr unsigned remove_failures = 5;
+    // Newcomers kept per full bucket as replacements.
+    static constexpr std::size_t replacements_max = 4;
 
     RoutingTable(NodeId self, std::size_t k, std::size_t subnet_entries_max, bool allow_loopback_subnet);
 
     // We heard from `contact` (an authenticated packet, or a ping answer) at `now`.
     ObserveResult observe(Contact const& contact, core::Instant now);
-    // An RPC to `id` failed after its retries. When `id` was being pinged for eviction
-    // and a candidate waits, the candidate takes its place. Returns true when the entry
-    // left the table (replaced, or removed after remove_failures).
+    // An RPC to `id` failed after its retries. When `id` was being pinged for eviction,
+    // or has now failed stale_failures times in a row, and a replacement waits, the
+    // replacement takes its place. Returns true when the entry left the table (replaced,
+    // or removed after remove_failures).
     bool on_failure(NodeId const& id);
+    // After a first failure of `id`, when a replacement waits and no eviction ping is in
+    // flight in its bucket: the caller pings it now (as an eviction ping; if that fails,
+    // on_failure replaces it). nullopt otherwise.
+    std::optional<Contact> verify_after_failure(NodeId const& id);
     void remove(NodeId const& id);
 
     // Up to `n` contacts closest to `target`, healthy entries before stale ones.
@@ -80,7 +91,7 @@ public:
 private:
     struct Bucket {
         std::vector<Entry> entries;  // least-recently-seen first
-        std::optional<Contact> candidate;
+        std::vector<Contact> replacements;  // most recent last, at most replacements_max
         std::optional<NodeId> pinging;  // the entry whose eviction ping is in flight
         core::Instant last_lookup{};
     };

@@ -95,6 +95,10 @@ namespace {
 ApiResponse error(unsigned status, std::string_view message) { return {status, error_body(message), nullptr}; }
 
 std::int64_t to_ms(core::Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+template <typename D>
+std::int64_t to_us(D d) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
 
 void write_contacts(json::Writer& w, std::vector<dht::Contact> const& contacts) {
     w.begin_array();
@@ -192,33 +196,125 @@ void put_request(ApiBackend& backend, ApiRequest const& request, std::function<v
         w.key("key_hash").string(hashed.hex());
         w.key("accepted").number(std::uint64_t{done.stores_accepted});
         w.key("tried").number(std::uint64_t{done.stores_tried});
+        // Acknowledged at the write quorum: these had not answered yet (storing goes on).
+        w.key("pending");
+        write_contacts(w, done.stores_waiting);
         w.key("elapsed_ms").number(to_ms(done.elapsed));
+        w.key("elapsed_us").number(to_us(done.elapsed));
         w.end_object();
         respond({200, w.take(), nullptr});
     });
+}
+
+// {"value": text} or {"value_b64": base64}: one value as the streaming and first-value
+// answers give it.
+void write_value(json::Writer& w, core::Bytes const& v) {
+    if (is_valid_utf8(core::as_chars(v))) w.key("value").string(core::as_chars(v));
+    else w.key("value_b64").string(base64_encode(v));
+}
+
+std::string get_answer(core::Key const& hashed, dht::LookupDone const& done) {
+    json::Writer w;
+    w.begin_object();
+    w.key("key_hash").string(hashed.hex());
+    w.key("values").begin_array();
+    for (auto const& v : done.values)
+        if (is_valid_utf8(core::as_chars(v))) w.string(core::as_chars(v));
+    w.end_array();
+    w.key("values_b64").begin_array();
+    for (auto const& v : done.values)
+        if (!is_valid_utf8(core::as_chars(v))) w.string(base64_encode(v));
+    w.end_array();
+    w.key("hops").number(done.hops);
+    w.key("elapsed_ms").number(to_ms(done.elapsed));
+    w.key("elapsed_us").number(to_us(done.elapsed));
+    w.end_object();
+    return w.take();
+}
+
+// GET /v1/get?key=K&first=1: one JSON answer as soon as one value is found (the lookup
+// goes on in the node for the rest), or the usual answer when the lookup finds none.
+void get_first(ApiBackend& backend, core::Key const& hashed, std::function<void(ApiResponse)>& respond) {
+    auto answered = std::make_shared<bool>(false);
+    auto reply = std::make_shared<std::function<void(ApiResponse)>>(std::move(respond));
+    auto started = std::chrono::steady_clock::now();
+    backend.get_streaming(
+        hashed,
+        [answered, reply, hashed, started](dht::ValuesFound const& found) {
+            if (*answered || found.values.empty()) return;
+            *answered = true;
+            json::Writer w;
+            w.begin_object();
+            w.key("key_hash").string(hashed.hex());
+            w.key("first").boolean(true);
+            write_value(w, found.values.front());
+            auto const elapsed = std::chrono::steady_clock::now() - started;
+            w.key("elapsed_ms").number(to_ms(std::chrono::duration_cast<core::Duration>(elapsed)));
+            w.key("elapsed_us").number(to_us(elapsed));
+            w.end_object();
+            (*reply)({200, w.take(), nullptr});
+        },
+        [answered, reply, hashed](dht::LookupDone const& done) {
+            if (*answered) return;
+            *answered = true;
+            (*reply)({200, get_answer(hashed, done), nullptr});
+        });
+}
+
+// GET /v1/get?key=K&stream=1: server-sent events, one per value as it is found
+// ({"value": ...} or {"value_b64": ...}), then {"done": true, ...} with the lookup's
+// figures, then the stream ends.
+void get_stream(ApiBackend& backend, core::Key const& hashed, std::function<void(ApiResponse)>& respond) {
+    auto stream = std::make_shared<EventStream>(hashed.hex(), event_stream_bytes_max);
+    auto sequence = std::make_shared<std::uint64_t>(0);
+    auto started = std::chrono::steady_clock::now();
+    respond({200, {}, stream});
+    backend.get_streaming(
+        hashed,
+        [stream, sequence, started](dht::ValuesFound const& found) {
+            for (auto const& v : found.values) {
+                json::Writer w;
+                w.begin_object();
+                write_value(w, v);
+                w.key("elapsed_us").number(to_us(std::chrono::steady_clock::now() - started));
+                w.end_object();
+                stream->push(std::to_string((*sequence)++), w.take());
+            }
+        },
+        [stream, sequence](dht::LookupDone const& done) {
+            json::Writer w;
+            w.begin_object();
+            w.key("done").boolean(true);
+            w.key("values").number(std::uint64_t{done.values.size()});
+            w.key("hops").number(done.hops);
+            w.key("queried").number(std::uint64_t{done.queried});
+            w.key("elapsed_us").number(to_us(done.elapsed));
+            w.end_object();
+            stream->push(std::to_string((*sequence)++), w.take());
+            stream->end();
+        });
 }
 
 void get_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {
     auto key = query_param(request.target, "key");
     if (!key || key->empty()) return respond(error(400, "query parameter \"key\" is required (percent-encoded)"));
     if (key->size() > api_key_max) return respond(error(400, "\"key\" is longer than 4096 bytes"));
+    auto flag = [&](std::string_view name) -> std::optional<bool> {
+        auto v = query_param(request.target, name);
+        if (!v) return false;
+        if (*v == "1" || *v == "true" || v->empty()) return true;
+        if (*v == "0" || *v == "false") return false;
+        return std::nullopt;
+    };
+    auto first = flag("first");
+    auto stream = flag("stream");
+    if (!first || !stream) return respond(error(400, "\"first\" and \"stream\" take 1, true, 0 or false"));
+    if (*first && *stream) return respond(error(400, "give at most one of \"first\" and \"stream\""));
     auto const hashed = core::key_of(*key);
+    if (*first) return get_first(backend, hashed, respond);
+    if (*stream) return get_stream(backend, hashed, respond);
     backend.get(hashed, [respond = std::move(respond), hashed](dht::LookupDone const& done) {
-        json::Writer w;
-        w.begin_object();
-        w.key("key_hash").string(hashed.hex());
-        w.key("values").begin_array();
-        for (auto const& v : done.values)
-            if (is_valid_utf8(core::as_chars(v))) w.string(core::as_chars(v));
-        w.end_array();
-        w.key("values_b64").begin_array();
-        for (auto const& v : done.values)
-            if (!is_valid_utf8(core::as_chars(v))) w.string(base64_encode(v));
-        w.end_array();
-        w.key("hops").number(done.hops);
-        w.key("elapsed_ms").number(to_ms(done.elapsed));
-        w.end_object();
-        respond({200, w.take(), nullptr});
+        respond({200, get_answer(hashed, done), nullptr});
     });
 }
 

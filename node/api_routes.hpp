@@ -3,7 +3,9 @@
 // requests from Beast; tests feed it by hand with a fake ApiBackend. No Asio here.
 // Contract: `respond` is called exactly once per request, either before
 // handle_api_request returns (errors, id, status, peers) or later from the backend's
-// LookupDone callback (put, get, lookup).
+// callbacks (put, get, lookup: at the LookupDone; get with first=1: at the first value
+// found, or the LookupDone when there is none). GET /v1/get?stream=1 answers at once with
+// an event stream: one event per value as it is found, then a summary, then the end.
 #pragma once
 
 #include "core/node_id.hpp"
@@ -106,6 +108,7 @@ using PublishDone = std::function<void(core::Result<PublishInfo, ApiError>)>;
 class ApiBackend {
 public:
     using Done = std::function<void(dht::LookupDone const&)>;
+    using Found = std::function<void(dht::ValuesFound const&)>;
     virtual ~ApiBackend() = default;
     virtual StatusInfo status() const = 0;
     virtual std::vector<PeerRow> peers() const = 0;
@@ -115,6 +118,15 @@ public:
     // Start a DHT operation; `done` runs once, when its LookupDone comes out of the core.
     virtual void put(core::Key const& key, core::Bytes value, core::Duration ttl, Done done) = 0;
     virtual void get(core::Key const& key, Done done) = 0;
+    // A get that hands over values as they are found: `found` runs for each batch of new
+    // values, then `done` once. This default (for backends that cannot stream) hands
+    // over the LookupDone's values just before it.
+    virtual void get_streaming(core::Key const& key, Found found, Done done) {
+        get(key, [found = std::move(found), done = std::move(done)](dht::LookupDone const& d) {
+            if (!d.values.empty()) found(dht::ValuesFound{d.id, d.target, d.values});
+            done(d);
+        });
+    }
     virtual void lookup(core::NodeId const& target, Done done) = 0;
 
     // Pub/sub. Errors carry the HTTP status (400 bad topic, 413 too large, 507 limits).

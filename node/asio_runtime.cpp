@@ -174,6 +174,12 @@ public:
         pending_.emplace(id, std::move(done));
         after_input();
     }
+    void get_streaming(core::Key const& key, Found found, Done done) override {
+        auto id = engine_->get(now(), key);
+        pending_.emplace(id, std::move(done));
+        found_.emplace(id, std::move(found));
+        after_input();
+    }
     void lookup(core::NodeId const& target, Done done) override {
         auto id = engine_->find_node(now(), target);
         pending_.emplace(id, std::move(done));
@@ -306,6 +312,7 @@ private:
     std::set<std::string> warned_unreachable_;
 
     std::unordered_map<dht::LookupId, Done> pending_;
+    std::unordered_map<dht::LookupId, Found> found_;  // streaming gets, until their LookupDone
     bool stopping_ = false;
     // Outputs of the current receive burst waiting for its commit; at most what
     // receive_batch_max datagrams produce.
@@ -789,11 +796,14 @@ void Runtime::on_delivered(pubsub::Delivered const& delivered) {
 void Runtime::on_dht_event(dht::Event const& event) {
     if (auto const* done = std::get_if<dht::LookupDone>(&event)) {
         if (exporter_) exporter_->observe_lookup(*done);
+        found_.erase(done->id);
         if (auto it = pending_.find(done->id); it != pending_.end()) {
             auto callback = std::move(it->second);
             pending_.erase(it);
             callback(*done);
         }
+    } else if (auto const* values = std::get_if<dht::ValuesFound>(&event)) {
+        if (auto it = found_.find(values->id); it != found_.end()) it->second(*values);
     } else if (auto const* reached = std::get_if<dht::BootstrapReached>(&event)) {
         spdlog::info("bootstrap: reached node {} at {}", reached->id.short_hex(), reached->address.to_string());
     }
@@ -932,6 +942,7 @@ void Runtime::shutdown(int signal) {
     resolver_.cancel();
     links_->stop();
     pending_.clear();
+    found_.clear();
     io_.stop();
 }
 

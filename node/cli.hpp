@@ -30,6 +30,7 @@ struct CliCommand {
     RawNodeOptions node;
     ClientOptions client;
     std::string key;    // put, get
+    bool first = false;  // get --first: print the first value found and return
     std::string value;  // put
     std::optional<std::chrono::seconds> ttl;  // put --ttl
     std::string target;                       // lookup: 64 hex digits

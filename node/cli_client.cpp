@@ -217,6 +217,7 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
     }
     case Command::get:
         path = "/v1/get?key=" + percent_encode(command.key);
+        if (command.first) path += "&first=1";
         timeout = lookup_timeout;
         break;
     case Command::lookup:
@@ -294,6 +295,17 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
     }
     case Command::get: {
         std::size_t found = 0;
+        // A --first answer carries the one value as "value" or "value_b64".
+        if (auto const* one = v.find("value"); one && one->is_string()) {
+            if (command.client.json) print_json();
+            else out << one->text << "\n";
+            return 0;
+        }
+        if (auto const* one = v.find("value_b64"); one && one->is_string()) {
+            if (command.client.json) print_json();
+            else if (auto bytes = base64_decode(one->text)) out << core::as_chars(*bytes) << "\n";
+            return 0;
+        }
         if (auto const* values = v.find("values"); values && values->is_array()) found += values->items.size();
         if (auto const* values = v.find("values_b64"); values && values->is_array()) found += values->items.size();
         if (command.client.json) {

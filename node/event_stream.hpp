@@ -26,6 +26,12 @@ public:
     bool push(std::string_view id, std::string_view data);
     // A comment line that keeps proxies and idle clients from timing out.
     void keepalive();
+    // The stream is complete (a get's values are all found): the transport writes what
+    // is queued, then closes.
+    void end() {
+        cut_ = true;
+        if (wake_) wake_();
+    }
 
     // Transport side. `wake` runs after each push (the transport then takes).
     void set_wake(std::function<void()> wake) { wake_ = std::move(wake); }

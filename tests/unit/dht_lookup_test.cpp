@@ -127,3 +127,85 @@ TEST_CASE("lookup: answers pull in closer nodes with hop counts; the shortlist s
     m.add({Contact{self, none, core::Endpoint::v4(1, 1, 1, 1, 1)}}, 1);
     CHECK(m.next_queries().empty());
 }
+
+TEST_CASE("lookup: unresponsive candidates stop counting among the k closest; a late answer is kept", "[unit]") {
+    core::Rng rng(4);
+    NodeId self, target;
+    rng.fill(self.bytes);
+    rng.fill(target.bytes);
+    auto seeds = random_contacts(rng, 8);
+    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    Lookup l(self, target, 3, 3, 0);  // beta = 0: waits for every one of the k that is alive
+    l.add(seeds, 1);
+    auto first = l.next_queries();
+    REQUIRE(first.size() == 3);
+    // The two closest go silent: slow frees their slots at once, and the next are asked.
+    CHECK(l.on_slow(seeds[0].id));
+    CHECK(l.on_slow(seeds[1].id));
+    auto more = l.next_queries();
+    CHECK(more.empty());  // slow candidates still fill the k = 3 window
+    CHECK(l.on_unresponsive(seeds[0].id));
+    CHECK(l.on_unresponsive(seeds[1].id));
+    more = l.next_queries();
+    REQUIRE(more.size() == 2);
+    CHECK(more[0].contact.id == seeds[3].id);
+    CHECK(more[1].contact.id == seeds[4].id);
+    l.on_answer(seeds[2].id, {});
+    l.on_answer(seeds[3].id, {});
+    CHECK_FALSE(l.finished());
+    l.on_answer(seeds[4].id, {});
+    CHECK(l.finished());  // never waited for the two silent ones
+    auto closest = l.closest_answered();
+    REQUIRE(closest.size() == 3);
+    CHECK(closest[0].id == seeds[2].id);
+    // A late answer from an unresponsive candidate still counts, closest first.
+    CHECK(l.on_answer(seeds[0].id, {}));
+    closest = l.closest_answered();
+    REQUIRE(closest.size() == 3);
+    CHECK(closest[0].id == seeds[0].id);
+    CHECK(l.finished());
+    // A failure learned elsewhere about a candidate never asked skips it; unknown ids change nothing.
+    Lookup m(self, target, 3, 3);
+    m.add(seeds, 1);
+    CHECK(m.on_failure(seeds[0].id));
+    CHECK_FALSE(m.on_slow(seeds[0].id));
+    auto q = m.next_queries();
+    REQUIRE(q.size() == 3);
+    CHECK(q[0].contact.id == seeds[1].id);
+}
+
+TEST_CASE("lookup: suspects are skipped, and asked only when the lookup runs short", "[unit]") {
+    core::Rng rng(5);
+    NodeId self, target;
+    rng.fill(self.bytes);
+    rng.fill(target.bytes);
+    auto seeds = random_contacts(rng, 6);
+    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    auto suspect = [&](NodeId const& id) { return id == seeds[0].id || id == seeds[1].id; };
+    {
+        Lookup l(self, target, 3, 3);
+        l.add(seeds, 1, suspect);
+        auto q = l.next_queries();
+        REQUIRE(q.size() == 3);
+        CHECK(q[0].contact.id == seeds[2].id);
+        for (auto const& c : q) l.on_answer(c.contact.id, {});
+        CHECK(l.finished());
+        CHECK(l.queried() == 3);
+        CHECK(l.candidate(seeds[0].id)->state == Lookup::State::skipped);
+    }
+    {
+        // Only three candidates, two of them suspect: the one left answers, then the
+        // suspects are asked after all.
+        Lookup l(self, target, 3, 3);
+        l.add({seeds[0], seeds[1], seeds[2]}, 1, suspect);
+        auto q = l.next_queries();
+        REQUIRE(q.size() == 1);
+        l.on_answer(q[0].contact.id, {});
+        CHECK_FALSE(l.finished());
+        q = l.next_queries();
+        REQUIRE(q.size() == 2);
+        for (auto const& c : q) l.on_unresponsive(c.contact.id);
+        CHECK(l.finished());
+        CHECK(l.closest_answered().size() == 1);
+    }
+}

@@ -127,12 +127,23 @@ TEST_CASE("routing table: closest() is sorted by XOR distance and puts stale ent
     REQUIRE(got.size() == 10);
     std::sort(all.begin(), all.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
     for (std::size_t i = 0; i < 10; ++i) CHECK(got[i].id == all[i].id);
-    // Two failures make the closest entry stale: it moves behind the healthy ones.
-    table.on_failure(all[0].id);
-    table.on_failure(all[0].id);
-    auto after = table.closest(target, all.size());
+    // Two failures make the closest entry stale: it moves behind the healthy ones (in a
+    // table with no replacement waiting: with one, it would be replaced).
+    RoutingTable plain(self, 20, 2, true);
+    for (std::size_t i = 0; i < all.size(); ++i) plain.observe(all[i], Instant{} + std::chrono::milliseconds(i));
+    plain.on_failure(all[0].id);
+    plain.on_failure(all[0].id);
+    auto after = plain.closest(target, all.size());
     CHECK(after.front().id == all[1].id);
     CHECK(after.back().id == all[0].id);
+    // In the first table, where newcomers found the bucket full, they wait as
+    // replacements: the entry gives way.
+    REQUIRE(table.bucket_size(table.prefix_len_of(all[0].id)) == 20);
+    table.on_failure(all[0].id);
+    CHECK(table.on_failure(all[0].id));
+    CHECK_FALSE(table.contains(all[0].id));
+    CHECK(table.size() == all.size());
+    CHECK(table.check_invariants());
     // Self is never added.
     core::PublicKey none;
     CHECK(table.observe(Contact{self, none, core::Endpoint::v4(1, 1, 1, 1, 1)}, Instant{}).outcome ==
@@ -175,4 +186,46 @@ TEST_CASE("routing table: closest() agrees with a brute-force sort for many targ
         REQUIRE(got.size() == expected.size());
         for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i].id == expected[i].contact.id);
     }
+}
+
+TEST_CASE("routing table: an entry failing twice in a row gives way to a waiting replacement", "[unit]") {
+    core::Rng rng(9);
+    NodeId self;
+    rng.fill(self.bytes);
+    RoutingTable table(self, 2, 2, false);
+    // Three contacts in the far bucket (prefix 0): two fit, the third waits.
+    std::vector<Contact> far;
+    for (int i = 0; far.size() < 3 && i < 1000; ++i) {
+        core::PublicKey pk;
+        rng.fill(pk.bytes);
+        auto c = Contact::make(pk, core::Endpoint::v4(10, 0, static_cast<std::uint8_t>(i), 1, 4000));
+        if (table.prefix_len_of(c.id) == 0) far.push_back(c);
+    }
+    REQUIRE(far.size() == 3);
+    core::Instant t{};
+    CHECK(table.observe(far[0], t).outcome == RoutingTable::Outcome::added);
+    CHECK(table.observe(far[1], t).outcome == RoutingTable::Outcome::added);
+    auto r = table.observe(far[2], t);
+    CHECK(r.outcome == RoutingTable::Outcome::pending);
+    REQUIRE(r.ping_oldest);
+    // The oldest answers its ping: it stays, and the newcomer stays a replacement.
+    table.observe(far[0], t + 1s);
+    CHECK_FALSE(table.contains(far[2].id));
+    // far[1] fails once: the caller is asked to verify it (an eviction ping)...
+    CHECK_FALSE(table.on_failure(far[1].id));
+    auto verify = table.verify_after_failure(far[1].id);
+    REQUIRE(verify);
+    CHECK(verify->id == far[1].id);
+    CHECK_FALSE(table.verify_after_failure(far[1].id));  // one ping at a time
+    // ...which fails: the replacement takes its place.
+    CHECK(table.on_failure(far[1].id));
+    CHECK_FALSE(table.contains(far[1].id));
+    CHECK(table.contains(far[2].id));
+    CHECK(table.size() == 2);
+    CHECK(table.check_invariants());
+    // No replacement left: a failing entry stays until remove_failures.
+    CHECK_FALSE(table.verify_after_failure(far[0].id));
+    for (unsigned i = 1; i < RoutingTable::remove_failures; ++i) CHECK_FALSE(table.on_failure(far[0].id));
+    CHECK(table.on_failure(far[0].id));
+    CHECK_FALSE(table.contains(far[0].id));
 }

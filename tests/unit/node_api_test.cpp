@@ -42,6 +42,11 @@ struct FakeBackend final : ApiBackend {
         get_key = key;
         pending = std::move(done);
     }
+    void get_streaming(core::Key const& key, Found f, Done done) override {
+        get_key = key;
+        found = std::move(f);
+        pending = std::move(done);
+    }
     void lookup(core::NodeId const& target, Done done) override {
         lookup_target = target;
         pending = std::move(done);
@@ -75,6 +80,7 @@ struct FakeBackend final : ApiBackend {
     core::Bytes put_value;
     core::Duration put_ttl{};
     Done pending;
+    Found found;
 };
 
 ApiRequest request(std::string method, std::string target, std::string body = {}) {
@@ -257,6 +263,50 @@ TEST_CASE("api: get splits UTF-8 and binary values", "[unit]") {
     CHECK(call(b, request("GET", "/v1/get")).response->status == 400);
     CHECK(call(b, request("GET", "/v1/get?key=")).response->status == 400);
     CHECK(call(b, request("GET", "/v1/get?key=%zz")).response->status == 400);
+}
+
+TEST_CASE("api: get with first=1 answers at the first value; stream=1 streams every value, then a summary", "[unit]") {
+    FakeBackend b;
+    Answer a;
+    call(b, request("GET", "/v1/get?key=k&first=1"), &a);
+    CHECK(b.get_key == core::key_of("k"));
+    CHECK(a.calls == 0);
+    REQUIRE(b.found);
+    b.found(dht::ValuesFound{1, b.get_key, {core::to_bytes("early")}});
+    REQUIRE(a.calls == 1);
+    CHECK(a.json().find("value")->text == "early");
+    b.found(dht::ValuesFound{1, b.get_key, {core::Bytes{std::byte{0xff}}}});
+    dht::LookupDone done;
+    done.values = {core::to_bytes("early"), core::Bytes{std::byte{0xff}}};
+    b.pending(done);
+    CHECK(a.calls == 1);  // answered once
+    // Nothing found: the usual answer, with no values.
+    Answer none;
+    call(b, request("GET", "/v1/get?key=k&first=1"), &none);
+    b.pending(dht::LookupDone{});
+    REQUIRE(none.calls == 1);
+    CHECK(none.json().find("values")->items.empty());
+    CHECK(none.json().find("value") == nullptr);
+
+    Answer st;
+    call(b, request("GET", "/v1/get?key=k&stream=1"), &st);
+    REQUIRE(st.calls == 1);
+    REQUIRE(st.response->stream);
+    b.found(dht::ValuesFound{2, b.get_key, {core::to_bytes("one"), core::Bytes{std::byte{0xff}}}});
+    auto text = st.response->stream->take();
+    CHECK(text.find("\"value\":\"one\"") != std::string::npos);
+    CHECK(text.find("\"value_b64\":\"/w==\"") != std::string::npos);
+    CHECK_FALSE(st.response->stream->cut());
+    dht::LookupDone two;
+    two.values = {core::to_bytes("one"), core::Bytes{std::byte{0xff}}};
+    b.pending(two);
+    text = st.response->stream->take();
+    CHECK(text.find("\"done\":true") != std::string::npos);
+    CHECK(text.find("\"values\":2") != std::string::npos);
+    CHECK(st.response->stream->cut());  // the transport closes after the summary
+
+    CHECK(call(b, request("GET", "/v1/get?key=k&first=1&stream=1")).response->status == 400);
+    CHECK(call(b, request("GET", "/v1/get?key=k&first=maybe")).response->status == 400);
 }
 
 TEST_CASE("api: lookup takes a 64-digit hex id", "[unit]") {
