@@ -95,6 +95,10 @@ struct CatchupState {
     std::map<NodeId, ServeSession> serving;              // one per peer
     std::map<NodeId, ServeBucket> buckets;
     std::map<TopicKey, core::Instant> next_anti_entropy;
+    // Early anti-entropy runs left after a catch-up: the peers of the first pass may have
+    // been away too (nodes often come back together), so a few quick runs with other
+    // peers follow before the steady interval.
+    std::map<TopicKey, std::size_t> followups;
     std::uint32_t next_number = 1;                       // sessions and requests share it
 };
 

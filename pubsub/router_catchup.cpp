@@ -10,7 +10,10 @@
 //                           the store within a byte bucket per peer.
 // Fetched messages are validated like live ones (§3: decode, topic, duplicate, timestamp,
 // signature, validator), stored and delivered once, marked caught_up, in ascending
-// (ts_ms, id) order per reply; they are not relayed (every subscriber catches up itself).
+// (ts_ms, id) order per reply; one still younger than seen_ttl is relayed to the mesh like
+// a live one (a healed partition's other side lacks it too), older ones are not.
+// Each anti-entropy run also explores: fresh provider records and a dial to one unlinked
+// candidate, so a mesh split by a partition grows links across the old cut.
 // Not the reconciliation algorithm (reconcile.cpp) and not the store (message_store.hpp).
 #include "core/assert.hpp"
 #include "pubsub/envelope.hpp"
@@ -30,6 +33,10 @@ constexpr core::Duration in_flight_margin = 20s;
 // waits for anti-entropy.
 constexpr core::Duration plan_retry = 2s;
 constexpr std::size_t plan_attempts_max = 30;
+// After a catch-up pass: this many anti-entropy runs this far apart (jittered), each with
+// a random topic peer, before the steady interval.
+constexpr std::size_t followups_after_catchup = 3;
+constexpr core::Duration followup_interval = 20s;
 
 std::size_t reply_bytes(Fetched const& f) {
     std::size_t n = 16;
@@ -84,6 +91,7 @@ void Router::Impl::forget_catchup(TopicKey const& key) {
     catchup.plans.erase(key);
     catchup.budgets.erase(key);
     catchup.next_anti_entropy.erase(key);
+    catchup.followups.erase(key);
     std::vector<std::uint32_t> ended;
     for (auto const& [n, s] : catchup.sessions)
         if (s.topic == key) ended.push_back(n);
@@ -137,6 +145,8 @@ void Router::Impl::run_plans(core::Instant now) {
         catchup.budgets[key] = {};
         for (auto const& id : chosen) start_session(now, key, id, plan.from_ms, now_ms + 1, false);
         if (plan.history_from_ms < plan.from_ms) start_history(now, key, chosen.front(), plan.history_from_ms, plan.from_ms, std::nullopt);
+        catchup.followups[key] = followups_after_catchup;
+        catchup.next_anti_entropy[key] = now + jittered(followup_interval);
         it = catchup.plans.erase(it);
     }
 }
@@ -147,17 +157,49 @@ void Router::Impl::run_anti_entropy(core::Instant now) {
     std::int64_t const now_ms = wall_ms(now);
     for (auto& [key, due] : catchup.next_anti_entropy) {
         if (now < due) continue;
-        due = now + jittered(cc.anti_entropy_interval);
+        auto& followups = catchup.followups[key];
+        due = now + jittered(followups > 0 ? followup_interval : cc.anti_entropy_interval);
+        if (followups > 0) --followups;
         if (catchup.plans.contains(key) || topic_in_sync(key)) continue;
-        auto t = topics.find(key);
-        if (t == topics.end() || t->second.mesh.empty()) continue;
-        std::vector<NodeId> mesh(t->second.mesh.begin(), t->second.mesh.end());
-        NodeId const peer_id = mesh[rng.uniform(mesh.size())];
+        explore(now, key);
+        // Any topic peer, not only the mesh: after a partition heals each side may keep
+        // its own full mesh, and only links across the old cut bring the other side's
+        // messages.
+        auto chosen = catchup_peers(now, key, {}, SIZE_MAX);
+        if (chosen.empty()) continue;
+        NodeId const peer_id = chosen[rng.uniform(chosen.size())];
         ++stats.anti_entropy_runs;
         catchup.budgets[key] = {};
         std::int64_t const to = now_ms - to_ms(in_flight_margin);
         start_session(now, key, peer_id, to - to_ms(cc.anti_entropy_window), to, true);
     }
+}
+
+// Widens the node's view of a topic at each anti-entropy run: asks for fresh provider
+// records and dials one known candidate it has no link to. Without this a mesh that split
+// (a partition that healed) stays split: every node already knows enough peers on its
+// side, so none looks further.
+void Router::Impl::explore(core::Instant now, TopicKey const& key) {
+    emit(NeedPeers{key});
+    ++stats.need_peers;
+    auto c = candidates.find(key);
+    if (c == candidates.end()) return;
+    if (dials_in_flight >= config.dials_in_flight_max || peers.size() + dials_in_flight >= config.links_max) return;
+    std::vector<Candidate const*> unlinked;
+    for (auto const& cand : c->second) {
+        if (peers.contains(cand.peer.id) || cand.peer.id == self.id || cand.peer.addrs.empty()) continue;
+        auto d = dials.find(cand.peer.id);
+        if (d != dials.end() && (d->second.in_flight || now < d->second.retry_after)) continue;
+        unlinked.push_back(&cand);
+    }
+    if (unlinked.empty()) return;
+    auto const& pick = *unlinked[rng.uniform(unlinked.size())];
+    auto& d = dials[pick.peer.id];
+    d.in_flight = true;
+    d.started = now;
+    ++dials_in_flight;
+    ++stats.dials;
+    emit(Dial{pick.peer});
 }
 
 bool Router::Impl::topic_in_sync(TopicKey const& key) const {
@@ -417,8 +459,23 @@ std::optional<MessageId> Router::Impl::accept_caught_up(core::Instant now, PeerS
     }
     if (store.put(message) == StoreStatus::full) ++stats.drop(DropReason::store_full);
     ++stats.catchup_messages;
+    // Still fresh (younger than the seen-cache TTL, as live relaying requires): the mesh
+    // may lack it too (a healed partition), so it goes on as a live message would.
+    if (message.ts_ms >= now_ms - to_ms(config.seen_ttl)) relay_caught_up(now, p, t->second, message);
     deliver(topic, std::move(message), true);
     return id;
+}
+
+void Router::Impl::relay_caught_up(core::Instant now, PeerState const& from, TopicState const& topic,
+                                   Message const& message) {
+    mcache.put(message.id, message.topic, message.encoded);
+    for (auto const& mesh_peer : topic.mesh) {
+        if (mesh_peer == from.id) continue;
+        auto& target = *peer(mesh_peer);
+        if (auto h = target.has.find(message.id); h != target.has.end() && h->second > now) continue;
+        out(target.link, links::Priority::forward).messages.push_back(message.encoded);
+        ++stats.forwarded;
+    }
 }
 
 // --- Responder. -----------------------------------------------------------------------

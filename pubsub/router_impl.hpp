@@ -155,6 +155,8 @@ struct Router::Impl {
     void run_plans(core::Instant now);
     void run_anti_entropy(core::Instant now);
     bool topic_in_sync(TopicKey const& key) const;
+    void explore(core::Instant now, TopicKey const& key);
+    void relay_caught_up(core::Instant now, PeerState const& from, TopicState const& topic, Message const& message);
     void start_session(core::Instant now, TopicKey const& key, NodeId const& peer, std::int64_t from_ms,
                        std::int64_t to_ms, bool anti_entropy);
     void send_sync(PeerState& peer, Sync sync);
