@@ -60,8 +60,6 @@ void PubsubWorkload::schedule_offline(std::vector<NodeIndex> const& chosen, core
                 options_.offline_start + options_.offline_length <= 1.0);
     auto const count = std::min(chosen.size(), static_cast<std::size_t>(std::llround(
                                                    options_.offline * static_cast<double>(chosen.size()))));
-    // A partial Fisher-Yates shuffle: `count` distinct subscribers, topics mixed.
-    auto pool = chosen;
     auto at_fraction = [&](double f) {
         return first + core::Duration{static_cast<std::int64_t>(f * static_cast<double>(span.count()))};
     };
@@ -69,6 +67,8 @@ void PubsubWorkload::schedule_offline(std::vector<NodeIndex> const& chosen, core
     auto const back = at_fraction(options_.offline_start + options_.offline_length);
     auto const spread = static_cast<std::uint64_t>(std::max<std::int64_t>(options_.offline_spread.count(), 1));
     offline_chosen_ = count;
+    // A partial Fisher-Yates shuffle: `count` distinct subscribers, topics mixed.
+    auto pool = chosen;
     for (std::size_t k = 0; k < count; ++k) {
         auto j = k + static_cast<std::size_t>(rng_.uniform(pool.size() - k));
         std::swap(pool[k], pool[j]);
@@ -185,6 +185,12 @@ void PubsubWorkload::on_down(NodeIndex node) {
     }
 }
 
+bool PubsubWorkload::counted(Subscriber const& s) {
+    // Down at the end of a run cut short, before its planned return: no clean absence.
+    bool const still_away = s.down_at != core::Instant::max() && s.back_at == core::Instant::max();
+    return s.whole_run && !still_away && s.subscribed_at != core::Instant::max();
+}
+
 void PubsubWorkload::on_up(NodeIndex node) {
     if (subscribers_.contains(node)) subscribe(node);
 }
@@ -195,7 +201,7 @@ PubsubSummary PubsubWorkload::summarise() const {
     std::vector<double> latencies, warm, cold;
     r.subscribers = subscribers_.size();
     for (auto const& [n, s] : subscribers_) {
-        if (!s.whole_run || s.subscribed_at == core::Instant::max()) continue;
+        if (!counted(s)) continue;
         if (s.back_at != core::Instant::max()) ++r.subscribers_offline;
         else ++r.subscribers_whole_run;
     }
@@ -208,7 +214,7 @@ PubsubSummary PubsubWorkload::summarise() const {
             continue;
         }
         for (auto const& [n, s] : subscribers_) {
-            if (!s.whole_run || s.topic != p.topic || s.subscribed_at > p.at) continue;
+            if (!counted(s) || s.topic != p.topic || s.subscribed_at > p.at) continue;
             ++r.expected_deliveries;
             auto const key = key_of(n, m);
             auto lat = latency_of_.find(key);
@@ -267,7 +273,7 @@ void PubsubWorkload::summarise_catchup(PubsubSummary& r) const {
     std::sort(nodes.begin(), nodes.end());
     for (auto n : nodes) {
         auto const& s = subscribers_.at(n);
-        if (!s.whole_run || s.back_at == core::Instant::max()) continue;
+        if (!counted(s) || s.back_at == core::Instant::max()) continue;
         ++c.offline_subscribers;
         std::size_t missed = 0, recovered = 0;
         double last_s = 0;  // the last missed message's arrival, after the return
@@ -305,7 +311,7 @@ void PubsubWorkload::summarise_catchup(PubsubSummary& r) const {
         auto const m = static_cast<std::size_t>(key & 0xffffffffU);
         auto const& s = subscribers_.at(n);
         auto const& p = published_[m];
-        if (!s.whole_run || p.abandoned || s.subscribed_at > p.at) continue;
+        if (!counted(s) || p.abandoned || s.subscribed_at > p.at) continue;
         ++c.partition_cut;
         auto lat = latency_of_.find(key);
         if (lat == latency_of_.end()) continue;

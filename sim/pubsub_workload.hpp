@@ -174,6 +174,9 @@ private:
     void go_offline(NodeIndex node);
     void come_back(NodeIndex node);
     void summarise_catchup(PubsubSummary& r) const;
+    // Whether the subscriber's deliveries are expected: up all run apart from a complete
+    // planned absence, and subscribed.
+    static bool counted(Subscriber const& s);
     static std::uint64_t key_of(NodeIndex node, std::size_t m) { return (static_cast<std::uint64_t>(node) << 32) | m; }
 
     Simulator& sim_;
