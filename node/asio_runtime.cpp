@@ -769,13 +769,14 @@ void Runtime::update_metrics() {
         exporter_->update_pubsub(pubsub_snapshot(*engine_));
         auto scores = engine_->pubsub().peer_scores(t);
         exporter_->observe_peer_scores(scores);
+        metrics::StoreSnapshot st;
+        add_catchup(*engine_, st);
         if (auto* mem = dynamic_cast<pubsub::MemoryMessageStore const*>(messages_.get())) {
-            metrics::StoreSnapshot st;
             st.messages = mem->message_count();
             st.bytes = mem->bytes();
             st.capacity_bytes = message_store_bytes_max;
-            exporter_->update_store(st);
         }
+        exporter_->update_store(st);
         if (lan_) exporter_->update_lan(lan_->counts());
     }
     log_commit_failures();

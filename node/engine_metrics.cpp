@@ -21,7 +21,29 @@ std::optional<metrics::LinkDropReason> drop_reason(LinkEnd e) {
     }
 }
 
+metrics::SyncOutcome sync_outcome(pubsub::SyncOutcome o) {
+    using M = metrics::SyncOutcome;
+    switch (o) {
+        case pubsub::SyncOutcome::complete: return M::ok;
+        case pubsub::SyncOutcome::partial: return M::budget;
+        case pubsub::SyncOutcome::busy:
+        case pubsub::SyncOutcome::refused: return M::refused;
+        default: return M::failed;
+    }
+}
+
 }  // namespace
+
+void add_catchup(Engine const& engine, metrics::StoreSnapshot& s) {
+    auto const& ps = engine.pubsub().stats();
+    s.catchup_messages = ps.catchup_messages;
+    for (std::size_t o = 0; o < pubsub::sync_outcome_count; ++o) {
+        auto const outcome = static_cast<pubsub::SyncOutcome>(o);
+        // Sessions this node answered are the peers' to count.
+        if (outcome == pubsub::SyncOutcome::served) continue;
+        s.sync_count(sync_outcome(outcome)) += ps.sync_sessions[o];
+    }
+}
 
 metrics::PubsubSnapshot pubsub_snapshot(Engine const& engine) {
     metrics::PubsubSnapshot s;

@@ -9,5 +9,7 @@
 namespace node {
 
 metrics::PubsubSnapshot pubsub_snapshot(Engine const& engine);
+// The catch-up counters of metrics::StoreSnapshot (the store's gauges are the host's).
+void add_catchup(Engine const& engine, metrics::StoreSnapshot& snapshot);
 
 }  // namespace node

@@ -72,7 +72,9 @@ struct CatchupConfig {
     // Catch-up waits this long after subscribing for the mesh to form (live traffic first).
     core::Duration start_delay = 1s;
     std::size_t peers = 2;                 // topic peers reconciled with per catch-up
-    std::size_t rounds_max = 20;           // reconciliation round trips per session
+    // Reconciliation round trips per session: ~3 for a few differences; a large one is
+    // carried 64 KiB a message (20,000 missing ids take ~22 rounds).
+    std::size_t rounds_max = 64;
     core::Duration session_timeout = 10s;  // a silent peer is given up (its ids go to the other)
     std::size_t fetch_ids_max = 256;       // ids per FETCH
     std::size_t fetches_in_flight = 2;     // per session

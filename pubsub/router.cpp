@@ -66,18 +66,19 @@ void Router::Impl::remove_peer(core::Instant now, NodeId const& id) {
         if (topic.mesh.erase(id)) scores.on_prune(id, key);
     }
     for (auto& [key, f] : fanout) f.peers.erase(id);
+    catchup_peer_gone(now, id);
     // Outbox entries for its links would go nowhere.
     std::erase_if(outbox, [&](auto const& entry) { return entry.first.first == it->second.link; });
     scores.on_disconnected(now, id);
     peers.erase(it);
 }
 
-void Router::Impl::deliver(TopicKey const& key, Message message) {
+void Router::Impl::deliver(TopicKey const& key, Message message, bool caught_up) {
     auto it = topics.find(key);
     CORE_ASSERT(it != topics.end());
     ++it->second.delivered;
     ++stats.delivered;
-    emit(Delivered{it->second.name, std::move(message)});
+    emit(Delivered{it->second.name, std::move(message), caught_up});
 }
 
 // Sends the pending own publishes of `topic` to a peer that just showed up in it.
@@ -260,6 +261,8 @@ core::Result<void, PublishError> Router::subscribe(core::Instant now, std::strin
     m.fill_mesh(now, key, topic, m.config.d, false);
     m.need_peers(now, key, topic.need);
     m.maybe_dial(now);
+    // Then what was missed while away (or before joining), once live traffic flows.
+    m.plan_catchup(now, key);
     return {};
 }
 
@@ -275,6 +278,7 @@ void Router::unsubscribe(core::Instant now, std::string_view name) {
     }
     for (auto const& [id, p] : m.peers) m.out(p.link, links::Priority::control).subscriptions.push_back(SubOpt{key, false});
     m.topics.erase(it);
+    m.forget_catchup(key);
     m.emit(Withdraw{key});
 }
 

@@ -28,6 +28,7 @@ void Router::Impl::heartbeat(core::Instant now) {
     for (auto& [key, topic] : topics) need_peers(now, key, topic.need);
     for (auto& [key, f] : fanout) need_peers(now, key, f.need);
     maybe_dial(now);
+    catchup_tick(now);
 #if defined(CORE_EXPENSIVE_ASSERTS)
     check_invariants();
     for (auto const& [key, topic] : topics) CORE_ASSERT(topic.mesh.size() <= config.d_hi);

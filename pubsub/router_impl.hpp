@@ -5,12 +5,15 @@
 //                        IHAVE/IWANT/IDONTWANT
 //   router_mesh.cpp      GRAFT/PRUNE in and out, backoff, PX, mesh repair, fanout
 //   router_heartbeat.cpp the heartbeat: gossip emission, expiries, NeedPeers, dialing
+//   router_catchup.cpp   catch-up and anti-entropy: SYNC/FETCH/HISTORY, both roles
+//                        (state in catchup_state.hpp)
 //   rpc_split.cpp        one outgoing Rpc cut into frames within the wire bounds
 // Invariants (checked in test builds by check_invariants): every mesh peer is connected and
 // subscribed to the topic; mesh sizes never exceed d_hi after a heartbeat; links_ and
 // peers_ agree.
 #pragma once
 
+#include "pubsub/catchup_state.hpp"
 #include "pubsub/mcache.hpp"
 #include "pubsub/router.hpp"
 #include "pubsub/score.hpp"
@@ -96,7 +99,7 @@ struct Router::Impl {
     double score(core::Instant now, NodeId const& id) const { return scores.score(now, id); }
     std::int64_t wall_ms(core::Instant now) const { return wall.to_unix_ms(now); }
     void remove_peer(core::Instant now, NodeId const& id);
-    void deliver(TopicKey const& key, Message message);
+    void deliver(TopicKey const& key, Message message, bool caught_up = false);
     void send_pending_to(core::Instant now, TopicKey const& topic, PeerState& peer);
     void queue_pending(core::Instant now, Message const& message, std::vector<NodeId> const& sent_to);
     void check_invariants() const;
@@ -135,6 +138,39 @@ struct Router::Impl {
     void need_peers(core::Instant now, TopicKey const& topic, NeedPeersState& need);
     void maybe_dial(core::Instant now);
 
+    // router_catchup.cpp
+    reconcile::Limits reconcile_limits() const;
+    std::uint32_t next_catchup_number();
+    core::Duration jittered(core::Duration d);
+    void plan_catchup(core::Instant now, TopicKey const& key);
+    void forget_catchup(TopicKey const& key);
+    std::vector<NodeId> catchup_peers(core::Instant now, TopicKey const& key, std::set<NodeId> const& exclude,
+                                      std::size_t want);
+    void run_plans(core::Instant now);
+    void run_anti_entropy(core::Instant now);
+    bool topic_in_sync(TopicKey const& key) const;
+    void start_session(core::Instant now, TopicKey const& key, NodeId const& peer, std::int64_t from_ms,
+                       std::int64_t to_ms, bool anti_entropy);
+    void send_sync(PeerState& peer, Sync sync);
+    void end_session(std::uint32_t number, SyncOutcome outcome);
+    void fail_session(core::Instant now, std::uint32_t number);
+    void retry_plan(core::Instant now, SyncSession const& session);
+    void on_sync(core::Instant now, PeerState& peer, Sync& sync);
+    void pump_fetches(core::Instant now, std::uint32_t number);
+    void start_history(core::Instant now, TopicKey const& key, NodeId const& peer, std::int64_t from_ms,
+                       std::int64_t to_ms, std::optional<StoreCursor> after);
+    void on_fetched(core::Instant now, PeerState& peer, Fetched& reply);
+    void on_history_page(core::Instant now, PeerState& peer, HistoryPaging paging, Fetched& reply);
+    std::optional<MessageId> accept_caught_up(core::Instant now, PeerState& peer, TopicKey const& topic,
+                                              core::Bytes encoded,
+                                              std::unordered_set<MessageId, core::NodeIdHash> const* wanted);
+    bool take_serve_budget(core::Instant now, NodeId const& peer, std::size_t bytes);
+    void serve_sync(core::Instant now, PeerState& peer, Sync const& sync);
+    void on_fetch(core::Instant now, PeerState& peer, Fetch const& fetch);
+    void send_fetched(PeerState& peer, Fetched reply);
+    void catchup_tick(core::Instant now);
+    void catchup_peer_gone(core::Instant now, NodeId const& id);
+
     Config config;
     core::Identity const& self;
     MessageStore& store;
@@ -159,6 +195,7 @@ struct Router::Impl {
     std::deque<Pending> pending;
     std::size_t pending_bytes = 0;
     std::map<TopicKey, std::vector<Candidate>> candidates;
+    CatchupState catchup;
     std::map<NodeId, DialState> dials;
     std::size_t dials_in_flight = 0;
 

@@ -27,6 +27,9 @@ void Router::Impl::on_rpc(core::Instant now, PeerState& p, Rpc rpc) {
     for (auto const& pr : rpc.prune) on_prune(now, p, pr);
     for (auto const& ih : rpc.ihave) on_ihave(now, p, ih);
     for (auto const& iw : rpc.iwant) on_iwant(now, p, iw);
+    for (auto& sy : rpc.sync) on_sync(now, p, sy);
+    for (auto const& f : rpc.fetch) on_fetch(now, p, f);
+    for (auto& f : rpc.fetched) on_fetched(now, p, f);
 }
 
 void Router::Impl::on_subscription(core::Instant now, PeerState& p, SubOpt const& sub) {

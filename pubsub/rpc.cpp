@@ -2,7 +2,8 @@
 // "Pub/sub", is the byte-level reference and changes with this file). Not the envelope
 // parser (the messages stay opaque bytes here) and not the link framing.
 //
-// Layout: [version, subscriptions, messages, graft, prune, ihave, iwant, idontwant], every
+// Layout: [version, subscriptions, messages, graft, prune, ihave, iwant, idontwant, sync,
+// fetch, fetched], every
 // field always present (an empty array when unused), so one Rpc has exactly one encoding.
 // Every count is checked against RpcLimits by the Reader before anything is reserved.
 #include "pubsub/rpc.hpp"
@@ -19,12 +20,12 @@ using core::DecodeError;
 
 bool Rpc::empty() const {
     return subscriptions.empty() && messages.empty() && graft.empty() && prune.empty() && ihave.empty() &&
-           iwant.empty() && idontwant.empty();
+           iwant.empty() && idontwant.empty() && sync.empty() && fetch.empty() && fetched.empty();
 }
 
 namespace {
 
-constexpr std::uint32_t rpc_field_count = 8;
+constexpr std::uint32_t rpc_field_count = 11;
 
 // A count the encoder writes: msgpack arrays hold at most 2^32 - 1 elements.
 std::uint32_t count_of(std::size_t n) {
@@ -89,6 +90,51 @@ void encode_control(core::Writer& w, Rpc const& rpc) {
 
     w.array(count_of(rpc.idontwant.size()));
     for (auto const& x : rpc.idontwant) encode_ids(w, x.ids);
+}
+
+// Timestamps travel as unsigned integers; before 1970 is clamped to 0.
+void encode_ts(core::Writer& w, std::int64_t ts_ms) { w.uint(static_cast<std::uint64_t>(std::max<std::int64_t>(ts_ms, 0))); }
+
+void encode_cursor(core::Writer& w, std::optional<StoreCursor> const& c) {
+    if (!c) {
+        w.array(0);
+        return;
+    }
+    w.array(2);
+    encode_ts(w, c->ts_ms);
+    encode_id(w, c->id);
+}
+
+void encode_catchup(core::Writer& w, Rpc const& rpc) {
+    w.array(count_of(rpc.sync.size()));
+    for (auto const& s : rpc.sync) {
+        w.array(6);
+        w.uint(s.session);
+        w.uint(static_cast<std::uint8_t>(s.kind));
+        encode_id(w, s.topic);
+        encode_ts(w, s.from_ms);
+        encode_ts(w, s.to_ms);
+        w.bin(s.body);
+    }
+    w.array(count_of(rpc.fetch.size()));
+    for (auto const& f : rpc.fetch) {
+        w.array(7);
+        w.uint(f.request);
+        encode_id(w, f.topic);
+        encode_ids(w, f.ids);
+        encode_ts(w, f.from_ms);
+        encode_ts(w, f.to_ms);
+        encode_cursor(w, f.after);
+        w.uint(f.limit);
+    }
+    w.array(count_of(rpc.fetched.size()));
+    for (auto const& f : rpc.fetched) {
+        w.array(3);
+        w.uint(f.request);
+        w.array(count_of(f.messages.size()));
+        for (auto const& m : f.messages) w.bin(m);
+        encode_cursor(w, f.next);
+    }
 }
 
 // --- Decoding. Each helper reads one element; on error the Reader holds the reason. ---
@@ -218,6 +264,84 @@ void decode_id_lists(core::Reader& r, std::size_t entries_max, std::size_t ids_m
     }
 }
 
+std::int64_t decode_ts(core::Reader& r) {
+    auto v = r.uint(static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+    return v ? static_cast<std::int64_t>(*v) : 0;
+}
+
+std::uint32_t decode_u32(core::Reader& r) {
+    auto v = r.uint(std::numeric_limits<std::uint32_t>::max());
+    return v ? static_cast<std::uint32_t>(*v) : 0;
+}
+
+std::optional<StoreCursor> decode_cursor(core::Reader& r) {
+    auto n = r.array(2);
+    if (!n || *n == 0) return std::nullopt;
+    if (*n != 2) {
+        r.fail(DecodeError::bad_value);
+        return std::nullopt;
+    }
+    StoreCursor c;
+    c.ts_ms = decode_ts(r);
+    if (auto id = decode_id(r)) c.id = *id;
+    return c;
+}
+
+void decode_sync(core::Reader& r, RpcLimits const& limits, std::vector<Sync>& out) {
+    auto n = r.array(bound(limits.sync_max));
+    if (!n) return;
+    out.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && tuple(r, 6); ++i) {
+        Sync s;
+        s.session = decode_u32(r);
+        if (auto kind = r.uint(sync_kind_max)) s.kind = static_cast<SyncKind>(*kind);
+        if (auto topic = decode_id(r)) s.topic = *topic;
+        s.from_ms = decode_ts(r);
+        s.to_ms = decode_ts(r);
+        if (auto body = r.bin(limits.sync_body_max)) s.body.assign(body->begin(), body->end());
+        if (r.ok()) out.push_back(std::move(s));
+    }
+}
+
+void decode_fetch(core::Reader& r, RpcLimits const& limits, std::vector<Fetch>& out) {
+    auto n = r.array(bound(limits.fetch_max));
+    if (!n) return;
+    out.reserve(*n);
+    std::size_t budget = limits.fetch_ids_max * limits.fetch_max;
+    for (std::uint32_t i = 0; i < *n && tuple(r, 7); ++i) {
+        Fetch f;
+        f.request = decode_u32(r);
+        if (auto topic = decode_id(r)) f.topic = *topic;
+        std::size_t one = std::min(budget, limits.fetch_ids_max);
+        std::size_t const before = one;
+        decode_ids(r, one, f.ids);
+        budget -= before - one;
+        f.from_ms = decode_ts(r);
+        f.to_ms = decode_ts(r);
+        f.after = decode_cursor(r);
+        f.limit = decode_u32(r);
+        if (r.ok()) out.push_back(std::move(f));
+    }
+}
+
+void decode_fetched(core::Reader& r, RpcLimits const& limits, std::vector<Fetched>& out) {
+    auto n = r.array(bound(limits.fetched_max));
+    if (!n) return;
+    out.reserve(*n);
+    std::size_t const envelope_max = limits.payload_max + envelope_overhead;
+    for (std::uint32_t i = 0; i < *n && tuple(r, 3); ++i) {
+        Fetched f;
+        f.request = decode_u32(r);
+        if (auto m = r.array(bound(limits.fetched_messages_max))) {
+            f.messages.reserve(*m);
+            for (std::uint32_t k = 0; k < *m && r.ok(); ++k)
+                if (auto env = r.bin(envelope_max)) f.messages.emplace_back(env->begin(), env->end());
+        }
+        f.next = decode_cursor(r);
+        if (r.ok()) out.push_back(std::move(f));
+    }
+}
+
 }  // namespace
 
 void encode(Rpc const& rpc, core::Bytes& out) {
@@ -236,6 +360,7 @@ void encode(Rpc const& rpc, core::Bytes& out) {
     for (auto const& m : rpc.messages) w.bin(m);
 
     encode_control(w, rpc);
+    encode_catchup(w, rpc);
 }
 
 core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const& limits) {
@@ -252,6 +377,9 @@ core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const&
     decode_ihave(r, limits, rpc.ihave);
     decode_id_lists(r, limits.topics_per_control_max, limits.iwant_ids_max, rpc.iwant);
     decode_id_lists(r, limits.topics_per_control_max, limits.idontwant_ids_max, rpc.idontwant);
+    decode_sync(r, limits, rpc.sync);
+    decode_fetch(r, limits, rpc.fetch);
+    decode_fetched(r, limits, rpc.fetched);
     r.finish();
     if (!r.ok()) return core::Err(r.error());
     return rpc;

@@ -7,6 +7,7 @@
 
 #include "core/codec.hpp"
 #include "core/result.hpp"
+#include "pubsub/message_store.hpp"
 #include "pubsub/types.hpp"
 
 #include <cstdint>
@@ -16,7 +17,8 @@
 namespace pubsub {
 
 // The first element of every encoded Rpc (docs/protocol.md, "Pub/sub").
-inline constexpr std::uint8_t rpc_version = 1;
+// Version 2 added the catch-up fields (sync, fetch, fetched).
+inline constexpr std::uint8_t rpc_version = 2;
 // Bytes of a signed envelope besides its payload: the fixed header (version 1, topic 32,
 // author 32, seqno 8, ts_ms 8, payload length 4) and the signature (64).
 inline constexpr std::size_t envelope_overhead = 85 + 64;
@@ -32,6 +34,13 @@ struct RpcLimits {
     std::size_t px_max = 16;                   // peer records in one PRUNE
     std::size_t addrs_max = 4;                 // endpoints per peer record
     std::size_t topics_per_control_max = 64;   // GRAFT/PRUNE/IHAVE entries per frame
+    // Catch-up (PUBSUB-NOTES §4): entries per frame, and their sizes.
+    std::size_t sync_max = 4;                  // SYNC entries
+    std::size_t sync_body_max = 64 * 1024;     // one reconciliation message
+    std::size_t fetch_max = 4;                 // FETCH/HISTORY requests
+    std::size_t fetch_ids_max = 256;           // ids in one FETCH
+    std::size_t fetched_max = 4;               // replies
+    std::size_t fetched_messages_max = 256;    // envelopes in one reply
 };
 
 struct SubOpt {
@@ -63,6 +72,43 @@ struct IDontWant {
     friend bool operator==(IDontWant const&, IDontWant const&) = default;
 };
 
+// Catch-up. SYNC carries one round of range-based set reconciliation (pubsub/reconcile.hpp)
+// over the topic's messages with from_ms <= ts_ms < to_ms; the initiator numbers its
+// sessions. A responder without a free session slot answers `busy`, one that does not keep
+// the topic (or finds the window out of bounds) `refused`.
+enum class SyncKind : std::uint8_t { request = 0, reply = 1, busy = 2, refused = 3 };
+inline constexpr std::uint8_t sync_kind_max = 3;
+struct Sync {
+    std::uint32_t session = 0;
+    SyncKind kind = SyncKind::request;
+    TopicKey topic;
+    std::int64_t from_ms = 0;
+    std::int64_t to_ms = 0;
+    core::Bytes body;
+    friend bool operator==(Sync const&, Sync const&) = default;
+};
+// FETCH (ids not empty): these messages. HISTORY (ids empty): a page of the topic's
+// messages in [from_ms, to_ms) after the cursor `after` (exclusive; from the start when
+// absent), ascending, at most `limit` (Waku Store v3 semantics).
+struct Fetch {
+    std::uint32_t request = 0;
+    TopicKey topic;
+    std::vector<MessageId> ids;
+    std::int64_t from_ms = 0;
+    std::int64_t to_ms = 0;
+    std::optional<StoreCursor> after;
+    std::uint32_t limit = 0;
+    friend bool operator==(Fetch const&, Fetch const&) = default;
+};
+// The answer to one Fetch: envelopes in ascending (ts_ms, id) order; for HISTORY, `next`
+// is the cursor to ask from when there is more.
+struct Fetched {
+    std::uint32_t request = 0;
+    std::vector<core::Bytes> messages;
+    std::optional<StoreCursor> next;
+    friend bool operator==(Fetched const&, Fetched const&) = default;
+};
+
 struct Rpc {
     std::vector<SubOpt> subscriptions;
     // Signed envelopes, opaque here (each at most the envelope of a payload_max message);
@@ -73,6 +119,9 @@ struct Rpc {
     std::vector<IHave> ihave;
     std::vector<IWant> iwant;
     std::vector<IDontWant> idontwant;
+    std::vector<Sync> sync;
+    std::vector<Fetch> fetch;
+    std::vector<Fetched> fetched;
     bool empty() const;
     friend bool operator==(Rpc const&, Rpc const&) = default;
 };

@@ -8,7 +8,8 @@ namespace pubsub {
 
 bool rpc_is_empty(Rpc const& rpc) {
     return rpc.subscriptions.empty() && rpc.messages.empty() && rpc.graft.empty() && rpc.prune.empty() &&
-           rpc.ihave.empty() && rpc.iwant.empty() && rpc.idontwant.empty();
+           rpc.ihave.empty() && rpc.iwant.empty() && rpc.idontwant.empty() && rpc.sync.empty() &&
+           rpc.fetch.empty() && rpc.fetched.empty();
 }
 
 namespace {
@@ -102,7 +103,14 @@ std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message
     for (auto const& h : rpc.ihave) b.ihave(h);
     for (auto const& w : rpc.iwant) for (auto const& id : w.ids) b.iwant(id);
     for (auto& m : rpc.messages) b.message(std::move(m));
-    return b.take();
+    // Catch-up entries travel alone, one per frame: each is already bounded in size by its
+    // maker (a reconciliation message, ids_max ids, or reply_bytes_max of envelopes).
+    auto frames = b.take();
+    for (auto& s : rpc.sync) frames.emplace_back().sync.push_back(std::move(s));
+    for (auto& f : rpc.fetch) frames.emplace_back().fetch.push_back(std::move(f));
+    for (auto& f : rpc.fetched) frames.emplace_back().fetched.push_back(std::move(f));
+    std::erase_if(frames, [](Rpc const& r) { return rpc_is_empty(r); });
+    return frames;
 }
 
 }  // namespace pubsub

@@ -30,6 +30,7 @@ public:
         std::unique_ptr<pubsub::Router> router;
         bool up = true;
         std::map<pubsub::MessageId, int> delivered;  // id -> times delivered
+        std::set<pubsub::MessageId> caught_up;       // delivered with the caught_up mark
         std::uint64_t need_peers = 0;
     };
 
@@ -67,7 +68,7 @@ public:
     // `a` dials `b` now.
     void connect(std::size_t a, std::size_t b) {
         if (!nodes_[a]->up) return;
-        if (!nodes_[b]->up || a == b) {
+        if (!nodes_[b]->up || a == b || (separated_ && separated_(a, b))) {
             nodes_[a]->router->handle_dial_failed(now_, nodes_[b]->identity.id);
             drain(a);
             return;
@@ -93,6 +94,31 @@ public:
         CORE_ASSERT(r.ok());
         drain(i);
         return r.value();
+    }
+
+    // Starts a killed node again with its identity and message store (a process restart
+    // from disk): a new router, no links, no subscriptions; what it was delivered before
+    // is forgotten unless `keep_deliveries`.
+    void restart(std::size_t i, bool keep_deliveries = true) {
+        auto& n = *nodes_[i];
+        CORE_ASSERT(!n.up);
+        n.up = true;
+        if (!keep_deliveries) {
+            n.delivered.clear();
+            n.caught_up.clear();
+        }
+        auto const first_seqno = static_cast<std::uint64_t>((now_ - core::Instant{}).count());
+        n.router = std::make_unique<pubsub::Router>(config_, n.identity, *n.store, rng_.split(), now_, wall, first_seqno);
+    }
+
+    // While set, no link can exist between nodes the predicate separates: dials across fail
+    // and links across go down at once. Reset with nullptr (the partition heals).
+    void partition(std::function<bool(std::size_t, std::size_t)> separated) {
+        separated_ = std::move(separated);
+        if (!separated_) return;
+        for (auto& [link, end] : links_) {
+            if (end.up && separated_(end.node, end.peer)) close(link);
+        }
     }
 
     // Stops a node at once: every link to it goes down at the other end.
@@ -178,6 +204,7 @@ private:
         auto& n = *nodes_[i];
         if (auto* d = std::get_if<pubsub::Delivered>(&ev)) {
             ++n.delivered[d->message.id];
+            if (d->caught_up) n.caught_up.insert(d->message.id);
         } else if (auto* np = std::get_if<pubsub::NeedPeers>(&ev)) {
             ++n.need_peers;
             auto topic = np->topic;
@@ -221,6 +248,7 @@ private:
     std::uint64_t seq_ = 0;
     std::map<pubsub::TopicKey, std::set<std::size_t>> providers_;
     std::uint64_t rpcs_ = 0;
+    std::function<bool(std::size_t, std::size_t)> separated_;
 };
 
 }  // namespace test

@@ -43,6 +43,12 @@ Rpc full_rpc(std::size_t message_size = 300) {
     rpc.ihave = {{id_of(10), ids(100, 3)}, {id_of(11), {}}};
     rpc.iwant = {{ids(200, 2)}, {{}}};
     rpc.idontwant = {{ids(300, 4)}};
+    rpc.sync = {{7, pubsub::SyncKind::request, id_of(12), 1'700'000'000'000, 1'700'000'060'000, Bytes(message_size / 2, std::byte{0x5a})},
+                {UINT32_MAX, pubsub::SyncKind::refused, id_of(13), 0, 1, {}}};
+    rpc.fetch = {{8, id_of(12), ids(400, 2), 0, 0, std::nullopt, 0},
+                 {9, id_of(12), {}, 5, 1'700'000'000'000, pubsub::StoreCursor{6, id_of(14)}, 100}};
+    rpc.fetched = {{8, {Bytes(message_size, std::byte{0xcd}), Bytes{}}, std::nullopt},
+                   {9, {}, pubsub::StoreCursor{1'700'000'000'001, id_of(15)}}};
     return rpc;
 }
 
@@ -57,10 +63,10 @@ DecodeError error_of(Bytes const& bytes, RpcLimits const& limits = {}) {
     return r ? DecodeError::none : r.error();
 }
 
-// Writes the 8-element frame header and the given raw fields (an empty array for every
+// Writes the 11-element frame header and the given raw fields (an empty array for every
 // field not given), for frames the encoder would never produce.
-Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 8,
-                std::uint64_t version = 1) {
+Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 11,
+                std::uint64_t version = 2) {
     Bytes out;
     core::Writer w(out);
     w.array(fields);
@@ -95,16 +101,25 @@ TEST_CASE("pubsub rpc: every field round-trips", "[unit]") {
     CHECK(d.ihave[0].ids == ids(100, 3));
     CHECK(d.iwant[1].ids.empty());
     CHECK(d.idontwant[0].ids == ids(300, 4));
+    REQUIRE(d.sync.size() == 2);
+    CHECK(d.sync[0].to_ms == 1'700'000'060'000);
+    CHECK(d.sync[1].kind == pubsub::SyncKind::refused);
+    REQUIRE(d.fetch.size() == 2);
+    CHECK(d.fetch[1].after->id == id_of(14));
+    CHECK(d.fetch[1].limit == 100);
+    REQUIRE(d.fetched.size() == 2);
+    CHECK(d.fetched[0].messages[0] == Bytes(300, std::byte{0xcd}));
+    CHECK(d.fetched[1].next->ts_ms == 1'700'000'000'001);
     // Canonical: the decoded Rpc encodes to the same bytes.
     CHECK(encoded(d) == bytes);
 }
 
-TEST_CASE("pubsub rpc: the empty Rpc is 9 bytes and empty() sees every field", "[unit]") {
+TEST_CASE("pubsub rpc: the empty Rpc is 12 bytes and empty() sees every field", "[unit]") {
     Rpc rpc;
     CHECK(rpc.empty());
     auto bytes = encoded(rpc);
-    Bytes expected{std::byte{0x98}, std::byte{0x01}};
-    expected.resize(9, std::byte{0x90});
+    Bytes expected{std::byte{0x9b}, std::byte{0x02}};
+    expected.resize(12, std::byte{0x90});
     CHECK(bytes == expected);
     auto back = pubsub::decode_rpc(bytes, {});
     REQUIRE(back);
@@ -115,7 +130,8 @@ TEST_CASE("pubsub rpc: the empty Rpc is 9 bytes and empty() sees every field", "
         [&](Rpc& r) { r.subscriptions = full.subscriptions; }, [&](Rpc& r) { r.messages = full.messages; },
         [&](Rpc& r) { r.graft = full.graft; },                 [&](Rpc& r) { r.prune = full.prune; },
         [&](Rpc& r) { r.ihave = full.ihave; },                 [&](Rpc& r) { r.iwant = full.iwant; },
-        [&](Rpc& r) { r.idontwant = full.idontwant; },
+        [&](Rpc& r) { r.idontwant = full.idontwant; },         [&](Rpc& r) { r.sync = full.sync; },
+        [&](Rpc& r) { r.fetch = full.fetch; },                 [&](Rpc& r) { r.fetched = full.fetched; },
     };
     for (auto const& set : keep_one) {
         Rpc one;
@@ -170,6 +186,18 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
          DecodeError::too_many},
         {"addrs", [&](Rpc& r, std::size_t n) { r.prune = {{topic, {peer(n)}, 5}}; }, limits.addrs_max,
          DecodeError::too_many},
+        {"sync entries", [&](Rpc& r, std::size_t n) { r.sync.assign(n, {1, pubsub::SyncKind::reply, topic, 0, 1, {}}); },
+         limits.sync_max, DecodeError::too_many},
+        {"sync body", [&](Rpc& r, std::size_t n) { r.sync = {{1, pubsub::SyncKind::reply, topic, 0, 1, Bytes(n)}}; },
+         limits.sync_body_max, DecodeError::too_long},
+        {"fetch entries", [&](Rpc& r, std::size_t n) { r.fetch.assign(n, {1, topic, {}, 0, 1, std::nullopt, 5}); },
+         limits.fetch_max, DecodeError::too_many},
+        {"fetch ids", [&](Rpc& r, std::size_t n) { r.fetch = {{1, topic, ids(0, n), 0, 0, std::nullopt, 0}}; },
+         limits.fetch_ids_max, DecodeError::too_many},
+        {"fetched entries", [](Rpc& r, std::size_t n) { r.fetched.assign(n, {}); }, limits.fetched_max,
+         DecodeError::too_many},
+        {"fetched messages", [](Rpc& r, std::size_t n) { r.fetched = {{1, std::vector<Bytes>(n, Bytes(3)), std::nullopt}}; },
+         limits.fetched_messages_max, DecodeError::too_many},
     };
     for (auto const& c : cases) {
         INFO(c.name);
@@ -195,10 +223,11 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
 TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
     auto empty_fields = [](core::Writer& w, int) { w.array(0); };
     CHECK(error_of(raw_frame(empty_fields)) == DecodeError::none);
-    CHECK(error_of(raw_frame(empty_fields, 7)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 9)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 8, 2)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 8, 256)) == DecodeError::out_of_range);
+    CHECK(error_of(raw_frame(empty_fields, 10)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 12)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 8, 1)) == DecodeError::bad_value);  // version 1 (no catch-up)
+    CHECK(error_of(raw_frame(empty_fields, 11, 1)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 11, 256)) == DecodeError::out_of_range);
 
     // One malformed field, the others empty.
     auto with = [&](int field, std::function<void(core::Writer&)> const& write) {
@@ -236,6 +265,16 @@ TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
     CHECK(with(5, [&](auto& w) { w.array(1); w.array(1); w.bin(topic); }) == DecodeError::bad_value);
     CHECK(with(6, [&](auto& w) { w.array(1); w.bin(topic); }) == DecodeError::wrong_type);
     CHECK(with(7, [&](auto& w) { w.array(1); w.array(1); w.uint(5); }) == DecodeError::wrong_type);
+    // Field 8 sync, 9 fetch, 10 fetched.
+    CHECK(with(8, [&](auto& w) { w.array(1); w.array(6); w.uint(1); w.uint(4); w.bin(topic); w.uint(0); w.uint(1); w.bin(Bytes{}); }) ==
+          DecodeError::out_of_range);  // no SyncKind 4
+    CHECK(with(8, [&](auto& w) { w.array(1); w.array(6); w.uint(1ull << 32); w.uint(0); w.bin(topic); w.uint(0); w.uint(1); w.bin(Bytes{}); }) ==
+          DecodeError::out_of_range);  // session beyond u32
+    CHECK(with(9, [&](auto& w) { w.array(1); w.array(7); w.uint(1); w.bin(topic); w.array(0); w.uint(0); w.uint(1); w.array(1); w.uint(0); w.uint(5); }) ==
+          DecodeError::bad_value);  // a cursor of one element
+    CHECK(with(9, [&](auto& w) { w.array(1); w.array(7); w.uint(1); w.bin(topic); w.array(0); w.uint(1ull << 63); w.uint(1); w.array(0); w.uint(5); }) ==
+          DecodeError::out_of_range);  // a timestamp beyond int64
+    CHECK(with(10, [&](auto& w) { w.array(1); w.array(2); w.uint(1); w.array(0); }) == DecodeError::bad_value);
 
     // Not an array at all; a msgpack map (not on our wire).
     CHECK(error_of(Bytes{std::byte{0x01}}) == DecodeError::wrong_type);
@@ -280,9 +319,9 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     auto handle = msgpack::unpack(reinterpret_cast<char const*>(bytes.data()), bytes.size());
     auto const& top = handle.get();
     REQUIRE(top.type == msgpack::type::ARRAY);
-    REQUIRE(top.via.array.size == 8);
+    REQUIRE(top.via.array.size == 11);
     auto field = [&](int i) { return top.via.array.ptr[i]; };
-    CHECK(field(0).as<unsigned>() == 1);
+    CHECK(field(0).as<unsigned>() == 2);
     auto sub = field(1).via.array.ptr[1];
     REQUIRE(sub.via.array.size == 2);
     CHECK(sub.via.array.ptr[0].type == msgpack::type::BIN);
@@ -309,8 +348,8 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     auto id = [&](core::NodeId const& x) { p.pack_bin(32); p.pack_bin_body(reinterpret_cast<char const*>(x.bytes.data()), 32); };
     auto bin = [&](Bytes const& b) { p.pack_bin(static_cast<std::uint32_t>(b.size())); p.pack_bin_body(reinterpret_cast<char const*>(b.data()), static_cast<std::uint32_t>(b.size())); };
     auto id_list = [&](std::vector<core::NodeId> const& l) { p.pack_array(static_cast<std::uint32_t>(l.size())); for (auto const& x : l) id(x); };
-    p.pack_array(8);
-    p.pack_uint8(1);
+    p.pack_array(11);
+    p.pack_uint8(2);
     p.pack_array(2);
     for (auto const& s : rpc.subscriptions) { p.pack_array(2); id(s.topic); if (s.subscribe) p.pack_true(); else p.pack_false(); }
     p.pack_array(3);
@@ -342,6 +381,41 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     for (auto const& x : rpc.iwant) id_list(x.ids);
     p.pack_array(1);
     for (auto const& x : rpc.idontwant) id_list(x.ids);
+    auto cursor = [&](std::optional<pubsub::StoreCursor> const& c) {
+        if (!c) { p.pack_array(0); return; }
+        p.pack_array(2);
+        p.pack_uint64(static_cast<std::uint64_t>(c->ts_ms));
+        id(c->id);
+    };
+    p.pack_array(2);
+    for (auto const& x : rpc.sync) {
+        p.pack_array(6);
+        p.pack_uint32(x.session);
+        p.pack_uint8(static_cast<std::uint8_t>(x.kind));
+        id(x.topic);
+        p.pack_uint64(static_cast<std::uint64_t>(x.from_ms));
+        p.pack_uint64(static_cast<std::uint64_t>(x.to_ms));
+        bin(x.body);
+    }
+    p.pack_array(2);
+    for (auto const& x : rpc.fetch) {
+        p.pack_array(7);
+        p.pack_uint32(x.request);
+        id(x.topic);
+        id_list(x.ids);
+        p.pack_uint64(static_cast<std::uint64_t>(x.from_ms));
+        p.pack_uint64(static_cast<std::uint64_t>(x.to_ms));
+        cursor(x.after);
+        p.pack_uint32(x.limit);
+    }
+    p.pack_array(2);
+    for (auto const& x : rpc.fetched) {
+        p.pack_array(3);
+        p.pack_uint32(x.request);
+        p.pack_array(static_cast<std::uint32_t>(x.messages.size()));
+        for (auto const& m : x.messages) bin(m);
+        cursor(x.next);
+    }
 
     Bytes theirs(reinterpret_cast<std::byte const*>(buf.data()), reinterpret_cast<std::byte const*>(buf.data()) + buf.size());
     CHECK(theirs == bytes);
