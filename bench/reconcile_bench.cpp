@@ -7,6 +7,7 @@
 // docs/benchmarks.md.
 //
 //   reconcile_bench [--sizes 10000,100000,1000000] [--diffs 0,1,100,10000] [--opening split]
+//                   [--id-list-max 32] [--buckets 16]
 #include "core/rng.hpp"
 #include "pubsub/reconcile.hpp"
 
@@ -46,17 +47,17 @@ struct Row {
     double initiator_ms = 0, responder_ms = 0;
 };
 
-Row run(std::vector<Item> const& a, std::vector<Item> const& b, rc::Opening opening) {
+Row run(std::vector<Item> const& a, std::vector<Item> const& b, rc::Opening opening, rc::Limits const& limits) {
     Row row;
     std::vector<MessageId> have, need;
     double t0 = cpu_ms();
-    rc::Initiator initiator(a);
+    rc::Initiator initiator(a, limits);
     std::optional<core::Bytes> next = initiator.start(opening);
     row.initiator_ms += cpu_ms() - t0;
     while (next) {
         row.bytes_out += next->size();
         t0 = cpu_ms();
-        auto reply = rc::respond(b, *next);
+        auto reply = rc::respond(b, *next, limits);
         row.responder_ms += cpu_ms() - t0;
         if (!reply) std::abort();
         row.bytes_in += reply.value().size();
@@ -78,14 +79,22 @@ int main(int argc, char** argv) {
     std::vector<std::size_t> sizes{10'000, 100'000, 1'000'000};
     std::vector<std::size_t> diffs{0, 1, 100, 10'000};
     rc::Opening opening = rc::Opening::whole_fingerprint;
+    rc::Limits limits;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--sizes")) sizes = parse_list(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--diffs")) diffs = parse_list(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--opening") && !std::strcmp(argv[i + 1], "split")) opening = rc::Opening::split;
+        else if (!std::strcmp(argv[i], "--id-list-max")) limits.id_list_max = std::strtoull(argv[i + 1], nullptr, 10);
+        else if (!std::strcmp(argv[i], "--buckets")) limits.buckets = std::strtoull(argv[i + 1], nullptr, 10);
         else {
-            std::fprintf(stderr, "usage: reconcile_bench [--sizes N,..] [--diffs D,..] [--opening split]\n");
+            std::fprintf(stderr, "usage: reconcile_bench [--sizes N,..] [--diffs D,..] [--opening split] "
+                                 "[--id-list-max K] [--buckets B]\n");
             return 2;
         }
+    }
+    if (!limits.valid()) {
+        std::fprintf(stderr, "invalid limits\n");
+        return 2;
     }
     std::printf("%9s %7s %6s %10s %10s %12s %12s\n", "items", "diffs", "rounds", "bytes_out", "bytes_in",
                 "initiator_ms", "responder_ms");
@@ -110,7 +119,7 @@ int main(int argc, char** argv) {
             for (std::size_t i = 0; i < only_b; ++i) b.push_back(item());
             std::sort(a.begin(), a.end());
             std::sort(b.begin(), b.end());
-            auto row = run(a, b, opening);
+            auto row = run(a, b, opening, limits);
             if (row.have != only_a || row.need != only_b) {
                 std::fprintf(stderr, "wrong difference: have %zu need %zu, expected %zu %zu\n", row.have, row.need,
                              only_a, only_b);

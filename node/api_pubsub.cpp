@@ -1,6 +1,7 @@
 // Pub/sub API routes; see api_pubsub.hpp.
 #include "node/api_pubsub.hpp"
 
+#include "node/api_history.hpp"
 #include "node/encoding.hpp"
 #include "node/json.hpp"
 
@@ -11,6 +12,27 @@ namespace {
 ApiResponse error(unsigned status, std::string_view message) { return {status, error_body(message), nullptr}; }
 
 constexpr std::string_view topics_prefix = "/v1/topics/";
+
+// Where a subscription replays from: nullopt for live only.
+core::Result<std::optional<pubsub::StoreCursor>, std::string> replay_start(ApiRequest const& request) {
+    auto after = request.last_event_id;
+    if (auto a = query_param(request.target, "after")) after = a;
+    if (after) {
+        auto c = parse_cursor(*after);
+        if (!c) return core::Err(std::string("Last-Event-ID (or \"after\") must be an event id of this stream (TS-ID)"));
+        return std::optional<pubsub::StoreCursor>(*c);
+    }
+    if (auto since = query_param(request.target, "since")) {
+        auto const now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+        auto ms = parse_time_ms(*since, now_ms);
+        if (!ms) return core::Err(std::string("\"since\" must be unix ms, an RFC 3339 time or a duration like 10m"));
+        core::NodeId max_id;
+        max_id.bytes.fill(std::byte{0xff});
+        return std::optional<pubsub::StoreCursor>(pubsub::StoreCursor{*ms - 1, max_id});
+    }
+    return std::optional<pubsub::StoreCursor>{};
+}
 
 void publish_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {
     json::Limits limits;
@@ -46,24 +68,31 @@ void publish_request(ApiBackend& backend, ApiRequest const& request, std::functi
     if (payload.size() > backend.payload_size_max())
         return respond(error(413, "the message is " + std::to_string(payload.size()) + " bytes; at most " +
                                       std::to_string(backend.payload_size_max()) + " are allowed"));
-    auto r = backend.publish(std::string(*topic), std::move(payload));
-    if (!r) return respond(error(r.error().status, r.error().message));
-    auto const& p = r.value();
-    json::Writer w;
-    w.begin_object();
-    w.key("id").string(p.id.hex());
-    w.key("seq").number(p.seq);
-    w.key("ts").number(p.ts_ms);
-    w.key("peers").number(std::uint64_t{p.peers});
-    w.end_object();
-    respond({200, w.take(), nullptr});
+    // Answered once the message is committed to disk (durable publish).
+    backend.publish_durable(std::string(*topic), std::move(payload),
+                            [respond = std::move(respond)](core::Result<PublishInfo, ApiError> r) {
+                                if (!r) return respond(error(r.error().status, r.error().message));
+                                auto const& p = r.value();
+                                json::Writer w;
+                                w.begin_object();
+                                w.key("id").string(p.id.hex());
+                                w.key("seq").number(p.seq);
+                                w.key("ts").number(p.ts_ms);
+                                w.key("peers").number(std::uint64_t{p.peers});
+                                w.end_object();
+                                respond({200, w.take(), nullptr});
+                            });
 }
 
 void subscribe_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {
     auto topic = query_param(request.target, "topic");
     if (!topic) return respond(error(400, "query parameter \"topic\" is required (percent-encoded)"));
     if (auto e = topic_name_error(*topic)) return respond(error(400, *e));
-    auto r = backend.open_stream(*topic);
+    // Replay from the store first: after the cursor a reconnecting client last saw
+    // (Last-Event-ID, or ?after=), or from ?since=TIME (see api_history.cpp).
+    auto replay = replay_start(request);
+    if (!replay) return respond(error(400, replay.error()));
+    auto r = replay.value() ? backend.open_stream_from(*topic, *replay.value()) : backend.open_stream(*topic);
     if (!r) return respond(error(r.error().status, r.error().message));
     ApiResponse res;
     res.stream = std::move(r).value();
@@ -116,7 +145,7 @@ std::optional<std::string> topic_name_error(std::string_view name) {
     return std::nullopt;
 }
 
-std::string message_json(std::string_view topic, pubsub::Message const& m) {
+std::string message_json(std::string_view topic, pubsub::Message const& m, bool caught_up) {
     json::Writer w;
     w.begin_object();
     w.key("id").string(m.id.hex());
@@ -131,6 +160,7 @@ std::string message_json(std::string_view topic, pubsub::Message const& m) {
         w.key("data").string(base64_encode(m.payload));
         w.key("encoding").string("base64");
     }
+    if (caught_up) w.key("caught_up").boolean(true);
     w.end_object();
     return w.take();
 }

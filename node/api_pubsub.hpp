@@ -14,8 +14,9 @@
 namespace node {
 
 // {"id", "topic", "from" (author node id), "seq", "ts" (unix ms), "data"} with
-// "encoding": "base64" when the payload is not UTF-8 text.
-std::string message_json(std::string_view topic, pubsub::Message const& message);
+// "encoding": "base64" when the payload is not UTF-8 text, and "caught_up": true for a
+// message found by catch-up rather than live gossip.
+std::string message_json(std::string_view topic, pubsub::Message const& message, bool caught_up = false);
 
 // Is `name` a topic name the API accepts? The error message when not.
 std::optional<std::string> topic_name_error(std::string_view name);

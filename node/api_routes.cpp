@@ -1,6 +1,7 @@
 #include "node/api_routes.hpp"
 
 #include "core/crypto.hpp"
+#include "node/api_history.hpp"
 #include "node/api_pubsub.hpp"
 #include "node/encoding.hpp"
 #include "node/json.hpp"
@@ -255,6 +256,9 @@ void handle_api_request(ApiBackend& backend, std::string_view cookie, ApiRequest
     static constexpr Route routes[] = {{"/v1/id", "GET"},  {"/v1/status", "GET"}, {"/v1/peers", "GET"},
                                        {"/v1/put", "POST"}, {"/v1/get", "GET"},   {"/v1/lookup", "GET"}};
     if (handle_pubsub_request(backend, path, request, respond)) return;
+    auto const now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (handle_history_request(backend, path, request, respond, now_ms)) return;
     Route const* route = nullptr;
     for (auto const& r : routes)
         if (r.path == path) route = &r;

@@ -11,6 +11,7 @@
 #include "core/result.hpp"
 #include "dht/events.hpp"
 #include "node/event_stream.hpp"
+#include "pubsub/message_store.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,8 @@ struct ApiRequest {
     std::string target;  // path and query, e.g. "/v1/get?key=a%20b"
     std::optional<std::string> authorization;
     std::string body;
+    // The Last-Event-ID header of an event-stream client that reconnects.
+    std::optional<std::string> last_event_id;
 };
 
 struct ApiResponse {
@@ -80,6 +83,25 @@ struct ApiError {
     std::string message;
 };
 
+// A history query (GET /v1/history), Waku Store v3 style: pages of at most `limit`
+// messages of one topic in (ts, id) order. Forward: after `cursor` (exclusive), or from
+// `since_ms` (inclusive). Backward: the `limit` messages before `cursor` (exclusive; the
+// end when none), not older than `since_ms`. Either way a page is ascending.
+struct HistoryQuery {
+    std::string topic;
+    bool forward = false;
+    std::optional<pubsub::StoreCursor> cursor;
+    std::optional<std::int64_t> since_ms;
+    std::size_t limit = 20;
+};
+struct HistoryPage {
+    std::vector<pubsub::Message> messages;  // ascending
+    // Where the next page starts (exclusive): the last item going forward, the first going
+    // backward; nullopt when this page reached the end.
+    std::optional<pubsub::StoreCursor> next;
+};
+using PublishDone = std::function<void(core::Result<PublishInfo, ApiError>)>;
+
 // What the API needs from the node. The runtime implements it on top of node::Engine.
 class ApiBackend {
 public:
@@ -103,6 +125,22 @@ public:
     virtual std::vector<TopicRow> topics() const = 0;
     // Subscribes the node when needed and opens an event stream of the topic's messages.
     virtual core::Result<std::shared_ptr<EventStream>, ApiError> open_stream(std::string const& topic) = 0;
+
+    // Durable history (api_history.cpp). The defaults serve backends without a store.
+    // Publishes and calls `done` once the message (and its outbox entry) is committed to
+    // disk, or with the error; the default answers at once.
+    virtual void publish_durable(std::string const& topic, core::Bytes payload, PublishDone done) {
+        done(publish(topic, std::move(payload)));
+    }
+    virtual core::Result<HistoryPage, ApiError> history(HistoryQuery const&) {
+        return core::Err(ApiError{501, "this node keeps no message history"});
+    }
+    // Like open_stream, but first replays the stored messages after `after` (exclusive),
+    // then goes live; each message once.
+    virtual core::Result<std::shared_ptr<EventStream>, ApiError> open_stream_from(std::string const& topic,
+                                                                                std::optional<pubsub::StoreCursor>) {
+        return open_stream(topic);
+    }
 };
 
 // Topic names: 1 to topic_name_max bytes of UTF-8.

@@ -6,7 +6,11 @@
 // here so API commands enter the engine on the same thread as everything else. Group
 // commit: on_receive wraps each receive burst in one LMDB batch, and drain_outputs holds
 // the engine's outputs while the batch has uncommitted puts, so no answer leaves before
-// the records it confirms are committed (end_batch releases them).
+// the records it confirms are committed (end_batch releases them). TCP link input gets the
+// same batching (the messages a read brings share one commit). Durable publish: a publish
+// joins the open batch (or opens one) with its outbox row, and its API answer waits for the
+// commit, which a posted handler makes after the loop's other ready work (group commit of
+// concurrent publishes); timers that need the store outside a batch settle it first.
 #include "node/asio_runtime.hpp"
 
 #include "core/assert.hpp"
@@ -24,8 +28,12 @@
 #include "node/lan_discovery.hpp"
 #include "node/net.hpp"
 #include "node/tcp_links.hpp"
-#include "pubsub/memory_store.hpp"
+#include "node/api_history.hpp"
+#include "node/outbox.hpp"
+#include "node/stream_feed.hpp"
 #include "store/lmdb_store.hpp"
+#include "store/message_db.hpp"
+#include "pubsub/topic.hpp"
 #include "store/routing_snapshot.hpp"
 
 #include <fcntl.h>
@@ -64,9 +72,12 @@ constexpr auto snapshot_interval = 60s;
 // The first snapshot comes soon after start, so that a node killed (SIGKILL, power loss)
 // in its first minute still rejoins without --bootstrap when it comes back.
 constexpr auto snapshot_first = 5s;
-// The in-memory message store until the durable one lands: bounded, oldest dropped first.
-constexpr std::size_t message_store_messages_max = 100'000;
-constexpr std::size_t message_store_bytes_max = 256 * 1024 * 1024;
+// Message retention and the durable outbox run on one timer; each expiry pass drops at
+// most this many messages (bounded steps: never a long stall of the loop).
+constexpr auto history_interval = 1s;
+constexpr std::size_t expire_budget = 4096;
+// Event streams replaying stored messages are paced on this timer.
+constexpr auto replay_interval = 10ms;
 // Bootstrap names are resolved and contacted again while the routing table has fewer
 // than this many contacts: in Kubernetes a headless Service's DNS records appear only as
 // pods start, so the first resolution often finds few or none. Backoff 1 s doubling to
@@ -119,6 +130,8 @@ public:
           snapshot_timer_(io_),
           bootstrap_timer_(io_),
           wakeup_timer_(io_),
+          history_timer_(io_),
+          replay_timer_(io_),
           signals_(io_),
           resolver_(io_),
           bootstrap_backoff_(bootstrap_backoff_initial, bootstrap_backoff_max) {}
@@ -145,6 +158,10 @@ public:
     void unsubscribe(std::string const& topic) override;
     std::vector<TopicRow> topics() const override;
     core::Result<std::shared_ptr<EventStream>, ApiError> open_stream(std::string const& topic) override;
+    void publish_durable(std::string const& topic, core::Bytes payload, PublishDone done) override;
+    core::Result<HistoryPage, ApiError> history(HistoryQuery const& query) override;
+    core::Result<std::shared_ptr<EventStream>, ApiError> open_stream_from(std::string const& topic,
+                                                                        std::optional<pubsub::StoreCursor> after) override;
     core::Duration ttl_default() const override { return engine_->dht().config().ttl_default; }
     core::Duration ttl_max() const override { return engine_->dht().config().ttl_max; }
     void put(core::Key const& key, core::Bytes value, core::Duration ttl, Done done) override {
@@ -208,6 +225,21 @@ private:
     // commit failed, drops them: they may acknowledge lost records) and delivers the held
     // events.
     void end_batch();
+    // Opens the store's batch for an input unless one is open.
+    void begin_input_batch() {
+        if (!store_->in_batch()) store_->begin_batch();
+    }
+    // Commits an open batch now: for work that needs the store outside one (the DHT's
+    // sweep in handle_timeout, snapshots, expiry) while publishes wait for their commit.
+    void settle_batch() {
+        if (store_->in_batch()) end_batch();
+    }
+    void schedule_publish_commit();
+    std::int64_t wall_ms() const { return wall_.to_unix_ms(now()); }
+    void arm_history();
+    void history_tick();
+    void arm_replay();
+    void log_store_full(std::string const& what);
     void log_commit_failures();
     void after_input() {
         drain_outputs();
@@ -238,11 +270,19 @@ private:
     std::unique_ptr<core::SodiumCrypto> crypto_;
     std::unique_ptr<store::LmdbStore> store_;
     EngineConfig engine_config_;
-    std::unique_ptr<pubsub::MessageStore> messages_;
+    std::unique_ptr<store::LmdbMessageStore> messages_;
+    std::unique_ptr<DurableOutbox> outbox_;
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<TcpLinks> links_;
     // Open event streams per subscribed topic name; gone ones are pruned on delivery.
-    std::unordered_map<std::string, std::vector<std::shared_ptr<EventStream>>> event_streams_;
+    std::unordered_map<std::string, std::vector<StreamFeed>> event_streams_;
+    // Publishes waiting for the commit of the batch holding them.
+    struct WaitingPublish {
+        PublishInfo info;
+        PublishDone done;
+    };
+    std::vector<WaitingPublish> waiting_publishes_;
+    bool commit_posted_ = false;
     std::vector<std::string> subscriptions_;  // as saved in DATA/subscriptions
     std::vector<std::unique_ptr<UdpListener>> sockets_;
     std::unique_ptr<HttpApi> api_;
@@ -254,6 +294,9 @@ private:
     asio::steady_timer snapshot_timer_;
     asio::steady_timer bootstrap_timer_;
     asio::steady_timer wakeup_timer_;
+    asio::steady_timer history_timer_;
+    asio::steady_timer replay_timer_;
+    bool replay_armed_ = false;
     std::optional<core::Instant> armed_;
     asio::signal_set signals_;
     udp::resolver resolver_;
@@ -278,6 +321,9 @@ private:
     std::uint64_t answers_withheld_ = 0;      // transmits dropped because their batch failed
     std::uint64_t commit_failures_logged_ = 0;
     Clock::time_point last_commit_log_{};
+    std::uint64_t publishes_refused_ = 0;      // publishes refused because the store is full
+    std::uint64_t publishes_refused_logged_ = 0;
+    Clock::time_point last_full_log_{};
 };
 
 core::Result<void, std::string> Runtime::prepare_data_dir() {
@@ -306,7 +352,13 @@ core::Result<void, std::string> Runtime::prepare_data_dir() {
 }
 
 core::Result<void, std::string> Runtime::open_sockets() {
-    links_ = std::make_unique<TcpLinks>(io_, [this] { return now(); }, [this] { after_input(); });
+    links_ = std::make_unique<TcpLinks>(io_, [this] { return now(); }, [this] {
+        // A link input's batch (begun by set_before_input) commits here: the messages one
+        // read brought share one fdatasync.
+        drain_outputs();
+        settle_batch();
+        arm_wakeup();
+    });
     for (auto const& address : config_.listen) {
         // Links listen on TCP at the DHT's port number. With port 0 the UDP port is picked
         // first; if its TCP twin is taken, try another pick (bounded).
@@ -398,13 +450,21 @@ core::Result<void, std::string> Runtime::start() {
     // run of this identity used, unless the clock went back or that run published more
     // than a million messages a second.
     auto const first_seqno = static_cast<std::uint64_t>(wall_now_us);
-    messages_ = std::make_unique<pubsub::MemoryMessageStore>(message_store_messages_max, message_store_bytes_max);
+    auto retention = store::MessageRetention::for_map(config_.map_size_bytes);
+    if (config_.history_max_bytes) {
+        retention.total_bytes_max = *config_.history_max_bytes;
+        retention.topic_bytes_max = std::max<std::size_t>(*config_.history_max_bytes / 2, 1);
+    }
+    messages_ = std::make_unique<store::LmdbMessageStore>(*store_, retention);
+    outbox_ = std::make_unique<DurableOutbox>(*messages_);
     std::vector<core::Endpoint> listen;
     for (auto const& l : sockets_) listen.push_back(l->local);
     engine_ = std::make_unique<Engine>(engine_config_, *identity_, *crypto_, *store_, *messages_, core::Rng(seed), t0,
                                        wall_, first_seqno, listen);
+    links_->set_before_input([this] { begin_input_batch(); });
     links_->start(*engine_);
     rng_ = core::Rng(seed ^ 0x9e3779b97f4a7c15ull);
+    outbox_->load(t0);
 
     std::array<std::byte, 32> secret;
     core::os_random(secret);
@@ -427,6 +487,9 @@ core::Result<void, std::string> Runtime::start() {
                  metrics_address().value_or("off"),
                  config_.data_dir.string());
     if (config_.allow_loopback_subnet) spdlog::info("loopback subnets allowed (local test network)");
+    if (outbox_->size() > 0)
+        spdlog::info("outbox: {} published message(s) not yet confirmed sent; sending them when the topics have peers",
+                     outbox_->size());
 
     for (auto& l : sockets_) do_receive(*l);
     signals_.add(SIGINT);
@@ -443,6 +506,7 @@ core::Result<void, std::string> Runtime::start() {
     report_health();
     arm_metrics();
     arm_snapshot(snapshot_first);
+    arm_history();
     if (!config_.bootstrap.empty()) {
         arm_bootstrap_retry(std::chrono::duration_cast<Clock::duration>(bootstrap_backoff_.next(rng_)));
     }
@@ -558,7 +622,7 @@ void Runtime::on_receive(UdpListener& l, boost::system::error_code ec, std::size
     } else {
         // Group commit: the burst's puts (STOREs) share one LMDB transaction, one
         // fdatasync instead of one per record; their answers wait for it (end_batch).
-        store_->begin_batch();
+        begin_input_batch();
         engine_->handle_datagram(now(), from_udp(l.from), core::ByteView(l.buffer->data(), n));
         drain_outputs();
         // More datagrams are often already queued: read them without another round trip
@@ -629,7 +693,18 @@ void Runtime::drain_outputs() {
 
 void Runtime::end_batch() {
     CORE_ASSERT(store_->in_batch());
+    auto const commit_started = Clock::now();
+    bool const wrote = store_->batch_uncommitted() > 0;
     auto committed = store_->commit_batch();
+    if (exporter_ && wrote)
+        exporter_->observe_store_commit(std::chrono::duration<double>(Clock::now() - commit_started).count());
+    // Publishes are answered only now: after the commit that made them durable.
+    auto publishes = std::move(waiting_publishes_);
+    waiting_publishes_.clear();
+    for (auto& p : publishes) {
+        if (committed) p.done(std::move(p.info));
+        else p.done(core::Err(ApiError{503, "the message could not be written to disk (" + store_->last_error() + ")"}));
+    }
     CORE_ASSERT(!store_->in_batch() && store_->batch_uncommitted() == 0);
     if (committed) {
         for (auto const& t : held_transmits_) send(t);
@@ -679,6 +754,7 @@ void Runtime::arm_wakeup() {
     wakeup_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
         armed_.reset();
+        settle_batch();  // the DHT's sweep runs outside a batch
         engine_->handle_timeout(now());
         after_input();
     });
@@ -692,23 +768,22 @@ void Runtime::on_event(Event& event) {
 }
 
 void Runtime::on_delivered(pubsub::Delivered const& delivered) {
-    if (exporter_) {
+    if (exporter_ && !delivered.caught_up) {
         // Author's clock to ours: both are wall clocks, so skew between machines shows up
-        // here (negative values count as 0).
+        // here (negative values count as 0). A caught-up message's age is not latency.
         auto const latency_ms = wall_.to_unix_ms(now()) - delivered.message.ts_ms;
         exporter_->observe_delivery_latency(static_cast<double>(latency_ms) / 1000.0);
     }
     auto it = event_streams_.find(delivered.topic);
     if (it == event_streams_.end()) return;
-    auto& streams = it->second;
-    std::string data;
-    for (auto& stream : streams) {
-        if (stream->gone() || stream->cut()) continue;
-        if (data.empty()) data = message_json(delivered.topic, delivered.message);
-        if (!stream->push(delivered.message.id.hex(), data))
+    auto& feeds = it->second;
+    for (auto& feed : feeds) {
+        bool const was_cut = feed.stream().cut();
+        feed.deliver(delivered);
+        if (!was_cut && feed.stream().cut())
             spdlog::warn("subscribe: an event-stream client of topic {} fell behind and was cut", delivered.topic);
     }
-    std::erase_if(streams, [](auto const& s) { return s->gone(); });
+    std::erase_if(feeds, [](auto const& f) { return f.gone(); });
 }
 
 void Runtime::on_dht_event(dht::Event const& event) {
@@ -771,11 +846,9 @@ void Runtime::update_metrics() {
         exporter_->observe_peer_scores(scores);
         metrics::StoreSnapshot st;
         add_catchup(*engine_, st);
-        if (auto* mem = dynamic_cast<pubsub::MemoryMessageStore const*>(messages_.get())) {
-            st.messages = mem->message_count();
-            st.bytes = mem->bytes();
-            st.capacity_bytes = message_store_bytes_max;
-        }
+        st.messages = messages_->message_count();
+        st.bytes = messages_->bytes();
+        st.capacity_bytes = messages_->retention().total_bytes_max;
         exporter_->update_store(st);
         if (lan_) exporter_->update_lan(lan_->counts());
     }
@@ -809,6 +882,7 @@ void Runtime::arm_snapshot(std::chrono::steady_clock::duration after) {
     snapshot_timer_.expires_after(after);
     snapshot_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
+        settle_batch();
         save_snapshot();
         arm_snapshot(snapshot_interval);
     });
@@ -836,6 +910,7 @@ void Runtime::shutdown(int signal) {
     spdlog::info("{}: shutting down", signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal");
     // Probes see the node leave at once (a load balancer stops sending it traffic).
     if (exporter_) exporter_->health().stopping();
+    settle_batch();
     save_snapshot();
     store_->sync();
     stopping_ = true;
@@ -852,6 +927,8 @@ void Runtime::shutdown(int signal) {
     snapshot_timer_.cancel();
     bootstrap_timer_.cancel();
     wakeup_timer_.cancel();
+    history_timer_.cancel();
+    replay_timer_.cancel();
     resolver_.cancel();
     links_->stop();
     pending_.clear();
@@ -908,6 +985,134 @@ core::Result<PublishInfo, ApiError> Runtime::publish(std::string const& topic, c
     return PublishInfo{p.id, p.seqno, p.ts_ms, p.peers};
 }
 
+void Runtime::publish_durable(std::string const& topic, core::Bytes payload, PublishDone done) {
+    // A cheap pre-check first, so a full store refuses before the message goes out.
+    if (!messages_->has_room(payload.size() + pubsub::envelope_overhead)) {
+        log_store_full("the map (or the history size limit) leaves no room");
+        return done(core::Err(ApiError{507, "the node's message store is full: the message was not published "
+                                            "(raise --map-size-mb, or wait for retention to free room)"}));
+    }
+    begin_input_batch();
+    auto r = engine_->publish(now(), topic, payload);
+    if (!r) {
+        after_input();
+        schedule_publish_commit();
+        return done(core::Err(publish_error(r.error(), engine_config_.pubsub.limits.payload_max)));
+    }
+    auto& receipt = r.value();
+    // The router stores messages of subscribed topics itself (then this is a duplicate);
+    // the outbox row joins the same batch, so both commit together.
+    auto const status = messages_->put(receipt.message);
+    bool const kept = status == pubsub::StoreStatus::stored || status == pubsub::StoreStatus::duplicate;
+    bool const queued = kept && messages_->outbox_add(receipt.id, topic);
+    after_input();
+    schedule_publish_commit();
+    if (!queued) {
+        // It may have reached peers already; the publisher still learns it is not durable.
+        bool const full = status == pubsub::StoreStatus::full || store_->last_error().find("full") != std::string::npos;
+        log_store_full(store_->last_error());
+        return done(core::Err(full ? ApiError{507, "the node's message store is full: the message is not stored "
+                                                   "(raise --map-size-mb, or wait for retention to free room)"}
+                                   : ApiError{503, "the message could not be stored (" + store_->last_error() + ")"}));
+    }
+    outbox_->added(now(), receipt.id, topic, receipt.peers);
+    waiting_publishes_.push_back({PublishInfo{receipt.id, receipt.seqno, receipt.ts_ms, receipt.peers}, std::move(done)});
+}
+
+void Runtime::schedule_publish_commit() {
+    if (commit_posted_ || !store_->in_batch()) return;
+    commit_posted_ = true;
+    // Posted twice: the first hop lets the handlers already queued (other clients'
+    // requests) join the batch, the second runs after the reactor's next poll.
+    asio::post(io_, [this] {
+        asio::post(io_, [this] {
+            commit_posted_ = false;
+            if (stopping_) return;
+            settle_batch();
+            arm_wakeup();
+        });
+    });
+}
+
+void Runtime::log_store_full(std::string const& what) {
+    ++publishes_refused_;
+    auto const wall = Clock::now();
+    if (wall - last_full_log_ < 10s) return;
+    spdlog::error("store: the message store is full; {} publish(es) refused ({}); stored messages stay readable and "
+                  "the node keeps relaying",
+                  publishes_refused_ - publishes_refused_logged_, what);
+    publishes_refused_logged_ = publishes_refused_;
+    last_full_log_ = wall;
+}
+
+core::Result<HistoryPage, ApiError> Runtime::history(HistoryQuery const& query) {
+    return query_history(*messages_, query);
+}
+
+core::Result<std::shared_ptr<EventStream>, ApiError> Runtime::open_stream_from(std::string const& topic,
+                                                                             std::optional<pubsub::StoreCursor> after) {
+    if (auto r = subscribe(topic); !r) return core::Err(r.error());
+    auto& feeds = event_streams_[topic];
+    std::erase_if(feeds, [](auto const& f) { return f.gone(); });
+    constexpr std::size_t streams_per_topic_max = 256;
+    if (feeds.size() >= streams_per_topic_max)
+        return core::Err(ApiError{503, "too many event-stream clients on this topic"});
+    auto stream = std::make_shared<EventStream>(topic, event_stream_bytes_max);
+    feeds.emplace_back(stream, pubsub::topic_key(topic), after);
+    if (after) {
+        feeds.back().pump(*messages_);
+        arm_replay();
+    }
+    return stream;
+}
+
+void Runtime::arm_replay() {
+    if (replay_armed_) return;
+    replay_armed_ = true;
+    replay_timer_.expires_after(replay_interval);
+    replay_timer_.async_wait([this](boost::system::error_code ec) {
+        replay_armed_ = false;
+        if (ec || stopping_) return;
+        bool more = false;
+        for (auto& [topic, feeds] : event_streams_) {
+            for (auto& feed : feeds) {
+                if (!feed.replaying()) continue;
+                feed.pump(*messages_);
+                more = more || feed.replaying();
+            }
+        }
+        if (more) arm_replay();
+    });
+}
+
+void Runtime::arm_history() {
+    history_timer_.expires_after(history_interval);
+    history_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        history_tick();
+        arm_history();
+    });
+}
+
+void Runtime::history_tick() {
+    settle_batch();
+    auto const expired = messages_->expire(wall_ms(), expire_budget);
+    if (expired > 0) spdlog::debug("store: {} message(s) expired by retention", expired);
+    // The outbox's sends and removals share one batch (one commit).
+    store_->begin_batch();
+    auto const waiting = outbox_->size();
+    outbox_->tick(now(), wall_ms(), [this](std::string const& topic, pubsub::Message const& message) {
+        auto r = engine_->republish(now(), topic, message);
+        return r ? std::optional<std::size_t>(r.value().peers) : std::nullopt;
+    });
+    if (waiting > 0 && outbox_->size() == 0)
+        spdlog::info("outbox: every published message reached a peer ({} resent after a restart, {} given up)",
+                     outbox_->counts().resent, outbox_->counts().dropped);
+    drain_outputs();
+    end_batch();
+    arm_wakeup();
+}
+
 core::Result<void, ApiError> Runtime::subscribe(std::string const& topic) {
     auto r = engine_->subscribe(now(), topic);
     after_input();
@@ -925,7 +1130,7 @@ void Runtime::unsubscribe(std::string const& topic) {
     if (std::erase(subscriptions_, topic) > 0) save_subscriptions();
     // Open streams of the topic end: their client asked for a topic the node left.
     if (auto it = event_streams_.find(topic); it != event_streams_.end()) {
-        for (auto& stream : it->second) stream->client_gone();
+        for (auto& feed : it->second) feed.stream().client_gone();
         event_streams_.erase(it);
     }
 }
@@ -938,15 +1143,7 @@ std::vector<TopicRow> Runtime::topics() const {
 }
 
 core::Result<std::shared_ptr<EventStream>, ApiError> Runtime::open_stream(std::string const& topic) {
-    if (auto r = subscribe(topic); !r) return core::Err(r.error());
-    auto& streams = event_streams_[topic];
-    std::erase_if(streams, [](auto const& s) { return s->gone(); });
-    constexpr std::size_t streams_per_topic_max = 256;
-    if (streams.size() >= streams_per_topic_max)
-        return core::Err(ApiError{503, "too many event-stream clients on this topic"});
-    auto stream = std::make_shared<EventStream>(topic, event_stream_bytes_max);
-    streams.push_back(stream);
-    return stream;
+    return open_stream_from(topic, std::nullopt);
 }
 
 // DATA/subscriptions: one percent-encoded topic name per line, rewritten atomically on

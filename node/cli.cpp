@@ -1,6 +1,7 @@
 #include "node/cli.hpp"
 
 #include "core/node_id.hpp"
+#include "node/api_history.hpp"
 #include "node/asio_runtime.hpp"
 #include "node/cli_client.hpp"
 #include "node/log_format.hpp"
@@ -42,7 +43,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     app.failure_message(CLI::FailureMessage::help);
 
     // --- kadmium node ---
-    std::string data, api, metrics, log_level, map_size, log_format, lan_discovery;
+    std::string data, api, metrics, log_level, map_size, log_format, lan_discovery, history_max;
     auto* node_cmd = app.add_subcommand("node", "Run a node in the foreground (SIGINT/SIGTERM stop it cleanly).");
     node_cmd->add_option("--listen", cmd.node.listen,
                          "UDP address to listen on, repeatable (default 0.0.0.0:4000; port 0 = any free port); env KADMIUM_LISTEN (comma-separated)")
@@ -66,6 +67,9 @@ CliParse parse_cli(std::vector<std::string> const& args) {
                          "find nodes on the LAN by multicast: auto (on when no --bootstrap is given), on or off; env KADMIUM_LAN_DISCOVERY")
         ->type_name("MODE");
     node_cmd->add_option("--map-size-mb", map_size, "LMDB map size in MiB (default 1024); env KADMIUM_MAP_SIZE_MB")->type_name("MIB");
+    node_cmd->add_option("--history-max-mb", history_max,
+                         "message history size limit in MiB, oldest dropped first (default half the map; a topic gets half); env KADMIUM_HISTORY_MAX_MB")
+        ->type_name("MIB");
     node_cmd->add_flag("--loopback-subnets", cmd.node.loopback_subnets,
                        "allow many nodes on 127.0.0.1 in one routing-table bucket (local test networks; automatic when every --listen is loopback); env KADMIUM_LOOPBACK_SUBNETS=1");
 
@@ -92,7 +96,16 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     auto* subscribe_cmd = app.add_subcommand(
         "subscribe", "Subscribe the node to TOPIC (if it is not yet) and print each delivered message as one line, until interrupted.");
     subscribe_cmd->add_option("topic", cmd.topic, "topic name")->required();
+    std::string since, last;
+    subscribe_cmd->add_option("--since", since, "first print the stored messages since TIME (unix ms, RFC 3339, or a duration like 10m), then go live")
+        ->type_name("TIME");
     add_client_options(*subscribe_cmd, cmd.client, c_data, c_api, c_cookie, true);
+    auto* history_cmd = app.add_subcommand(
+        "history", "Print the node's stored messages of TOPIC, oldest first, in subscribe's line format (default: the last 20).");
+    history_cmd->add_option("topic", cmd.topic, "topic name")->required();
+    history_cmd->add_option("--last", last, "the last N messages (with --since: the last N since TIME)")->type_name("N");
+    history_cmd->add_option("--since", since, "messages since TIME: unix ms, RFC 3339, or a duration like 10m")->type_name("TIME");
+    add_client_options(*history_cmd, cmd.client, c_data, c_api, c_cookie, true);
     auto* unsubscribe_cmd = app.add_subcommand("unsubscribe", "Unsubscribe the node from TOPIC.");
     unsubscribe_cmd->add_option("topic", cmd.topic, "topic name")->required();
     add_client_options(*unsubscribe_cmd, cmd.client, c_data, c_api, c_cookie, false);
@@ -130,6 +143,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
         if (node_cmd->count("--metrics")) cmd.node.metrics = metrics;
         if (node_cmd->count("--log-level")) cmd.node.log_level = log_level;
         if (node_cmd->count("--map-size-mb")) cmd.node.map_size_mb = map_size;
+        if (node_cmd->count("--history-max-mb")) cmd.node.history_max_mb = history_max;
         if (node_cmd->count("--log-format")) cmd.node.log_format = log_format;
         if (node_cmd->count("--lan-discovery")) cmd.node.lan_discovery = lan_discovery;
         result.command = std::move(cmd);
@@ -140,7 +154,8 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     for (auto [app_ptr, kind] : {std::pair{id_cmd, Command::id}, {status_cmd, Command::status}, {peers_cmd, Command::peers},
                                  {put_cmd, Command::put}, {get_cmd, Command::get}, {lookup_cmd, Command::lookup},
                                  {subscribe_cmd, Command::subscribe}, {unsubscribe_cmd, Command::unsubscribe},
-                                 {publish_cmd, Command::publish}, {topics_cmd, Command::topics}}) {
+                                 {publish_cmd, Command::publish}, {topics_cmd, Command::topics},
+                                 {history_cmd, Command::history}}) {
         if (app_ptr->parsed()) {
             sub = app_ptr;
             cmd.command = kind;
@@ -160,7 +175,21 @@ CliParse parse_cli(std::vector<std::string> const& args) {
         }
     }
     if (cmd.command == Command::get && cmd.key.empty()) return usage_error(*sub, "KEY must not be empty");
-    bool const has_topic = cmd.command == Command::subscribe || cmd.command == Command::unsubscribe || cmd.command == Command::publish;
+    bool const has_topic = cmd.command == Command::subscribe || cmd.command == Command::unsubscribe ||
+                           cmd.command == Command::publish || cmd.command == Command::history;
+    auto given = [&](char const* name) {
+        auto const* o = sub->get_option_no_throw(name);
+        return o != nullptr && o->count() > 0;
+    };
+    if (given("--since")) {
+        if (!parse_time_ms(since, 0)) return usage_error(*sub, "--since " + since + ": expected unix ms, an RFC 3339 time or a duration like 10m");
+        cmd.since = since;
+    }
+    if (given("--last")) {
+        auto n = parse_uint(last, 1, 10'000'000);
+        if (!n) return usage_error(*sub, "--last " + last + ": expected a number from 1 to 10000000");
+        cmd.last = static_cast<std::size_t>(*n);
+    }
     if (has_topic && cmd.topic.empty()) return usage_error(*sub, "TOPIC must not be empty");
     if (has_topic && cmd.topic.size() > 256) return usage_error(*sub, "TOPIC is longer than 256 bytes");
     if (cmd.command == Command::lookup && !core::NodeId::from_hex(cmd.target))

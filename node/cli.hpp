@@ -15,7 +15,7 @@
 
 namespace node {
 
-enum class Command { node, id, status, peers, put, get, lookup, subscribe, unsubscribe, publish, topics };
+enum class Command { node, id, status, peers, put, get, lookup, subscribe, unsubscribe, publish, topics, history };
 
 // How a client command reaches its node.
 struct ClientOptions {
@@ -35,6 +35,8 @@ struct CliCommand {
     std::string target;                       // lookup: 64 hex digits
     std::string topic;                        // subscribe, unsubscribe, publish
     std::string message;                      // publish: the text, or "-" for stdin lines
+    std::optional<std::string> since;         // history, subscribe --since TIME (as given)
+    std::optional<std::size_t> last;          // history --last N
 };
 
 struct CliParse {

@@ -194,6 +194,7 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
     auto const& target = located.value();
 
     if (is_pubsub_command(command.command)) return run_pubsub_client(command, target, out, err, std::cin);
+    if (command.command == Command::history) return run_history_client(command, target, out, err);
 
     std::string method = "GET", path, body;
     auto timeout = quick_timeout;
@@ -226,7 +227,8 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
     case Command::subscribe:
     case Command::unsubscribe:
     case Command::publish:
-    case Command::topics: return 2;  // not here
+    case Command::topics:
+    case Command::history: return 2;  // not here
     }
 
     auto reply = http_call(target, method, path, body, connect_timeout, timeout);
@@ -324,7 +326,8 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
     case Command::subscribe:
     case Command::unsubscribe:
     case Command::publish:
-    case Command::topics: break;
+    case Command::topics:
+    case Command::history: break;
     }
     return 2;
 }

@@ -50,6 +50,18 @@ bool is_pubsub_command(Command c);
 int run_pubsub_client(CliCommand const& command, ApiTarget const& target, std::ostream& out, std::ostream& err,
                       std::istream& in);
 
+// history (cli_history.cpp).
+int run_history_client(CliCommand const& command, ApiTarget const& target, std::ostream& out, std::ostream& err);
+
+// The plain line of a message as `subscribe` and `history` print it (cli_pubsub.cpp):
+// "TIME FROM: DATA", FROM the author id's first 8 hex digits, binary data as "base64:…",
+// and " [caught up]" after FROM for a message found by catch-up.
+namespace json {
+struct Value;
+}
+std::string message_line(json::Value const& message);
+std::string rfc3339_ms(std::int64_t unix_ms);
+
 // Runs a client command and prints its result; returns the exit code.
 int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& out, std::ostream& err);
 

@@ -27,6 +27,8 @@ constexpr std::size_t event_max = 256 * 1024;
 
 ClientError fail(int code, std::string message) { return {code, std::move(message)}; }
 
+}  // namespace
+
 std::string rfc3339_ms(std::int64_t unix_ms) {
     std::time_t const secs = static_cast<std::time_t>(unix_ms / 1000);
     std::tm tm{};
@@ -46,11 +48,16 @@ std::string message_line(json::Value const& m) {
     };
     auto const* ts = m.find("ts");
     std::string line = rfc3339_ms(ts ? static_cast<std::int64_t>(ts->as_uint().value_or(0)) : 0);
-    line += " " + str("from").substr(0, 8) + ": ";
+    line += " " + str("from").substr(0, 8);
+    // Found by catch-up rather than live gossip (it may be older than the lines before it).
+    if (auto const* c = m.find("caught_up"); c && c->boolean) line += " [caught up]";
+    line += ": ";
     if (str("encoding") == "base64") line += "base64:";
     line += str("data");
     return line;
 }
+
+namespace {
 
 // One kept-alive HTTP connection to the node, for a run of requests.
 class ApiConnection {
@@ -169,7 +176,9 @@ int subscribe(CliCommand const& cmd, ApiTarget const& target, std::ostream& out,
         err << "kadmium: no node at " << target.address.to_string() << " (" << target.origin << "): " << ec.message() << "\n";
         return 2;
     }
-    std::string request = "GET /v1/subscribe?topic=" + percent_encode(cmd.topic) + " HTTP/1.1\r\nHost: " +
+    std::string query = percent_encode(cmd.topic);
+    if (cmd.since) query += "&since=" + percent_encode(*cmd.since);  // replay stored messages first
+    std::string request = "GET /v1/subscribe?topic=" + query + " HTTP/1.1\r\nHost: " +
                           target.address.to_string() + "\r\nAuthorization: Bearer " + target.cookie +
                           "\r\nAccept: text/event-stream\r\nUser-Agent: kadmium-cli\r\n\r\n";
     asio::write(socket, asio::buffer(request), ec);

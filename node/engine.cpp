@@ -175,6 +175,12 @@ core::Result<pubsub::PublishReceipt, pubsub::PublishError> Engine::publish(core:
     pump(now);
     return r;
 }
+core::Result<pubsub::PublishReceipt, pubsub::PublishError> Engine::republish(core::Instant now, std::string_view topic,
+                                                                             pubsub::Message const& message) {
+    auto r = router_.republish(now, topic, message);
+    pump(now);
+    return r;
+}
 
 // --- The pump. ---
 

@@ -105,6 +105,10 @@ public:
     void unsubscribe(core::Instant now, std::string_view topic);
     core::Result<pubsub::PublishReceipt, pubsub::PublishError> publish(core::Instant now, std::string_view topic,
                                                                        core::ByteView payload);
+    // Sends an already-signed own message again (the runtime's durable outbox after a
+    // restart); see pubsub::Router::republish.
+    core::Result<pubsub::PublishReceipt, pubsub::PublishError> republish(core::Instant now, std::string_view topic,
+                                                                         pubsub::Message const& message);
 
     // --- Outputs. ---
     [[nodiscard]] std::optional<core::Transmit> poll_transmit();

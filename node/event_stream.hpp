@@ -37,6 +37,9 @@ public:
     void client_gone() { gone_ = true; queue_.clear(); queued_ = 0; }
     bool gone() const { return gone_; }
     std::uint64_t sent() const { return sent_; }
+    // Bytes queued and not yet taken by the transport, and the bound that cuts the stream.
+    std::size_t queued_bytes() const { return queued_; }
+    std::size_t bytes_max() const { return bytes_max_; }
 
 private:
     void append(std::string text);

@@ -73,6 +73,7 @@ private:
         request.method = std::string(req.method_string());
         request.target = std::string(req.target());
         if (auto it = req.find(http::field::authorization); it != req.end()) request.authorization = std::string(it->value());
+        if (auto it = req.find("Last-Event-ID"); it != req.end()) request.last_event_id = std::string(it->value());
         request.body = std::move(req.body());
         handle_api_request(shared_->backend, shared_->cookie, request, [self = shared_from_this(), generation](ApiResponse r) {
             if (generation != self->generation_ || self->responded_) return;

@@ -203,6 +203,13 @@ core::Result<NodeConfig, std::string> resolve_node_config(RawNodeOptions const& 
         config.map_size_bytes = static_cast<std::size_t>(*mb) * 1024 * 1024;
     }
 
+    auto history = pick(raw.history_max_mb, "--history-max-mb", "KADMIUM_HISTORY_MAX_MB", env);
+    if (history.value) {
+        auto mb = parse_uint(*history.value, 1, map_size_mb_max);
+        if (!mb) return core::Err(bad(history.source, *history.value, "expected a size in MiB from 1 to 1048576"));
+        config.history_max_bytes = static_cast<std::size_t>(*mb) * 1024 * 1024;
+    }
+
     bool loopback = raw.loopback_subnets;
     if (!loopback) {
         if (auto v = env("KADMIUM_LOOPBACK_SUBNETS")) {

@@ -57,6 +57,7 @@ struct RawNodeOptions {
     std::optional<std::string> map_size_mb;
     std::optional<std::string> log_format;
     std::optional<std::string> lan_discovery;
+    std::optional<std::string> history_max_mb;
     bool loopback_subnets = false;
 };
 
@@ -81,6 +82,10 @@ struct NodeConfig {
     // default, turns it on when no bootstrap address is given.
     bool lan_discovery = false;
     std::size_t map_size_bytes = default_map_size_mb * 1024 * 1024;
+    // The message history's total size limit (a topic gets half); nullopt: half the map
+    // (store::MessageRetention::for_map). Set above what the map holds, the map fills
+    // first and publishes are refused (a "full disk").
+    std::optional<std::size_t> history_max_bytes;
     // dht::Config::allow_loopback_subnet: set by --loopback-subnets, or automatically when
     // every listen address is a loopback address (a local test network).
     bool allow_loopback_subnet = false;

@@ -120,6 +120,7 @@ void TcpLinks::do_read(StreamId id) {
         if (ec) {
             drop(id, true);
         } else {
+            if (before_input_) before_input_();
             engine_->handle_stream_bytes(now_(), id, core::ByteView(s->in.data(), n));
             do_read(id);
         }

@@ -28,6 +28,9 @@ public:
 
     // Binds a listener at `at` (before the engine exists). Fails with a readable reason.
     core::Result<void, std::string> bind(core::Endpoint const& at);
+    // Runs before each read is fed to the engine (the runtime opens its store batch there;
+    // after_input ends it).
+    void set_before_input(std::function<void()> before) { before_input_ = std::move(before); }
     // Starts accepting, feeding `engine`.
     void start(Engine& engine);
     // The engine's stream effects.
@@ -52,6 +55,7 @@ private:
     asio::io_context& io_;
     std::function<core::Instant()> now_;
     std::function<void()> after_input_;
+    std::function<void()> before_input_;
     Engine* engine_ = nullptr;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<StreamId, std::shared_ptr<Stream>> streams_;

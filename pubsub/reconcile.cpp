@@ -101,28 +101,86 @@ Next answer_id_list(Side const& side, std::size_t lo, std::size_t hi, Bound cons
     return Next::stopped;
 }
 
+using IdIndex = std::vector<std::pair<MessageId, std::size_t>>;  // id, position in the list
+
+// Listed ids sorted for lookups, each with its position; false when an id repeats.
+bool index_ids(core::ByteView ids, IdIndex& out) {
+    std::size_t const n = ids.size() / MessageId::size;
+    out.clear();
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+        out.emplace_back(MessageId::from_span(ids.subspan(i * MessageId::size, MessageId::size)), i);
+    std::sort(out.begin(), out.end());
+    auto same_id = [](auto const& a, auto const& b) { return a.first == b.first; };
+    return std::adjacent_find(out.begin(), out.end(), same_id) == out.end();
+}
+
+// The position of `id` in the list, or nullopt.
+std::optional<std::size_t> find_id(IdIndex const& index, MessageId const& id) {
+    auto it = std::lower_bound(index.begin(), index.end(), id,
+                               [](auto const& entry, MessageId const& x) { return entry.first < x; });
+    if (it == index.end() || it->first != id) return std::nullopt;
+    return it->second;
+}
+
+MessageId id_at(core::ByteView ids, std::size_t i) {
+    return MessageId::from_span(ids.subspan(i * MessageId::size, MessageId::size));
+}
+
+// The responder's preferred answer to an id list: a bitmap of the listed ids it has and
+// the ids it has that were not listed, so ids that both sides hold cross only once.
+// False (nothing written) when that would not fit; the caller then lists its ids.
+bool answer_with_diff(Side const& side, std::size_t lo, std::size_t hi, Bound const& upper, core::ByteView listed,
+                      Output& out) {
+    std::size_t const count = listed.size() / MessageId::size;
+    std::size_t const room = out.room();
+    if (count == 0 || room == 0) return false;  // with nothing listed, a plain id list is as small
+    IdIndex theirs;
+    (void)index_ids(listed, theirs);  // a repeated id only costs its sender
+    std::vector<std::byte> bitmap((count + 7) / 8);
+    std::vector<MessageId> unlisted;
+    std::size_t const fixed = Output::bound_max + 1 + 5 + bitmap.size() + 5;
+    for (std::size_t i = lo; i < hi; ++i) {
+        if (auto pos = find_id(theirs, side.items[i].id)) {
+            bitmap[*pos / 8] |= std::byte(1u << (*pos % 8));
+        } else {
+            unlisted.push_back(side.items[i].id);
+            if (fixed + unlisted.size() * MessageId::size > room) return false;
+        }
+    }
+    if (fixed + unlisted.size() * MessageId::size > room) return false;
+    out.id_diff(upper, bitmap, unlisted);
+    return true;
+}
+
 // The initiator's use of an id list: the ids only we have and only they have in the range.
 // Their ids come in their (ts, id) order; `need` keeps that order.
 core::Result<void, Error> diff(std::span<Item const> ours, core::ByteView ids, std::vector<MessageId>& have,
                                std::vector<MessageId>& need) {
-    std::size_t const n = ids.size() / MessageId::size;
-    auto id_at = [&](std::size_t i) { return MessageId::from_span(ids.subspan(i * MessageId::size, MessageId::size)); };
-    std::vector<std::pair<MessageId, std::size_t>> theirs;
-    theirs.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) theirs.emplace_back(id_at(i), i);
-    std::sort(theirs.begin(), theirs.end());
-    auto same_id = [](auto const& a, auto const& b) { return a.first == b.first; };
-    if (std::adjacent_find(theirs.begin(), theirs.end(), same_id) != theirs.end()) return core::Err(Error::bad_id_list);
-
-    std::vector<bool> matched(n, false);
+    IdIndex theirs;
+    if (!index_ids(ids, theirs)) return core::Err(Error::bad_id_list);
+    std::vector<bool> matched(theirs.size(), false);
     for (auto const& item : ours) {
-        auto it = std::lower_bound(theirs.begin(), theirs.end(), item.id,
-                                   [](auto const& entry, MessageId const& id) { return entry.first < id; });
-        if (it != theirs.end() && it->first == item.id) matched[it->second] = true;
+        if (auto pos = find_id(theirs, item.id)) matched[*pos] = true;
         else have.push_back(item.id);
     }
-    for (std::size_t i = 0; i < n; ++i)
-        if (!matched[i]) need.push_back(id_at(i));
+    for (std::size_t i = 0; i < matched.size(); ++i)
+        if (!matched[i]) need.push_back(id_at(ids, i));
+    return {};
+}
+
+// The initiator's use of an id diff (the answer to the id list it sent for this range).
+core::Result<void, Error> apply_diff(std::span<Item const> ours, core::ByteView bitmap, core::ByteView unlisted,
+                                     std::vector<MessageId>& have, std::vector<MessageId>& need) {
+    if (bitmap.size() != (ours.size() + 7) / 8) return core::Err(Error::bad_id_list);
+    IdIndex theirs;
+    if (!index_ids(unlisted, theirs)) return core::Err(Error::bad_id_list);
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+        if (find_id(theirs, ours[i].id)) return core::Err(Error::bad_id_list);  // "unlisted", yet we listed it
+        bool const they_have = (std::to_integer<unsigned>(bitmap[i / 8]) >> (i % 8)) & 1u;
+        if (!they_have) have.push_back(ours[i].id);
+    }
+    for (std::size_t i = 0; i < theirs.size(); ++i) need.push_back(id_at(unlisted, i));
     return {};
 }
 
@@ -137,8 +195,23 @@ Next answer(Side const& side, Range const& range, std::size_t lo, std::size_t hi
             else split(side, lo, hi, range.upper, out);
             return Next::go_on;
         case Mode::id_list:
-            if (side.role == Role::responder) return answer_id_list(side, lo, hi, range.upper, rest, out);
+            if (side.role == Role::responder) {
+                if (answer_with_diff(side, lo, hi, range.upper, range.ids, out)) return Next::go_on;
+                return answer_id_list(side, lo, hi, range.upper, rest, out);
+            }
             if (auto r = diff(side.items.subspan(lo, hi - lo), range.ids, *side.have, *side.need); !r) {
+                error = r.error();
+                return Next::failed;
+            }
+            out.skip(range.upper);
+            return Next::go_on;
+        case Mode::id_diff:
+            if (side.role == Role::responder) {
+                error = Error::malformed;  // only a responder sends these
+                return Next::failed;
+            }
+            if (auto r = apply_diff(side.items.subspan(lo, hi - lo), range.bitmap, range.ids, *side.have, *side.need);
+                !r) {
                 error = r.error();
                 return Next::failed;
             }

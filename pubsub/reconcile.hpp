@@ -12,14 +12,17 @@
 // A mismatched fingerprint is answered by splitting the range into `buckets` fingerprinted
 // sub-ranges, or by an id list when the range holds fewer than `id_list_max` items. The
 // initiator, on an id list, computes the difference and skips the range; the responder, on
-// an id list, answers with its own. No message is larger than `frame_bytes_max`: what does
-// not fit is covered by one fingerprint to infinity and continued in the next round.
+// an id list, answers with an id diff (which listed ids it has, as a bitmap, and the ids it
+// has that were not listed), or, when that does not fit, with its own id list. No message
+// is larger than `frame_bytes_max`: what does not fit is covered by one fingerprint up to
+// the end of the last range still open, and continued in the next round.
 //
 // Wire (core/codec.hpp msgpack primitives):
 //   message := uint version (1) · uint range_count · range*
-//   range   := bound · uint mode (0 skip, 1 fingerprint, 2 id list) · payload
+//   range   := bound · uint mode (0 skip, 1 fingerprint, 2 id list, 3 id diff) · payload
 //   bound   := nil (infinity) | uint ts_delta · bin id_prefix (0..32 bytes, zero-padded)
 //   payload := (skip) | bin 16 (fingerprint) | bin 32·k (id list)
+//            | bin bitmap (bit i, LSB first: has the i-th listed id) · bin 32·k (id diff)
 // ts_delta is the bound's timestamp (as uint64 with the sign bit flipped, so that every
 // int64 orders correctly) minus the previous bound's, from 0 at the start of each message.
 // The id prefix is the shortest that separates the two items the bound falls between.

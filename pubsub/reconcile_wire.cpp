@@ -178,7 +178,7 @@ core::Result<std::vector<Range>, Error> parse(core::ByteView message, Limits con
     for (std::uint64_t i = 0; i < *count; ++i) {
         Range range;
         auto upper = read_bound(r, prev_ts);
-        auto mode = r.uint(2);
+        auto mode = r.uint(3);
         if (!upper || !mode) return core::Err(Error::malformed);
         if (!ranges.empty() && !less(ranges.back().upper, *upper)) return core::Err(Error::unordered_bounds);
         range.upper = *upper;
@@ -191,6 +191,13 @@ core::Result<std::vector<Range>, Error> parse(core::ByteView message, Limits con
             auto ids = r.bin(r.remaining());
             if (!ids) return core::Err(Error::malformed);
             if (ids->size() % MessageId::size != 0) return core::Err(Error::bad_id_list);
+            range.ids = *ids;
+        } else if (range.mode == Mode::id_diff) {
+            auto bitmap = r.bin(r.remaining());
+            auto ids = bitmap ? r.bin(r.remaining()) : std::nullopt;
+            if (!ids) return core::Err(Error::malformed);
+            if (ids->size() % MessageId::size != 0) return core::Err(Error::bad_id_list);
+            range.bitmap = *bitmap;
             range.ids = *ids;
         }
         ranges.push_back(range);
@@ -245,12 +252,33 @@ void Output::id_list(Bound const& upper, std::span<Item const> items) {
     flush_skip();
     bound(upper);
     mode(Mode::id_list);
-    // One bin of 32·k bytes, written in place (msgpack bin 8/16/32 header, big-endian length).
-    auto const n = items.size() * MessageId::size;
+    bin_header(items.size() * MessageId::size);
+    for (auto const& item : items) body_.insert(body_.end(), item.id.bytes.begin(), item.id.bytes.end());
+}
+
+void Output::bin_header(std::size_t n) {
+    // msgpack bin 8/16/32: a tag and a big-endian length; the bytes follow in place.
     int const length_bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : 4;
     body_.push_back(std::byte(length_bytes == 1 ? 0xc4 : length_bytes == 2 ? 0xc5 : 0xc6));
     for (int i = length_bytes - 1; i >= 0; --i) body_.push_back(static_cast<std::byte>((n >> (8 * i)) & 0xff));
-    for (auto const& item : items) body_.insert(body_.end(), item.id.bytes.begin(), item.id.bytes.end());
+}
+
+void Output::id_diff(Bound const& upper, std::span<std::byte const> bitmap, std::span<MessageId const> ids) {
+    flush_skip();
+    bound(upper);
+    mode(Mode::id_diff);
+    bin_header(bitmap.size());
+    body_.insert(body_.end(), bitmap.begin(), bitmap.end());
+    bin_header(ids.size() * MessageId::size);
+    for (auto const& id : ids) body_.insert(body_.end(), id.bytes.begin(), id.bytes.end());
+}
+
+std::size_t Output::room() const {
+    // The same reserve as over(), so a range that fits in room() never needs a rollback.
+    std::size_t const used = header_max + body_.size() + skip_max + tail_max;
+    if (used >= limits_.frame_bytes_max) return 0;
+    if (ranges_ + (pending_skip_ ? 1 : 0) + 3 > limits_.ranges_max) return 0;
+    return limits_.frame_bytes_max - used;
 }
 
 std::size_t Output::ids_that_fit() const {

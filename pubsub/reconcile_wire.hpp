@@ -1,7 +1,7 @@
 // Internals of set reconciliation (reconcile.hpp): id sums and fingerprints, range bounds,
 // decoding a message into checked ranges, and Output, the message writer that keeps every
 // message within the frame and range limits. Not a public interface: only reconcile.cpp
-// and its tests include it.
+// includes it.
 #pragma once
 
 #include "pubsub/reconcile.hpp"
@@ -57,13 +57,16 @@ bool less(Bound const& a, Bound const& b);
 // The index of the first item in [from, items.size()) that is not below `b`.
 std::size_t lower_index(std::span<Item const> items, std::size_t from, Bound const& b);
 
-enum class Mode : std::uint8_t { skip = 0, fingerprint = 1, id_list = 2 };
+// id_diff answers an id list: which of the listed ids the responder has (a bitmap over the
+// initiator's items in the range, in order) and the ids it has that were not listed.
+enum class Mode : std::uint8_t { skip = 0, fingerprint = 1, id_list = 2, id_diff = 3 };
 
 struct Range {
     Bound upper;
     Mode mode = Mode::skip;
     Fingerprint fingerprint{};
-    core::ByteView ids;  // id_list: 32·k bytes, a view into the message
+    core::ByteView ids;     // id_list, id_diff: 32·k bytes, a view into the message
+    core::ByteView bitmap;  // id_diff: bit i (LSB first) set = the responder has listed id i
 };
 
 // Decodes and checks a whole message before anything acts on it.
@@ -97,6 +100,10 @@ public:
     void skip(Bound const& upper) { pending_skip_ = upper; }
     void fingerprint(Bound const& upper, Fingerprint const& fp);
     void id_list(Bound const& upper, std::span<Item const> items);
+    void id_diff(Bound const& upper, std::span<std::byte const> bitmap, std::span<MessageId const> ids);
+    // Bytes one more range may take and still pass over() (0 when the range limit would
+    // be reached).
+    std::size_t room() const;
     // How many ids one more id list may carry while keeping room for the tail.
     std::size_t ids_that_fit() const;
     // Past the budget that keeps room for a pending skip and the tail.
@@ -108,6 +115,7 @@ public:
 
 private:
     void flush_skip();
+    void bin_header(std::size_t n);
     void bound(Bound const& b);
     void mode(Mode m);
 

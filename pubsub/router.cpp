@@ -295,6 +295,39 @@ core::Result<PublishReceipt, PublishError> Router::publish(core::Instant now, st
     std::int64_t const ts = std::max<std::int64_t>(0, m.wall_ms(now));
     Message message = sign_message(m.self, key, m.next_seqno++, ts, payload);
     ++m.stats.published;
+    PublishReceipt receipt;
+    receipt.id = message.id;
+    receipt.seqno = message.seqno;
+    receipt.ts_ms = message.ts_ms;
+    receipt.peers = m.send_own(now, name, message);
+    if (subscribed) {
+        if (m.store.put(message) == StoreStatus::full) ++m.stats.drop(DropReason::store_full);
+        m.deliver(key, message);
+    }
+    m.ask_for_peers(now, key);
+    receipt.message = std::move(message);
+    return receipt;
+}
+
+core::Result<PublishReceipt, PublishError> Router::republish(core::Instant now, std::string_view name,
+                                                             Message const& message) {
+    auto& m = *impl_;
+    if (!valid_topic_name(m.config, name) || topic_key(name) != message.topic) return core::Err(PublishError::bad_topic);
+    bool const known = m.topics.contains(message.topic) || m.fanout.contains(message.topic);
+    if (!known && m.fanout.size() >= m.config.topics_max) return core::Err(PublishError::too_many_topics);
+    PublishReceipt receipt;
+    receipt.id = message.id;
+    receipt.seqno = message.seqno;
+    receipt.ts_ms = message.ts_ms;
+    receipt.peers = m.send_own(now, name, message);
+    m.ask_for_peers(now, message.topic);
+    return receipt;
+}
+
+std::size_t Router::Impl::send_own(core::Instant now, std::string_view name, Message const& message) {
+    auto& m = *this;
+    TopicKey const& key = message.topic;
+    bool const subscribed = m.topics.contains(key);
     m.seen.insert(now, message.id);
     m.mcache.put(message.id, key, message.encoded);
 
@@ -325,16 +358,13 @@ core::Result<PublishReceipt, PublishError> Router::publish(core::Instant now, st
     }
     // Too few peers to be sure it spreads: keep it for the topic peers that show up soon.
     if (targets.size() < m.config.d_lo) m.queue_pending(now, message, targets);
+    return targets.size();
+}
 
-    PublishReceipt receipt{message.id, message.seqno, message.ts_ms, targets.size()};
-    if (subscribed) {
-        if (m.store.put(message) == StoreStatus::full) ++m.stats.drop(DropReason::store_full);
-        m.deliver(key, std::move(message));
-    }
-    if (subscribed) m.need_peers(now, key, m.topics[key].need);
-    else m.need_peers(now, key, m.fanout[key].need);
-    m.maybe_dial(now);
-    return receipt;
+void Router::Impl::ask_for_peers(core::Instant now, TopicKey const& key) {
+    if (topics.contains(key)) need_peers(now, key, topics[key].need);
+    else need_peers(now, key, fanout[key].need);
+    maybe_dial(now);
 }
 
 void Router::add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers) {

@@ -83,6 +83,9 @@ struct PublishReceipt {
     // Links the message was sent on right away. Below D_lo the message is also kept for
     // pending_ttl and sent to every topic peer that shows up meanwhile.
     std::size_t peers = 0;
+    // The signed message (publish only): the host persists it, whether or not the node
+    // subscribes to the topic (the router stores only its subscribed topics' messages).
+    Message message;
 };
 
 // The application's verdict on a message that passed every other check (§3): reject
@@ -133,6 +136,13 @@ public:
     // the router delivers it locally too when subscribed. Fails on a payload above
     // limits.payload_max, a bad name, or a new fanout topic beyond topics_max.
     core::Result<PublishReceipt, PublishError> publish(core::Instant now, std::string_view topic, core::ByteView payload);
+    // Sends an already-signed message of this node again, as publish sends a new one
+    // (targets, fanout, pending queue), without re-signing: the host's durable outbox
+    // uses it after a restart. `topic` is the name whose key the message carries
+    // (bad_topic otherwise). The message must be this node's own and valid (the host read
+    // it from its store); it is not stored or delivered again. receipt.message is empty.
+    core::Result<PublishReceipt, PublishError> republish(core::Instant now, std::string_view topic,
+                                                         Message const& message);
     // Peers for a topic, from the DHT (provider records) or configuration: kept as dial
     // candidates (bounded, expiring) and dialed while the topic knows fewer than D peers.
     void add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);

@@ -102,6 +102,12 @@ struct Router::Impl {
     void deliver(TopicKey const& key, Message message, bool caught_up = false);
     void send_pending_to(core::Instant now, TopicKey const& topic, PeerState& peer);
     void queue_pending(core::Instant now, Message const& message, std::vector<NodeId> const& sent_to);
+    // Sends an own message (just signed, or from the host's durable outbox) to the topic:
+    // seen-cache, mcache, flood/mesh/fanout targets, pending when below D_lo. Returns the
+    // number of peers it went to.
+    std::size_t send_own(core::Instant now, std::string_view name, Message const& message);
+    // After an own message: asks for more topic peers and dials candidates.
+    void ask_for_peers(core::Instant now, TopicKey const& key);
     void check_invariants() const;
 
     // router_receive.cpp

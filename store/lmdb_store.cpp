@@ -28,8 +28,8 @@ namespace {
 constexpr std::string_view format_key = "format";
 constexpr char format_magic[8] = {'K', 'A', 'D', 'M', 'S', 'T', 'O', 'R'};
 constexpr std::uint32_t schema_version = 1;
-// meta, records, expiry, routing; a few spare for later schema versions.
-constexpr unsigned dbs_max = 8;
+// meta, records, expiry, routing, the five message databases; spare for later versions.
+constexpr unsigned dbs_max = 16;
 // Rows per write transaction in a sweep, and records per read transaction in for_each:
 // small enough to keep a transaction's dirty pages and a reader's snapshot short-lived.
 constexpr std::size_t batch_rows_max = 256;
@@ -187,7 +187,23 @@ int delete_record(MDB_txn* txn, MDB_dbi records, MDB_dbi expiry, encoding::Recor
 
 struct OpenedDbis {
     MDB_dbi meta = 0, records = 0, expiry = 0, routing = 0;
+    LmdbStore::MessageDbis messages;
 };
+
+// Opens the message databases in `txn`, creating the ones missing: they came after the
+// first version-1 stores, so a store without them is an older one, not a damaged one.
+// Returns an error text (empty on success).
+std::string open_message_dbis(MDB_txn* txn, LmdbStore::MessageDbis& m) {
+    for (auto [name, dbi] : {std::pair{"messages", &m.messages}, std::pair{"message_ids", &m.ids},
+                             std::pair{"message_age", &m.age}, std::pair{"message_topics", &m.topics},
+                             std::pair{"outbox", &m.outbox}}) {
+        int rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+        if (rc == MDB_INCOMPATIBLE)
+            return std::string("damaged kadmium store ('") + name + "' is not a database of the expected kind)";
+        if (rc != 0) return std::string("cannot open database '") + name + "': " + lmdb_error(rc);
+    }
+    return {};
+}
 
 // Opens (or, in a new env, creates) the databases and checks the format row. The error
 // is the text that follows "<path>: ".
@@ -216,6 +232,9 @@ core::Result<OpenedDbis, std::string> open_dbis(MDB_env* env) {
         if (rc == 0) rc = mdb_dbi_open(txn, "records", MDB_CREATE, &d.records);
         if (rc == 0) rc = mdb_dbi_open(txn, "expiry", MDB_CREATE, &d.expiry);
         if (rc == 0) rc = mdb_dbi_open(txn, "routing", MDB_CREATE, &d.routing);
+        if (rc == 0) {
+            if (auto e = open_message_dbis(txn, d.messages); !e.empty()) return core::Err{e};
+        }
         if (rc == 0) rc = txn.commit();
         if (rc != 0) return core::Err{"cannot create the store's databases: " + lmdb_error(rc)};
         return d;
@@ -242,6 +261,7 @@ core::Result<OpenedDbis, std::string> open_dbis(MDB_env* env) {
         if (rc == MDB_NOTFOUND) return core::Err{std::string("damaged kadmium store (database '") + name + "' is missing)"};
         if (rc != 0) return core::Err{std::string("cannot open database '") + name + "': " + lmdb_error(rc)};
     }
+    if (auto e = open_message_dbis(txn, d.messages); !e.empty()) return core::Err{e};
     rc = txn.commit();
     if (rc != 0) return core::Err{"cannot commit the opening transaction: " + lmdb_error(rc)};
     return d;
@@ -288,7 +308,7 @@ core::Result<std::unique_ptr<LmdbStore>, std::string> LmdbStore::open(std::files
     auto const pages = info.me_mapsize / st.ms_psize;
     auto const reserve = std::clamp<std::size_t>(pages / 64, reserve_pages_min, reserve_pages_max);
     return std::unique_ptr<LmdbStore>(
-        new LmdbStore(env.release(), Dbis{d.meta, d.records, d.expiry, d.routing}, st.ms_psize, reserve));
+        new LmdbStore(env.release(), Dbis{d.meta, d.records, d.expiry, d.routing}, d.messages, st.ms_psize, reserve));
 }
 
 LmdbStore::~LmdbStore() {
@@ -743,6 +763,49 @@ core::Result<std::vector<SnapshotEntry>, StoreError> LmdbStore::load_routing() {
     }
     if (rc != 0 && rc != MDB_NOTFOUND) return core::Err{fail(rc, "load_routing")};
     return out;
+}
+
+core::Result<void, StoreError> LmdbStore::write(std::size_t bytes, Room room, char const* what, WriteStep const& step) {
+    bool changed = false;
+    if (batch_.open) {
+        if (auto ready = prepare_batch_put(bytes); !ready) return ready;
+        Txn nested;
+        int rc = nested.begin(env_, 0, batch_.txn);
+        if (rc != 0) return core::Err{fail(rc, what)};
+        rc = step(nested, changed);
+        if (rc != 0) return core::Err{fail(rc, what)};
+        if (!changed) return {};  // the guard aborts the nested transaction
+        rc = nested.commit();
+        if (rc != 0) return core::Err{fail(rc, what)};
+        ++batch_.puts;
+        batch_.bytes += bytes;
+        batch_.pages += put_pages(bytes, page_size_);
+        return {};
+    }
+    if (room == Room::keep_reserve) {
+        bool fits = false;
+        int rc = check_room(bytes, fits);
+        if (rc != 0) return core::Err{fail(rc, what)};
+        if (!fits) return core::Err{map_full(what)};
+    }
+    Txn txn;
+    int rc = txn.begin(env_, 0);
+    if (rc != 0) return core::Err{fail(rc, what)};
+    rc = step(txn, changed);
+    if (rc != 0) return core::Err{fail(rc, what)};
+    if (!changed) return {};
+    rc = txn.commit();
+    if (rc != 0) return core::Err{fail(rc, what)};
+    return {};
+}
+
+core::Result<void, StoreError> LmdbStore::read(char const* what, std::function<int(MDB_txn*)> const& step) const {
+    Txn own;
+    MDB_txn* txn = nullptr;
+    int rc = begin_read(env_, batch_.txn, own, txn);
+    if (rc == 0) rc = step(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) return core::Err{fail(rc, what)};
+    return {};
 }
 
 void LmdbStore::sync() {

@@ -28,6 +28,7 @@
 
 struct MDB_env;  // from <lmdb.h>, kept out of this header
 struct MDB_txn;
+#include <functional>
 
 namespace store {
 
@@ -136,6 +137,41 @@ public:
     // for the node's log; empty when none.
     std::string const& last_error() const { return last_error_; }
 
+    // ---- The environment shared with the message store (store/message_db.hpp). ----
+    // The message databases, opened (created in a store that has none yet) by open().
+    struct MessageDbis {
+        unsigned int messages = 0;  // topic ‖ ts ‖ id -> envelope
+        unsigned int ids = 0;       // id -> topic ‖ ts
+        unsigned int age = 0;       // ts ‖ id -> topic
+        unsigned int topics = 0;    // topic -> count ‖ bytes; the 1-byte key 0 -> totals
+        unsigned int outbox = 0;    // id -> topic name
+    };
+    MessageDbis const& message_dbis() const { return message_dbis_; }
+    // How a write may use the map: `keep_reserve` for everything that adds data (the room
+    // rule of put), `use_reserve` for deletions (the sweep's reserve exists for them).
+    enum class Room : std::uint8_t { keep_reserve, use_reserve };
+    // A write step: returns an LMDB code (0 for success) and sets `changed` when it wrote
+    // something (a step that changed nothing is aborted, not committed).
+    using WriteStep = std::function<int(MDB_txn* txn, bool& changed)>;
+    // Runs `step` in a write transaction: nested in the batch's when a batch is open (it
+    // commits with the batch and counts among its puts), else its own, committed here (one
+    // fdatasync). `bytes` sizes the room check; `what` names it in last_error(). Errors as
+    // put's: StoreError::full when the room rule refuses or LMDB reports MDB_MAP_FULL.
+    core::Result<void, StoreError> write(std::size_t bytes, Room room, char const* what, WriteStep const& step);
+    // Runs `step` with a read transaction: the batch's when one is open (reads see its
+    // puts), else a read-only one of its own. The step returns an LMDB code.
+    core::Result<void, StoreError> read(char const* what, std::function<int(MDB_txn* txn)> const& step) const;
+    // Whether `bytes` of new rows fit now while leaving the reserve free (committed
+    // figures; a pre-check, the write has the last word). False on an LMDB error.
+    bool room_for(std::size_t bytes) const {
+        bool fits = false;
+        return check_room(bytes, fits) == 0 && fits;
+    }
+    // Counts damaged rows found by the message store (shared counter, corrupt_records()).
+    void count_corrupt(std::size_t n) const { corrupt_records_ += n; }
+    // The page size, for callers that bound their transactions.
+    std::size_t page_size() const { return page_size_; }
+
     struct Usage {
         std::size_t map_bytes = 0;   // the configured map size
         std::size_t used_bytes = 0;  // pages ever used (LMDB's high-water mark)
@@ -167,8 +203,8 @@ private:
         bool done = false;
     };
 
-    LmdbStore(MDB_env* env, Dbis dbis, std::size_t page_size, std::size_t reserve_pages)
-        : env_(env), dbis_(dbis), page_size_(page_size), reserve_pages_(reserve_pages) {}
+    LmdbStore(MDB_env* env, Dbis dbis, MessageDbis message_dbis, std::size_t page_size, std::size_t reserve_pages)
+        : env_(env), dbis_(dbis), message_dbis_(message_dbis), page_size_(page_size), reserve_pages_(reserve_pages) {}
     // Records an LMDB failure and maps it to a StoreError.
     StoreError fail(int rc, char const* what) const;
     // Sets `pages` to the pages a write could get: the never-used end of the map, plus
@@ -191,6 +227,7 @@ private:
 
     MDB_env* env_;
     Dbis dbis_;
+    MessageDbis message_dbis_;
     std::size_t page_size_;
     // Pages that puts and snapshot saves leave free, for the sweep: LMDB copies every page
     // it changes, so with the map truly full it could not even delete expired records and

@@ -78,7 +78,7 @@ struct FakeBackend final : ApiBackend {
 };
 
 ApiRequest request(std::string method, std::string target, std::string body = {}) {
-    return {std::move(method), std::move(target), std::string("Bearer ") + cookie, std::move(body)};
+    return {std::move(method), std::move(target), std::string("Bearer ") + cookie, std::move(body), std::nullopt};
 }
 
 struct Answer {
