@@ -53,6 +53,15 @@ std::optional<PartitionSpec> parse_partition(std::string const& text) {
     return p;
 }
 
+std::optional<std::pair<double, double>> parse_offline_window(std::string const& text) {
+    auto colon = text.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    auto start = parse_double(std::string_view(text).substr(0, colon));
+    auto length = parse_double(std::string_view(text).substr(colon + 1));
+    if (!start || !length || *start < 0 || *length <= 0 || *start + *length > 1.0) return std::nullopt;
+    return std::pair{*start, *length};
+}
+
 std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& args, std::ostream& out,
                                                 std::ostream& err) {
     RunConfig cfg;
@@ -113,6 +122,26 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
         ->check(CLI::Range(1, 10'000))
         ->capture_default_str();
     app.add_option("--msg-size", ps.msg_size, "Payload bytes of each message")->check(CLI::Range(8, 64 * 1024))->capture_default_str();
+    std::string offline_window = "0.2:0.4";
+    double anti_entropy_s = core::to_seconds(ps.anti_entropy_interval), pubsub_drain_s = -1.0;
+    app.add_option("--offline", ps.offline,
+                   "Fraction of the subscribers that go offline (node stopped, store kept) for a window of the "
+                   "publishing period, then come back and must catch up")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    app.add_option("--offline-window", offline_window,
+                   "START:LENGTH of the --offline absence, as fractions of the publishing period (first publish to "
+                   "the end of the workload)")
+        ->capture_default_str();
+    app.add_option("--anti-entropy", anti_entropy_s,
+                   "Seconds between a router's anti-entropy reconciliations (CatchupConfig::anti_entropy_interval; "
+                   "0 = off)")
+        ->check(CLI::Range(0.0, seconds_max))
+        ->capture_default_str();
+    app.add_option("--pubsub-drain-s", pubsub_drain_s,
+                   "Virtual seconds the run goes on after the last publish, for catch-up and anti-entropy (default 10, "
+                   "plus 2 x --anti-entropy with a --partition)")
+        ->check(CLI::Range(0.0, seconds_max));
     app.add_option("--min-delivery", min_delivery, "Fail (exit 1) when the pub/sub delivery ratio is below this (0..1)")
         ->check(CLI::Range(0.0, 1.0));
     app.add_option("--churn", s.churn, "Fraction of the nodes that leave during the workload; as many new ones join")
@@ -223,6 +252,13 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     if (min_success >= 0.0) s.min_success = min_success;
     if (min_delivery >= 0.0) s.min_delivery = min_delivery;
     if (ps.messages > 0 && ps.subscribers == 0) return bad("--messages needs --subscribers: someone must receive them");
+    auto window = parse_offline_window(offline_window);
+    if (!window) return bad("bad --offline-window '" + offline_window + "': expected START:LENGTH, fractions with START + LENGTH <= 1");
+    ps.offline_start = window->first;
+    ps.offline_length = window->second;
+    if (ps.offline > 0 && ps.messages == 0) return bad("--offline needs --subscribers and --messages: it measures missed messages");
+    ps.anti_entropy_interval = seconds(anti_entropy_s);
+    if (pubsub_drain_s >= 0.0) ps.drain = seconds(pubsub_drain_s);
     if (s.events_max == 0) return bad("--max-events must be positive");
     s.progress = !cfg.quiet;
     if (gets_option->count() > 0) {

@@ -5,7 +5,9 @@
 #include "sim/scenario.hpp"
 
 #include <ostream>
+#include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -25,5 +27,9 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
 
 // Parses "AT_S:DURATION_S[:FRACTION[:oneway]]"; nullopt when malformed or out of range.
 std::optional<PartitionSpec> parse_partition(std::string const& text);
+
+// Parses "START:LENGTH" (fractions of the publishing period, START >= 0, LENGTH > 0,
+// START + LENGTH <= 1); nullopt when malformed or out of range.
+std::optional<std::pair<double, double>> parse_offline_window(std::string const& text);
 
 }  // namespace sim

@@ -6,11 +6,13 @@
 #include "sim/scenario.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace sim {
 
 namespace {
 double ms(core::Duration d) { return static_cast<double>(d.count()) / 1000.0; }
+double seconds(core::Instant t) { return core::to_seconds(t.since_origin); }
 constexpr std::size_t missed_examples_max = 10;
 }  // namespace
 
@@ -19,7 +21,9 @@ PubsubWorkload::PubsubWorkload(Simulator& sim, PubsubOptions const& options, std
     CORE_ASSERT(options_.topics >= 1);
 }
 
-void PubsubWorkload::schedule(core::Instant start, core::Instant end, std::function<NodeIndex()> pick) {
+void PubsubWorkload::schedule(core::Instant start, core::Instant end, std::function<NodeIndex()> pick,
+                              NodeControl control) {
+    control_ = std::move(control);
     // Subscribers: distinct random joined nodes (bounded draws; a small network may have
     // fewer nodes than asked).
     std::size_t const want = std::min(options_.subscribers, sim_.node_count());
@@ -46,6 +50,59 @@ void PubsubWorkload::schedule(core::Instant start, core::Instant end, std::funct
                                          static_cast<std::int64_t>(options_.messages)};
         sim_.at(at, [this, m, pick] { publish(m, pick()); });
     }
+    // Drawn after everything else, so that a run without --offline keeps its schedule.
+    if (options_.offline > 0.0) schedule_offline(chosen, first, span);
+}
+
+void PubsubWorkload::schedule_offline(std::vector<NodeIndex> const& chosen, core::Instant first, core::Duration span) {
+    CORE_ASSERT(control_.stop && control_.restart);
+    CORE_ASSERT(options_.offline_start >= 0.0 && options_.offline_length > 0.0 &&
+                options_.offline_start + options_.offline_length <= 1.0);
+    auto const count = std::min(chosen.size(), static_cast<std::size_t>(std::llround(
+                                                   options_.offline * static_cast<double>(chosen.size()))));
+    auto at_fraction = [&](double f) {
+        return first + core::Duration{static_cast<std::int64_t>(f * static_cast<double>(span.count()))};
+    };
+    auto const down = at_fraction(options_.offline_start);
+    auto const back = at_fraction(options_.offline_start + options_.offline_length);
+    auto const spread = static_cast<std::uint64_t>(std::max<std::int64_t>(options_.offline_spread.count(), 1));
+    offline_chosen_ = count;
+    // A partial Fisher-Yates shuffle: `count` distinct subscribers, topics mixed.
+    auto pool = chosen;
+    for (std::size_t k = 0; k < count; ++k) {
+        auto j = k + static_cast<std::size_t>(rng_.uniform(pool.size() - k));
+        std::swap(pool[k], pool[j]);
+        auto const n = pool[k];
+        subscribers_.at(n).offline_planned = true;
+        sim_.at(down + core::Duration{static_cast<std::int64_t>(rng_.uniform(spread))}, [this, n] { go_offline(n); });
+        sim_.at(back + core::Duration{static_cast<std::int64_t>(rng_.uniform(spread))}, [this, n] { come_back(n); });
+    }
+}
+
+void PubsubWorkload::go_offline(NodeIndex node) {
+    auto& s = subscribers_.at(node);
+    // Already down (a crash or churn took it): it has no planned absence then.
+    if (!sim_.node(node).up() || !s.whole_run) {
+        s.offline_planned = false;
+        ++offline_skipped_;
+        return;
+    }
+    s.down_at = sim_.now();
+    going_offline_ = node;
+    control_.stop(node);
+    going_offline_.reset();
+}
+
+void PubsubWorkload::come_back(NodeIndex node) {
+    auto& s = subscribers_.at(node);
+    if (!s.offline_planned || s.down_at == core::Instant::max()) return;
+    if (sim_.node(node).state != SimNode::State::down) {
+        // Not down any more, or gone for good: no clean absence to measure.
+        s.whole_run = false;
+        return;
+    }
+    s.back_at = sim_.now();
+    control_.restart(node);  // subscribes again through on_up
 }
 
 void PubsubWorkload::subscribe(NodeIndex node) {
@@ -78,6 +135,15 @@ void PubsubWorkload::publish(std::size_t index, NodeIndex origin) {
         return;
     }
     index_of_id_.emplace(receipt.value().id, index);
+    // Subscribers the publisher cannot reach now (a partition): only catch-up or
+    // anti-entropy after the heal can bring them this message.
+    auto const& net = sim_.network();
+    if (net.partitioned()) {
+        for (auto const& [n, s] : subscribers_) {
+            if (s.topic != p.topic || !sim_.node(n).up()) continue;
+            if (!net.reachable(origin, n) || !net.reachable(n, origin)) cut_.insert(key_of(n, index));
+        }
+    }
     // Warm: the publisher had topic peers and sent at once (a subscriber, or a fanout
     // already set up). Cold: it first looks the topic up in the DHT and opens links.
     p.warm = receipt.value().peers > 0;
@@ -96,25 +162,33 @@ void PubsubWorkload::on_delivered(NodeIndex node, pubsub::Delivered const& d) {
         return;
     }
     auto const m = it->second;
-    auto const key = (static_cast<std::uint64_t>(node) << 32) | m;
+    auto const key = key_of(node, m);
     if (!delivered_.insert(key).second) {
         ++double_deliveries_;
         sim_.violation(node, "delivered message " + std::to_string(m) + " twice");
         return;
     }
     ++delivered_total_;
+    if (d.caught_up) caught_up_.insert(key);
     // Whether this delivery was expected is decided at the end (the subscriber may still
     // go down later): keep its latency by (node, message).
     latency_of_.emplace(key, ms(sim_.now() - published_[m].at));
 }
 
 void PubsubWorkload::on_down(NodeIndex node) {
-    if (auto s = subscribers_.find(node); s != subscribers_.end()) s->second.whole_run = false;
+    // A planned absence keeps the subscriber in the count: it must catch up.
+    if (auto s = subscribers_.find(node); s != subscribers_.end() && going_offline_ != node) s->second.whole_run = false;
     // Messages this node published within the grace period may never have left it.
     for (auto& p : published_) {
         if (p.origin == node && p.published && !p.abandoned && sim_.now() - p.at < options_.publisher_grace)
             p.abandoned = true;
     }
+}
+
+bool PubsubWorkload::counted(Subscriber const& s) {
+    // Down at the end of a run cut short, before its planned return: no clean absence.
+    bool const still_away = s.down_at != core::Instant::max() && s.back_at == core::Instant::max();
+    return s.whole_run && !still_away && s.subscribed_at != core::Instant::max();
 }
 
 void PubsubWorkload::on_up(NodeIndex node) {
@@ -126,8 +200,11 @@ PubsubSummary PubsubWorkload::summarise() const {
     r.ran = true;
     std::vector<double> latencies, warm, cold;
     r.subscribers = subscribers_.size();
-    for (auto const& [n, s] : subscribers_)
-        if (s.whole_run && s.subscribed_at != core::Instant::max()) ++r.subscribers_whole_run;
+    for (auto const& [n, s] : subscribers_) {
+        if (!counted(s)) continue;
+        if (s.back_at != core::Instant::max()) ++r.subscribers_offline;
+        else ++r.subscribers_whole_run;
+    }
     for (std::size_t m = 0; m < published_.size(); ++m) {
         auto const& p = published_[m];
         if (!p.published) continue;  // the run was cut short
@@ -137,9 +214,9 @@ PubsubSummary PubsubWorkload::summarise() const {
             continue;
         }
         for (auto const& [n, s] : subscribers_) {
-            if (!s.whole_run || s.topic != p.topic || s.subscribed_at > p.at) continue;
+            if (!counted(s) || s.topic != p.topic || s.subscribed_at > p.at) continue;
             ++r.expected_deliveries;
-            auto const key = (static_cast<std::uint64_t>(n) << 32) | m;
+            auto const key = key_of(n, m);
             auto lat = latency_of_.find(key);
             if (lat == latency_of_.end()) {
                 if (r.missed_examples.size() < missed_examples_max)
@@ -181,7 +258,76 @@ PubsubSummary PubsubWorkload::summarise() const {
     }
     r.double_deliveries = double_deliveries_;
     r.unknown_deliveries = unknown_deliveries_;
+    summarise_catchup(r);
     return r;
+}
+
+void PubsubWorkload::summarise_catchup(PubsubSummary& r) const {
+    auto& c = r.catchup;
+    c.offline_planned = offline_chosen_;
+    c.offline_skipped = offline_skipped_;
+    std::vector<double> catchup_s;
+    // Walk subscribers in index order, so the examples do not depend on hashing.
+    std::vector<NodeIndex> nodes;
+    for (auto const& [n, s] : subscribers_) nodes.push_back(n);
+    std::sort(nodes.begin(), nodes.end());
+    for (auto n : nodes) {
+        auto const& s = subscribers_.at(n);
+        if (!counted(s) || s.back_at == core::Instant::max()) continue;
+        ++c.offline_subscribers;
+        std::size_t missed = 0, recovered = 0;
+        double last_s = 0;  // the last missed message's arrival, after the return
+        for (std::size_t m = 0; m < published_.size(); ++m) {
+            auto const& p = published_[m];
+            if (!p.published || p.abandoned || p.topic != s.topic || p.at < s.down_at || p.at >= s.back_at) continue;
+            if (s.subscribed_at > p.at) continue;
+            ++missed;
+            auto lat = latency_of_.find(key_of(n, m));
+            if (lat == latency_of_.end()) continue;
+            ++recovered;
+            if (caught_up_.contains(key_of(n, m))) ++c.recovered_caught_up;
+            last_s = std::max(last_s, seconds(p.at) + lat->second / 1000.0 - seconds(s.back_at));
+        }
+        c.missed += missed;
+        c.recovered += recovered;
+        if (missed == 0) continue;
+        if (recovered == missed) {
+            ++c.recovered_subscribers;
+            catchup_s.push_back(last_s);
+        } else {
+            ++c.unrecovered_subscribers;
+            if (c.unrecovered_examples.size() < missed_examples_max)
+                c.unrecovered_examples.push_back("node " + std::to_string(n) + ": " + std::to_string(missed - recovered) +
+                                                 " of " + std::to_string(missed) + " missed messages never arrived");
+        }
+    }
+    c.recovered_ratio = c.missed == 0 ? 1.0 : static_cast<double>(c.recovered) / static_cast<double>(c.missed);
+    c.catchup_s_p50 = percentile(catchup_s, 50);
+    c.catchup_s_p99 = percentile(catchup_s, 99);
+    c.catchup_s_max = catchup_s.empty() ? 0 : catchup_s.back();
+    // Deliveries a partition cut at publish time, among the expected ones.
+    for (auto key : cut_) {
+        auto const n = static_cast<NodeIndex>(key >> 32);
+        auto const m = static_cast<std::size_t>(key & 0xffffffffU);
+        auto const& s = subscribers_.at(n);
+        auto const& p = published_[m];
+        if (!counted(s) || p.abandoned || s.subscribed_at > p.at) continue;
+        ++c.partition_cut;
+        auto lat = latency_of_.find(key);
+        if (lat == latency_of_.end()) continue;
+        ++c.partition_cut_delivered;
+        c.partition_cut_latency_s_max = std::max(c.partition_cut_latency_s_max, lat->second / 1000.0);
+    }
+    c.caught_up_deliveries = caught_up_.size();
+    for (NodeIndex i = 0; i < sim_.node_count(); ++i) {
+        auto const& node = sim_.node(i);
+        c.counters.add(node.catchup_before);
+        if (node.up()) c.counters.add(node.engine->pubsub().stats());
+    }
+    auto const recovered = c.recovered + c.partition_cut_delivered;
+    if (recovered > 0)
+        c.sync_bytes_per_recovered_message =
+            static_cast<double>(c.counters.sync_bytes_sent) / static_cast<double>(recovered);
 }
 
 }  // namespace sim

@@ -2,17 +2,24 @@
 // At the start of the workload, `subscribers` random joined nodes subscribe (spread over
 // subscribe_window, round-robin over `topics` topics); after mesh_settle, `messages`
 // messages of msg_size bytes are published by random joined nodes (subscribers or not),
-// spread evenly over the rest of the workload. The checker fails the run on a message
-// delivered twice to one node's application, or a delivery of a message that was never
-// published (a forged or corrupted envelope, or a bad signature accepted: the id of what
-// was delivered is recomputed from its bytes). Delivery is measured against subscribers
-// up for the whole run: each must get every message of its topic published while it was
-// subscribed. It is not the scenario (scenario.hpp runs the phases and calls it).
+// spread evenly over the rest of the workload. With `offline`, a fraction of the
+// subscribers goes offline for a window of the publishing period (the node stops and
+// keeps its stores, as a process restarted from disk) and then comes back, subscribing
+// again; the messages published meanwhile are its *missed* ones, which catch-up must
+// bring. The checker fails the run on a message delivered twice to one node's application
+// (across lives), or a delivery of a message that was never published (a forged or
+// corrupted envelope, or a bad signature accepted: the id of what was delivered is
+// recomputed from its bytes). Delivery is measured against subscribers up for the whole
+// run, planned absences included: each must get every message of its topic published
+// while it was subscribed, whether live or by catch-up. It is not the scenario
+// (scenario.hpp runs the phases, starts and stops nodes, and calls it).
 #pragma once
 
 #include "core/rng.hpp"
 #include "core/time.hpp"
+#include "pubsub/config.hpp"
 #include "pubsub/router.hpp"
+#include "sim/sim_node.hpp"
 #include "sim/simulator.hpp"
 
 #include <cstddef>
@@ -39,7 +46,52 @@ struct PubsubOptions {
     // A message whose publisher goes down within this time after publishing is not
     // expected anywhere (it may never have left the node).
     core::Duration publisher_grace = 5s;
+    // --offline: this fraction of the subscribers goes offline at offline_start and comes
+    // back offline_length later, both fractions of the publishing period (from the first
+    // publish to the end of the workload). Each one leaves and returns at its own instant
+    // within offline_spread after those edges.
+    double offline = 0.0;
+    double offline_start = 0.2;
+    double offline_length = 0.4;
+    core::Duration offline_spread = 1s;
+    // The routers' CatchupConfig::anti_entropy_interval for the run (zero: off).
+    core::Duration anti_entropy_interval = pubsub::CatchupConfig{}.anti_entropy_interval;
+    // How long the run goes on after the workload (the last publish): messages in flight,
+    // catch-up, anti-entropy after a healed partition. nullopt: the scenario's default
+    // (pubsub_drain() in scenario.hpp).
+    std::optional<core::Duration> drain;
     bool enabled() const { return subscribers > 0 || messages > 0; }
+};
+
+// Catch-up after an absence (--offline) and after a partition, with the routers' catch-up
+// counters summed over every node and life (the report's `catchup` section).
+struct CatchupSummary {
+    std::size_t offline_planned = 0;      // subscribers chosen to go offline
+    std::size_t offline_subscribers = 0;  // went offline and came back
+    std::size_t offline_skipped = 0;      // chosen but already down (a crash or churn)
+    // (subscriber, message) pairs of messages published while the subscriber was offline,
+    // and how many of them reached its application after it came back (live or caught up).
+    std::size_t missed = 0;
+    std::size_t recovered = 0;
+    std::size_t recovered_caught_up = 0;  // of them, delivered with Delivered::caught_up
+    double recovered_ratio = 1.0;
+    // Per returning subscriber that missed something: time from its return until it had
+    // every message it missed (only those that got them all: the others are unrecovered).
+    std::size_t recovered_subscribers = 0;
+    std::size_t unrecovered_subscribers = 0;
+    double catchup_s_p50 = 0, catchup_s_p99 = 0, catchup_s_max = 0;
+    std::vector<std::string> unrecovered_examples;  // "node n: k of m missed messages never arrived"
+    // Expected deliveries whose subscriber the publisher could not reach when it published
+    // (a partition), how many arrived all the same, and the longest such wait.
+    std::size_t partition_cut = 0;
+    std::size_t partition_cut_delivered = 0;
+    double partition_cut_latency_s_max = 0;
+    // Every delivery the routers marked caught_up, on any node.
+    std::size_t caught_up_deliveries = 0;
+    // Router counters, all nodes and lives (pubsub/stats.hpp).
+    CatchupCounters counters;
+    // counters.sync_bytes_sent / (recovered + partition_cut_delivered); 0 when none.
+    double sync_bytes_per_recovered_message = 0;
 };
 
 struct PubsubSummary {
@@ -67,6 +119,16 @@ struct PubsubSummary {
     std::size_t warm_deliveries = 0;
     double warm_latency_ms_p50 = 0, warm_latency_ms_p99 = 0;
     double cold_latency_ms_p50 = 0, cold_latency_ms_p99 = 0;
+    std::size_t subscribers_offline = 0;  // subscribers with a planned absence that came back
+    CatchupSummary catchup;
+};
+
+// How the workload takes a subscriber offline and brings it back: the scenario stops the
+// node keeping its stores (SimNode::stop(false)) and restarts it with the same identity,
+// bootstrapping again; the restart calls on_up, which subscribes again.
+struct NodeControl {
+    std::function<void(NodeIndex)> stop;
+    std::function<void(NodeIndex)> restart;
 };
 
 class PubsubWorkload {
@@ -75,7 +137,8 @@ public:
 
     // Picks the subscribers and schedules subscriptions and publishes in [start, end).
     // `pick` gives a random running, joined node.
-    void schedule(core::Instant start, core::Instant end, std::function<NodeIndex()> pick);
+    // With `offline`, `control` takes the chosen subscribers offline and back.
+    void schedule(core::Instant start, core::Instant end, std::function<NodeIndex()> pick, NodeControl control = {});
     // The simulator's delivery hook.
     void on_delivered(NodeIndex node, pubsub::Delivered const& delivered);
     // Node lifecycle, from the scenario: a node went down (crash or leave) or came back
@@ -98,11 +161,23 @@ private:
     struct Subscriber {
         std::size_t topic = 0;
         core::Instant subscribed_at = core::Instant::max();
-        bool whole_run = true;  // never went down
+        bool whole_run = true;  // never went down, apart from its planned absence
+        bool offline_planned = false;
+        // The planned absence: [down_at, back_at); max while it has not happened.
+        core::Instant down_at = core::Instant::max();
+        core::Instant back_at = core::Instant::max();
     };
 
     void subscribe(NodeIndex node);
     void publish(std::size_t index, NodeIndex origin);
+    void schedule_offline(std::vector<NodeIndex> const& chosen, core::Instant first, core::Duration span);
+    void go_offline(NodeIndex node);
+    void come_back(NodeIndex node);
+    void summarise_catchup(PubsubSummary& r) const;
+    // Whether the subscriber's deliveries are expected: up all run apart from a complete
+    // planned absence, and subscribed.
+    static bool counted(Subscriber const& s);
+    static std::uint64_t key_of(NodeIndex node, std::size_t m) { return (static_cast<std::uint64_t>(node) << 32) | m; }
 
     Simulator& sim_;
     PubsubOptions options_;
@@ -114,6 +189,14 @@ private:
     std::unordered_set<std::uint64_t> delivered_;
     // Latency of each delivery, by (node << 32 | message index).
     std::unordered_map<std::uint64_t, double> latency_of_;
+    // (node, message) deliveries marked caught_up by the router.
+    std::unordered_set<std::uint64_t> caught_up_;
+    // (subscriber, message) pairs the publisher could not reach when it published.
+    std::unordered_set<std::uint64_t> cut_;
+    NodeControl control_;
+    // The node the workload is taking offline right now (on_down keeps it whole_run).
+    std::optional<NodeIndex> going_offline_;
+    std::size_t offline_chosen_ = 0, offline_skipped_ = 0;
     std::size_t delivered_total_ = 0;
     std::size_t publish_failed_ = 0;
     std::size_t double_deliveries_ = 0;

@@ -86,6 +86,70 @@ void write_failed_gets(std::ostream& out, std::vector<GetRecord> const& gets) {
     }
 }
 
+std::string sync_sessions_text(CatchupCounters const& c) {
+    std::string out;
+    for (std::size_t i = 0; i < c.sync_sessions.size(); ++i) {
+        out += (i ? " " : "");
+        out += pubsub::to_string(static_cast<pubsub::SyncOutcome>(i));
+        out += "=" + std::to_string(c.sync_sessions[i]);
+    }
+    return out;
+}
+
+// The catch-up lines of the pub/sub block: absences (--offline), partition cuts, and the
+// routers' catch-up counters.
+void write_catchup_summary(std::ostream& out, ScenarioResult const& r) {
+    auto const& c = r.pubsub.catchup;
+    auto const& k = c.counters;
+    out << "  catchup:  " << c.offline_subscribers << " of " << c.offline_planned << " offline subscribers came back ("
+        << c.offline_skipped << " skipped: down already); " << c.recovered << " of " << c.missed
+        << " missed messages recovered (" << fixed(100.0 * c.recovered_ratio, 3) << "%, " << c.recovered_caught_up
+        << " marked caught up)\n";
+    out << "            catch-up time after return p50 " << fixed(c.catchup_s_p50, 2) << " s p99 "
+        << fixed(c.catchup_s_p99, 2) << " s max " << fixed(c.catchup_s_max, 2) << " s over " << c.recovered_subscribers
+        << " subscribers; " << c.unrecovered_subscribers << " subscribers still missing messages\n";
+    if (c.partition_cut > 0 || !r.options.partitions.empty())
+        out << "            partition: " << c.partition_cut_delivered << " of " << c.partition_cut
+            << " deliveries cut at publish time arrived (longest wait " << fixed(c.partition_cut_latency_s_max, 1)
+            << " s)\n";
+    out << "            routers: " << k.catchup_messages << " messages found by catch-up, " << c.caught_up_deliveries
+        << " caught-up deliveries; sync " << k.sync_bytes_sent << " bytes sent, " << k.sync_bytes_received
+        << " received, " << fixed(c.sync_bytes_per_recovered_message, 0) << " per recovered message; "
+        << k.anti_entropy_runs << " anti-entropy runs\n";
+    out << "            sync sessions: " << sync_sessions_text(k) << "\n";
+    for (auto const& e : c.unrecovered_examples) out << "            unrecovered: " << e << "\n";
+}
+
+void write_catchup_json(std::ostream& out, ScenarioResult const& r) {
+    auto const& o = r.options.pubsub;
+    auto const& c = r.pubsub.catchup;
+    auto const& k = c.counters;
+    out << "  \"catchup\": {\"offline\": " << fixed(o.offline, 4) << ", \"offline_start\": " << fixed(o.offline_start, 4)
+        << ", \"offline_length\": " << fixed(o.offline_length, 4) << ", \"anti_entropy_s\": "
+        << fixed(core::to_seconds(o.anti_entropy_interval), 3) << ", \"drain_s\": "
+        << fixed(core::to_seconds(pubsub_drain(r.options)), 3) << ", \"offline_planned\": " << c.offline_planned
+        << ", \"offline_subscribers\": " << c.offline_subscribers << ", \"offline_skipped\": " << c.offline_skipped
+        << ", \"missed\": " << c.missed << ", \"recovered\": " << c.recovered << ", \"recovered_caught_up\": "
+        << c.recovered_caught_up << ", \"recovered_ratio\": " << fixed(c.recovered_ratio, 6)
+        << ", \"recovered_subscribers\": " << c.recovered_subscribers << ", \"unrecovered_subscribers\": "
+        << c.unrecovered_subscribers << ", \"catchup_s_p50\": " << fixed(c.catchup_s_p50, 3) << ", \"catchup_s_p99\": "
+        << fixed(c.catchup_s_p99, 3) << ", \"catchup_s_max\": " << fixed(c.catchup_s_max, 3)
+        << ", \"unrecovered_examples\": [";
+    for (std::size_t i = 0; i < c.unrecovered_examples.size(); ++i)
+        out << (i ? ", " : "") << json_string(c.unrecovered_examples[i]);
+    out << "], \"partition_cut\": " << c.partition_cut << ", \"partition_cut_delivered\": " << c.partition_cut_delivered
+        << ", \"partition_cut_latency_s_max\": " << fixed(c.partition_cut_latency_s_max, 3)
+        << ", \"caught_up_deliveries\": " << c.caught_up_deliveries << ", \"catchup_messages\": " << k.catchup_messages
+        << ", \"sync_bytes_sent\": " << k.sync_bytes_sent << ", \"sync_bytes_received\": " << k.sync_bytes_received
+        << ", \"fetch_served\": " << k.fetch_served << ", \"sync_bytes_per_recovered_message\": "
+        << fixed(c.sync_bytes_per_recovered_message, 1) << ", \"anti_entropy_runs\": " << k.anti_entropy_runs
+        << ", \"sync_sessions\": {";
+    for (std::size_t i = 0; i < k.sync_sessions.size(); ++i)
+        out << (i ? ", " : "") << json_string(pubsub::to_string(static_cast<pubsub::SyncOutcome>(i))) << ": "
+            << k.sync_sessions[i];
+    out << "}},\n";
+}
+
 }  // namespace
 
 std::vector<double> lookup_latencies_ms(ScenarioResult const& r) {
@@ -170,7 +234,8 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
     }
     if (r.pubsub.ran) {
         auto const& p = r.pubsub;
-        out << "  pubsub:   " << p.subscribers << " subscribers (" << p.subscribers_whole_run << " up all run), "
+        out << "  pubsub:   " << p.subscribers << " subscribers (" << p.subscribers_whole_run << " up all run, "
+            << p.subscribers_offline << " offline for a window), "
             << p.published << " published (" << p.abandoned << " abandoned), " << p.delivered << " of "
             << p.expected_deliveries << " expected deliveries: " << fixed(100.0 * p.delivery_ratio, 3) << "%\n";
         out << "            latency p50 " << fixed(p.latency_ms_p50, 1) << " ms p90 " << fixed(p.latency_ms_p90, 1)
@@ -181,6 +246,7 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
             << " ms p99 " << fixed(p.warm_latency_ms_p99, 1) << " ms; cold (topic lookup and dial first) p50 "
             << fixed(p.cold_latency_ms_p50, 1) << " ms p99 " << fixed(p.cold_latency_ms_p99, 1) << " ms\n";
         for (auto const& m : p.missed_examples) out << "            missed: " << m << "\n";
+        write_catchup_summary(out, r);
     }
     out << "  network:  " << r.network.sent << " sent, " << r.delivered << " delivered, " << r.network.lost << " lost, "
         << r.network.duplicated << " duplicated, " << r.network.cut << " cut by partitions, " << r.to_down
@@ -307,7 +373,8 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
             << ", \"duplicates_per_delivery\": " << fixed(p.duplicates_per_delivery, 4)
             << ", \"bytes_per_delivery\": " << fixed(p.bytes_per_delivery, 1) << ", \"link_bytes\": " << p.link_bytes
             << ", \"double_deliveries\": " << p.double_deliveries << ", \"unknown_deliveries\": " << p.unknown_deliveries
-            << "},\n";
+            << ", \"subscribers_offline\": " << p.subscribers_offline << "},\n";
+        write_catchup_json(out, r);
     }
     out << "  \"passed\": " << (r.passed() ? "true" : "false") << ",\n";
     out << "  \"failures\": [";

@@ -51,7 +51,14 @@ constexpr std::size_t value_random_bytes = 8;
 constexpr core::Duration liveness_batch_window = 10s;
 // After the workload, publishing stops and messages in flight arrive (a few hops of at
 // most a few hundred ms each, plus IWANT repair on the heartbeat).
-constexpr core::Duration pubsub_drain = 10s;
+constexpr core::Duration pubsub_drain_min = 10s;
+
+// The routers' settings for the run: the defaults, with the run's anti-entropy interval.
+pubsub::Config router_config(ScenarioOptions const& o) {
+    pubsub::Config c;
+    c.catchup.anti_entropy_interval = o.pubsub.anti_entropy_interval;
+    return c;
+}
 
 class ScenarioRun {
 public:
@@ -60,7 +67,7 @@ public:
           sim_(SimOptions{.seed = o.seed,
                           .crypto = o.crypto,
                           .dht = o.dht,
-                          .pubsub = {},
+                          .pubsub = router_config(o),
                           .link = {},
                           .signing = o.pubsub.enabled(),
                           .network = o.network,
@@ -93,7 +100,8 @@ public:
         schedule_workload();
         run_phase(workload_end_, "join/settle/workload");
         // Messages published at the end of the workload are still travelling.
-        if (pubsub_) run_phase(workload_end_ + pubsub_drain, "pubsub drain");
+        // A healed partition waits for anti-entropy (see pubsub_drain()).
+        if (pubsub_) run_phase(workload_end_ + pubsub_drain(o_), "pubsub drain");
         // Drain: every lookup ends by its deadline; the margin covers the last replies.
         // Nodes that joined late in the workload get the same time to finish joining. A
         // get may wait for its put first: then it may take two lookups' time.
@@ -234,7 +242,9 @@ private:
         // Subscribers are picked among the nodes joined when the workload starts.
         if (pubsub_)
             sim_.at(workload_start_, [this] {
-                pubsub_->schedule(workload_start_, workload_end_, [this] { return joined_.pick(rng_); });
+                pubsub_->schedule(workload_start_, workload_end_, [this] { return joined_.pick(rng_); },
+                                  NodeControl{.stop = [this](NodeIndex n) { take_down(n, false); },
+                                              .restart = [this](NodeIndex n) { start(n); }});
             });
     }
 
@@ -945,6 +955,15 @@ void compare_with_sequential(ScenarioOptions const& options, ScenarioResult& r) 
 }
 
 }  // namespace
+
+core::Duration pubsub_drain(ScenarioOptions const& o) {
+    if (o.pubsub.drain) return *o.pubsub.drain;
+    auto const interval = o.pubsub.anti_entropy_interval;
+    if (o.partitions.empty() || interval <= core::Duration{0}) return pubsub_drain_min;
+    // Anti-entropy runs every interval +-25% on each node: two intervals after the last
+    // publish give every node at least one run after a heal inside the workload.
+    return pubsub_drain_min + 2 * interval;
+}
 
 ScenarioResult run_scenario(ScenarioOptions const& options) {
     auto r = ScenarioRun(options).run();

@@ -279,6 +279,11 @@ ScenarioResult run_scenario(ScenarioOptions const& options);
 // runs also cover the quiet cases. Overwrites whatever those fields held.
 void randomize_faults(ScenarioOptions& options);
 
+// How long a run with pub/sub goes on after the workload: options.pubsub.drain when
+// set; else 10 s, plus two anti-entropy intervals when the run has a partition (every
+// node then reconciles at least once after the heal).
+core::Duration pubsub_drain(ScenarioOptions const& options);
+
 // Nearest-rank percentile of `values` (sorted in place); 0 when empty.
 double percentile(std::vector<double>& values, double p);
 

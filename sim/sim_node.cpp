@@ -48,6 +48,7 @@ void SimNode::stop(bool leave) {
     add_stats(stats_before, engine->dht().stats());
     link_bytes_before += engine->stats().bytes_out;
     pubsub_duplicates_before += engine->pubsub().stats().duplicate;
+    catchup_before.add(engine->pubsub().stats());
     engine.reset();
     link_of_stream.clear();
     stream_of_link.clear();
@@ -58,6 +59,24 @@ void SimNode::stop(bool leave) {
         store = std::make_unique<store::MemStore>(store->records_max());
         messages = std::make_unique<pubsub::MemoryMessageStore>();
     }
+}
+
+void CatchupCounters::add(pubsub::Stats const& s) {
+    catchup_messages += s.catchup_messages;
+    sync_bytes_sent += s.sync_bytes_sent;
+    sync_bytes_received += s.sync_bytes_received;
+    fetch_served += s.fetch_served;
+    anti_entropy_runs += s.anti_entropy_runs;
+    for (std::size_t i = 0; i < sync_sessions.size(); ++i) sync_sessions[i] += s.sync_sessions[i];
+}
+
+void CatchupCounters::add(CatchupCounters const& c) {
+    catchup_messages += c.catchup_messages;
+    sync_bytes_sent += c.sync_bytes_sent;
+    sync_bytes_received += c.sync_bytes_received;
+    fetch_served += c.fetch_served;
+    anti_entropy_runs += c.anti_entropy_runs;
+    for (std::size_t i = 0; i < sync_sessions.size(); ++i) sync_sessions[i] += c.sync_sessions[i];
 }
 
 void add_stats(dht::Stats& a, dht::Stats const& b) {

@@ -12,10 +12,12 @@
 #include "dht/stats.hpp"
 #include "node/engine.hpp"
 #include "pubsub/memory_store.hpp"
+#include "pubsub/stats.hpp"
 #include "sim/latency_model.hpp"
 #include "sim/stream_link.hpp"
 #include "store/mem_store.hpp"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,6 +26,20 @@
 namespace sim {
 
 enum class CryptoMode : std::uint8_t { standin, real };
+
+// The catch-up counters of pubsub::Stats (PUBSUB-NOTES §4), summed over a node's lives or
+// over nodes: what the report's catch-up section shows.
+struct CatchupCounters {
+    std::uint64_t catchup_messages = 0;
+    std::uint64_t sync_bytes_sent = 0;
+    std::uint64_t sync_bytes_received = 0;
+    std::uint64_t fetch_served = 0;
+    std::uint64_t anti_entropy_runs = 0;
+    std::array<std::uint64_t, pubsub::sync_outcome_count> sync_sessions{};
+
+    void add(pubsub::Stats const& s);
+    void add(CatchupCounters const& c);
+};
 
 // All nodes share one wall-clock anchor, so their packet timestamps agree exactly; the
 // scenario uses it to read record expiry in a node's store.
@@ -76,6 +92,7 @@ struct SimNode {
     dht::Stats stats_before;
     std::uint64_t link_bytes_before = 0;        // link bytes sent in earlier lives
     std::uint64_t pubsub_duplicates_before = 0; // messages received again, earlier lives
+    CatchupCounters catchup_before;             // catch-up counters of earlier lives
 };
 
 // Adds `b`'s counters to `a`.
