@@ -167,13 +167,15 @@ void Router::Impl::maintain_mesh(core::Instant now, TopicKey const& key, TopicSt
         prune(now, key, peers.at(id), config.prune_backoff, false);
     }
     if (topic.mesh.size() < config.d_lo) fill_mesh(now, key, topic, config.d, false);
-    if (topic.mesh.size() > config.d_hi) trim_mesh(now, key, topic);
     // Outbound quota: at least d_out peers we dialed, even in a healthy mesh.
     if (topic.mesh.size() >= config.d_lo) {
         std::size_t outbound = 0;
         for (auto const& id : topic.mesh) outbound += peers.at(id).outbound;
         if (outbound < config.d_out) fill_mesh(now, key, topic, topic.mesh.size() + (config.d_out - outbound), true);
     }
+    // Last, so that grafting for the quota cannot leave the mesh above D_hi (a mesh of
+    // inbound peers only, at D_hi, gains outbound ones here; the trim keeps them).
+    if (topic.mesh.size() > config.d_hi) trim_mesh(now, key, topic);
 }
 
 // Above D_hi: keep the D_score best by score, fill to D at random, keep at least D_out
