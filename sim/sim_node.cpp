@@ -62,12 +62,14 @@ void SimNode::stop(bool leave) {
 }
 
 void CatchupCounters::add(pubsub::Stats const& s) {
-    catchup_messages += s.catchup_messages;
-    sync_bytes_sent += s.sync_bytes_sent;
-    sync_bytes_received += s.sync_bytes_received;
-    fetch_served += s.fetch_served;
-    anti_entropy_runs += s.anti_entropy_runs;
-    for (std::size_t i = 0; i < sync_sessions.size(); ++i) sync_sessions[i] += s.sync_sessions[i];
+    CatchupCounters c;
+    c.catchup_messages = s.catchup_messages;
+    c.sync_bytes_sent = s.sync_bytes_sent;
+    c.sync_bytes_received = s.sync_bytes_received;
+    c.fetch_served = s.fetch_served;
+    c.anti_entropy_runs = s.anti_entropy_runs;
+    c.sync_sessions = s.sync_sessions;
+    add(c);
 }
 
 void CatchupCounters::add(CatchupCounters const& c) {

@@ -3,6 +3,7 @@
 // group commit (batches, a failed put or commit inside one), and damaged or foreign files
 // (which must give clear errors or skipped rows, never a crash). Damage is made with LMDB
 // directly, the way a bad disk or another program would.
+#include "tests/support/temp_dir.hpp"
 #include "store/lmdb_store.hpp"
 
 #include "core/crypto.hpp"
@@ -33,25 +34,9 @@ using store::StoreError;
 constexpr std::size_t map_size = 64 * 1024 * 1024;
 
 // A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<unsigned> counter{0};
-        auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        path_ = fs::temp_directory_path() /
-                ("kadmium-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(stamp) + "-" + std::to_string(counter++));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(TempDir const&) = delete;
-    TempDir& operator=(TempDir const&) = delete;
-    fs::path const& path() const { return path_; }
-
-private:
-    fs::path path_;
+// One temp dir per test, named after this file's tests.
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("kadmium-store-test") {}
 };
 
 std::unique_ptr<LmdbStore> open_ok(fs::path const& dir, std::size_t size = map_size) {

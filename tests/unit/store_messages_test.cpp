@@ -3,6 +3,7 @@
 // a large store, retention by age and by size (per topic and total), the group-commit
 // batch, the durable outbox, and damaged or foreign message databases (skipped and
 // counted rows, or a clear open error; never a crash).
+#include "tests/support/temp_dir.hpp"
 #include "store/message_db.hpp"
 
 #include "core/crypto.hpp"
@@ -28,25 +29,9 @@ using store::LmdbMessageStore;
 using store::LmdbStore;
 using store::MessageRetention;
 
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<unsigned> counter{0};
-        auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        path_ = fs::temp_directory_path() / ("kadmium-msgstore-test-" + std::to_string(::getpid()) + "-" +
-                                             std::to_string(stamp) + "-" + std::to_string(counter++));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(TempDir const&) = delete;
-    TempDir& operator=(TempDir const&) = delete;
-    fs::path const& path() const { return path_; }
-
-private:
-    fs::path path_;
+// One temp dir per test, named after this file's tests.
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("kadmium-msgstore-test") {}
 };
 
 std::unique_ptr<LmdbStore> open_env(fs::path const& dir, std::size_t map = 256u * 1024 * 1024) {

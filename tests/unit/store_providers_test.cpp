@@ -1,6 +1,7 @@
 // Provider records through LmdbStore: RecordStore::erase (alone, inside a batch, across
 // reopen), and a dht::ProviderTable whose records, replaced ones included, survive a
 // reopen of the store and leave with the expiry sweep.
+#include "tests/support/temp_dir.hpp"
 #include "dht/provider_table.hpp"
 #include "store/lmdb_store.hpp"
 
@@ -21,25 +22,9 @@ constexpr std::size_t map_size = 64 * 1024 * 1024;
 constexpr std::uint64_t now_ms = 1'700'000'000'000;
 constexpr std::uint64_t hour_ms = 3'600'000;
 
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<unsigned> counter{0};
-        auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        path_ = fs::temp_directory_path() / ("kadmium-providers-test-" + std::to_string(::getpid()) + "-" +
-                                             std::to_string(stamp) + "-" + std::to_string(counter++));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(TempDir const&) = delete;
-    TempDir& operator=(TempDir const&) = delete;
-    fs::path const& path() const { return path_; }
-
-private:
-    fs::path path_;
+// One temp dir per test, named after this file's tests.
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("kadmium-providers-test") {}
 };
 
 std::unique_ptr<LmdbStore> open_ok(fs::path const& dir) {
