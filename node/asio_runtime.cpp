@@ -775,7 +775,7 @@ void Runtime::on_event(Event& event) {
 }
 
 void Runtime::on_delivered(pubsub::Delivered const& delivered) {
-    if (exporter_ && !delivered.caught_up) {
+    if (exporter_ && !delivered.caught_up()) {
         // Author's clock to ours: both are wall clocks, so skew between machines shows up
         // here (negative values count as 0). A caught-up message's age is not latency.
         auto const latency_ms = wall_.to_unix_ms(now()) - delivered.message.ts_ms;

@@ -68,6 +68,7 @@ Engine::Engine(EngineConfig const& config, core::Identity const& identity, core:
       dht_(config.dht, identity.public_key, crypto, store, rng.split(), now, wall, &signer_),
       router_(config.pubsub, identity, messages, rng.split(), now, wall, first_seqno),
       listen_(std::move(listen)) {
+    router_.set_listen_addresses(listen_);
     pump(now);
 }
 

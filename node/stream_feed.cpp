@@ -43,7 +43,7 @@ void StreamFeed::deliver(pubsub::Delivered const& d) {
     // author's clock behind ours, a caught-up message) never will: send it now.
     if (replay_ && pubsub::StoreCursor{d.message.ts_ms, d.message.id} > *replay_) return;
     remember(d.message.id);
-    push(d.topic, d.message, d.caught_up);
+    push(d.topic, d.message, d.caught_up());
 }
 
 }  // namespace node

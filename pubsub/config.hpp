@@ -50,9 +50,14 @@ struct ScoreConfig {
     double publish_threshold = -1000.0;
     // Every frame of a peer below this is ignored.
     double graylist_threshold = -10000.0;
-    // PX records are sent only to, and accepted only from, peers with at least this score
-    // (nwaku-like: PX is an eclipse path, so only long-standing good peers give it).
-    double accept_px_threshold = 100.0;
+    // PX records are sent only to, and accepted only from, peers with at least this score.
+    // PUBSUB-NOTES planned 100 (nwaku-like), which needs positive score parts (P1/P2) this
+    // scoring does not have: no peer ever reached it, PX never flowed, and at 10,000 nodes
+    // the subscribers that the few announced providers pruned could find no one else (615
+    // of 1,000 meshes below D_lo; docs/simulator.md). 0: any peer not penalised. PX only
+    // feeds dial candidates, dialed while the topic has fewer than D usable peers, subnets
+    // spread, and each dial's handshake proves the identity.
+    double accept_px_threshold = 0.0;
     // Scores of disconnected peers are kept this long so that reconnecting does not wash
     // away penalties; at most `retained_max` of them.
     core::Duration retain = 10min;

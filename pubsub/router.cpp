@@ -34,7 +34,7 @@ Rpc& Router::Impl::out(LinkId link, links::Priority priority) { return outbox[{l
 
 void Router::Impl::flush() {
     for (auto& [key, rpc] : outbox) {
-        if (rpc_is_empty(rpc)) continue;
+        if (rpc.empty()) continue;
         for (auto& frame : split_rpc(std::move(rpc), config.limits, config.rpc_message_bytes_max)) {
             sends.push_back(Send{key.first, key.second, std::move(frame)});
         }
@@ -73,12 +73,23 @@ void Router::Impl::remove_peer(core::Instant now, NodeId const& id) {
     peers.erase(it);
 }
 
-void Router::Impl::deliver(TopicKey const& key, Message message, bool caught_up) {
+char const* to_string(Arrival arrival) {
+    switch (arrival) {
+        case Arrival::own: return "own";
+        case Arrival::mesh: return "mesh";
+        case Arrival::push: return "push";
+        case Arrival::iwant: return "iwant";
+        case Arrival::catchup: return "catchup";
+    }
+    return "unknown";
+}
+
+void Router::Impl::deliver(TopicKey const& key, Message message, Arrival arrival) {
     auto it = topics.find(key);
     CORE_ASSERT(it != topics.end());
     ++it->second.delivered;
     ++stats.delivered;
-    emit(Delivered{it->second.name, std::move(message), caught_up});
+    emit(Delivered{it->second.name, std::move(message), arrival});
 }
 
 // Sends the pending own publishes of `topic` to a peer that just showed up in it.
@@ -172,6 +183,7 @@ void Router::handle_link_up(core::Instant now, LinkId link, NodeId const& peer_i
     // Announce every subscription on the new link (GossipSub hello).
     Rpc& hello = m.out(link, links::Priority::control);
     for (auto const& [key, topic] : m.topics) hello.subscriptions.push_back(SubOpt{key, true});
+    hello.listen = m.listen;
     m.maybe_dial(now);
 }
 
@@ -302,7 +314,7 @@ core::Result<PublishReceipt, PublishError> Router::publish(core::Instant now, st
     receipt.peers = m.send_own(now, name, message);
     if (subscribed) {
         if (m.store.put(message) == StoreStatus::full) ++m.stats.drop(DropReason::store_full);
-        m.deliver(key, message);
+        m.deliver(key, message, Arrival::own);
     }
     m.ask_for_peers(now, key);
     receipt.message = std::move(message);
@@ -365,6 +377,13 @@ void Router::Impl::ask_for_peers(core::Instant now, TopicKey const& key) {
     if (topics.contains(key)) need_peers(now, key, topics[key].need);
     else need_peers(now, key, fanout[key].need);
     maybe_dial(now);
+}
+
+void Router::set_listen_addresses(std::vector<core::Endpoint> addrs) {
+    // A wildcard or port-0 address names no place to dial.
+    std::erase_if(addrs, [](core::Endpoint const& e) { return e.port == 0 || e.is_unspecified(); });
+    if (addrs.size() > impl_->config.limits.addrs_max) addrs.resize(impl_->config.limits.addrs_max);
+    impl_->listen = std::move(addrs);
 }
 
 void Router::add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers) {

@@ -44,14 +44,26 @@ struct Send {
     Rpc rpc;
 };
 
+// How a delivered message reached this node: for the latency split of the simulator's
+// report and the delivery metrics (a mesh path is the fast one; IWANT waits on gossip).
+enum class Arrival : std::uint8_t {
+    own,      // published by this node
+    mesh,     // forwarded by a mesh peer of the topic
+    push,     // pushed by a topic peer outside the mesh (the origin's flood publish, fanout)
+    iwant,    // the answer to an IWANT after an IHAVE (gossip: a heartbeat later)
+    catchup,  // set reconciliation, FETCH or HISTORY after an absence or a partition
+};
+inline constexpr std::size_t arrival_count = 5;
+char const* to_string(Arrival arrival);
+
 // A valid message of a subscribed topic, handed to the application once per node.
 struct Delivered {
     std::string topic;  // the subscribed name
     Message message;
-    // Found by catch-up (set reconciliation, FETCH or HISTORY) rather than live gossip:
-    // such messages come in (ts_ms, id) order per catch-up batch, and the CLI stream and
-    // SSE mark them.
-    bool caught_up = false;
+    Arrival arrival = Arrival::mesh;
+    // Found by catch-up rather than live gossip: such messages come in (ts_ms, id) order
+    // per catch-up batch, and the CLI stream and SSE mark them.
+    bool caught_up() const { return arrival == Arrival::catchup; }
 };
 // The router wants (more) peers for a topic: the host runs a provider lookup for `topic`
 // and answers with add_peers (possibly several times as records arrive).
@@ -143,8 +155,11 @@ public:
     // it from its store); it is not stored or delivered again. receipt.message is empty.
     core::Result<PublishReceipt, PublishError> republish(core::Instant now, std::string_view topic,
                                                          Message const& message);
+    // Where this node takes links (the host's listen addresses, at most addrs_max kept):
+    // told to each new peer, so a node we dialed can name us in peer exchange.
+    void set_listen_addresses(std::vector<core::Endpoint> addrs);
     // Peers for a topic, from the DHT (provider records) or configuration: kept as dial
-    // candidates (bounded, expiring) and dialed while the topic knows fewer than D peers.
+    // candidates (bounded, expiring) and dialed while the topic has fewer than D usable peers.
     void add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
 
     // Installs the application validator (default: accept everything that is signed).

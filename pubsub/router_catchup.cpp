@@ -462,7 +462,7 @@ std::optional<MessageId> Router::Impl::accept_caught_up(core::Instant now, PeerS
     // Still fresh (younger than the seen-cache TTL, as live relaying requires): the mesh
     // may lack it too (a healed partition), so it goes on as a live message would.
     if (message.ts_ms >= now_ms - to_ms(config.seen_ttl)) relay_caught_up(now, p, t->second, message);
-    deliver(topic, std::move(message), true);
+    deliver(topic, std::move(message), Arrival::catchup);
     return id;
 }
 

@@ -117,11 +117,11 @@ void Router::Impl::expire_state(core::Instant now) {
     }
 }
 
-// Asks the host for topic peers while fewer than D_lo are known: at most once per
-// interval, the interval doubling while the topic stays thin (a lonely topic does not
+// Asks the host for topic peers while fewer than D_lo are usable (usable_peers): at most
+// once per interval, the interval doubling while the topic stays thin (a lonely topic does not
 // hammer the DHT) and resetting once it is healthy.
 void Router::Impl::need_peers(core::Instant now, TopicKey const& topic, NeedPeersState& need) {
-    if (known_peers(topic) >= config.d_lo) {
+    if (usable_peers(now, topic) >= config.d_lo) {
         need.interval = config.need_peers_interval;
         return;
     }
@@ -132,14 +132,14 @@ void Router::Impl::need_peers(core::Instant now, TopicKey const& topic, NeedPeer
     need.interval = std::min(need.interval * 2, config.need_peers_interval_max);
 }
 
-// Dials candidates of topics that know fewer than D peers, within the link and in-flight
+// Dials candidates of topics with fewer than D usable peers (usable_peers), within the link and in-flight
 // bounds, preferring candidates from subnets not already chosen (diversity against one
 // operator filling the mesh).
 void Router::Impl::maybe_dial(core::Instant now) {
     std::set<std::uint64_t> subnets_chosen;
     for (auto& [topic, list] : candidates) {
         // Dials already on the way to this topic's candidates count as peers to come.
-        std::size_t expected = known_peers(topic);
+        std::size_t expected = usable_peers(now, topic);
         std::vector<Candidate const*> eligible;
         for (auto const& c : list) {
             if (peers.contains(c.peer.id)) continue;

@@ -29,7 +29,6 @@ namespace pubsub {
 // Cuts `rpc` into frames that each respect `limits` and carry at most `message_bytes_max`
 // of messages (one message always fits).
 std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message_bytes_max);
-bool rpc_is_empty(Rpc const& rpc);
 
 struct Router::Impl {
     struct PeerState {
@@ -38,6 +37,7 @@ struct Router::Impl {
         std::vector<LinkId> extra_links; // duplicate links we asked the host to close
         bool outbound = false;
         std::set<TopicKey> topics;       // what the peer announced it subscribes to
+        std::vector<core::Endpoint> listen;  // where it takes links, as it told us (Rpc::listen)
         // Ids the peer has (it sent them, or said IDONTWANT), with when to forget them.
         std::unordered_map<MessageId, core::Instant, core::NodeIdHash> has;
         // Per-heartbeat budgets (PUBSUB-NOTES §2).
@@ -99,7 +99,7 @@ struct Router::Impl {
     double score(core::Instant now, NodeId const& id) const { return scores.score(now, id); }
     std::int64_t wall_ms(core::Instant now) const { return wall.to_unix_ms(now); }
     void remove_peer(core::Instant now, NodeId const& id);
-    void deliver(TopicKey const& key, Message message, bool caught_up = false);
+    void deliver(TopicKey const& key, Message message, Arrival arrival);
     void send_pending_to(core::Instant now, TopicKey const& topic, PeerState& peer);
     void queue_pending(core::Instant now, Message const& message, std::vector<NodeId> const& sent_to);
     // Sends an own message (just signed, or from the host's durable outbox) to the topic:
@@ -135,6 +135,7 @@ struct Router::Impl {
     std::vector<PeerAddress> px_for(TopicKey const& topic, NodeId const& exclude);
     void add_candidates(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
     std::size_t known_peers(TopicKey const& topic) const;
+    std::size_t usable_peers(core::Instant now, TopicKey const& topic) const;
 
     // router_heartbeat.cpp
     void heartbeat(core::Instant now);
@@ -186,6 +187,7 @@ struct Router::Impl {
     core::WallClockAnchor wall;
     std::uint64_t next_seqno;
     Validator validator;
+    std::vector<core::Endpoint> listen;  // our link addresses, told to every new peer
 
     SeenCache seen;
     MessageCache mcache;

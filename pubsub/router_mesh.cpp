@@ -21,6 +21,20 @@ std::size_t Router::Impl::known_peers(TopicKey const& topic) const {
     return it == topic_peers.end() ? 0 : it->second.size();
 }
 
+// Peers that can carry the topic's messages now: for a subscribed topic the mesh and the
+// topic peers it could graft (a peer that pruned us is in backoff and does not count), so
+// a node that every known peer pruned looks for more instead of sitting with an empty
+// mesh; for a fanout topic every known topic peer.
+std::size_t Router::Impl::usable_peers(core::Instant now, TopicKey const& key) const {
+    auto t = topics.find(key);
+    if (t == topics.end()) return known_peers(key);
+    std::size_t usable = t->second.mesh.size();
+    if (auto tp = topic_peers.find(key); tp != topic_peers.end()) {
+        for (auto const& id : tp->second) usable += can_graft(now, key, t->second, id);
+    }
+    return usable;
+}
+
 bool Router::Impl::in_backoff(core::Instant now, TopicKey const& topic, NodeId const& id) const {
     auto it = backoffs.find({topic, id});
     return it != backoffs.end() && now < it->second.until;
@@ -51,20 +65,28 @@ void Router::Impl::prune(core::Instant now, TopicKey const& key, PeerState& p, c
     backoffs[{key, p.id}] = Backoff{now + backoff, now};
 }
 
-// Up to px_max other peers of the topic whose addresses we know (from provider records
-// or PX): the only addresses we can vouch for, since inbound links have no listen address.
+// Up to px_max other linked peers of the topic, at the addresses they told us (Rpc::listen)
+// or, for those that did not, the ones their provider records or PX gave: the peers a
+// pruned node can graft instead (a peer that dialed us is as good as one we dialed).
 std::vector<PeerAddress> Router::Impl::px_for(TopicKey const& topic, NodeId const& exclude) {
     std::vector<PeerAddress> out_px;
-    auto c = candidates.find(topic);
-    if (c == candidates.end()) return out_px;
-    std::vector<Candidate const*> known;
-    for (auto const& cand : c->second) {
-        if (cand.peer.id != exclude && peers.contains(cand.peer.id) && !cand.peer.addrs.empty()) known.push_back(&cand);
-    }
+    auto tp = topic_peers.find(topic);
+    if (tp == topic_peers.end()) return out_px;
+    auto const c = candidates.find(topic);
+    auto address_of = [&](PeerState const& p) -> std::vector<core::Endpoint> const* {
+        if (!p.listen.empty()) return &p.listen;
+        if (c == candidates.end()) return nullptr;
+        auto it = std::find_if(c->second.begin(), c->second.end(), [&](auto const& cand) { return cand.peer.id == p.id; });
+        return it == c->second.end() || it->peer.addrs.empty() ? nullptr : &it->peer.addrs;
+    };
+    std::vector<NodeId> known(tp->second.begin(), tp->second.end());
     shuffle(known, rng);
-    for (auto const* cand : known) {
+    for (auto const& id : known) {
         if (out_px.size() >= config.px_max) break;
-        PeerAddress a = cand->peer;
+        if (id == exclude) continue;
+        auto const* addrs = address_of(peers.at(id));
+        if (addrs == nullptr) continue;
+        PeerAddress a{id, *addrs};
         if (a.addrs.size() > config.limits.addrs_max) a.addrs.resize(config.limits.addrs_max);
         out_px.push_back(std::move(a));
     }

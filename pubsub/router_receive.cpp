@@ -19,6 +19,9 @@ void Router::Impl::on_rpc(core::Instant now, PeerState& p, Rpc rpc) {
         ++stats.drop(DropReason::graylisted);
         return;
     }
+    // Where the peer takes links: what we name it by in PX (a hint; the dialer's handshake
+    // checks the identity). The decoder bounds it to addrs_max.
+    if (!rpc.listen.empty()) p.listen = std::move(rpc.listen);
     for (auto const& sub : rpc.subscriptions) on_subscription(now, p, sub);
     // IDONTWANT first: a message in the same frame must not go back to the peer that has it.
     for (auto const& d : rpc.idontwant) on_idontwant(now, p, d);
@@ -88,6 +91,7 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
     }
     Message message = std::move(parsed).value();
     MessageId const id = message.id;
+    bool const asked_for = iwant_outstanding.contains(id);
     // Whoever brought these exact bytes kept an IWANT promise for them.
     fulfil_promise(id);
     // 2. Topic joined. Not the sender's fault: it may not have seen our unsubscribe yet.
@@ -163,7 +167,10 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
         ++stats.drop(DropReason::old_not_relayed);
     }
     // 11. Deliver.
-    deliver(message.topic, std::move(message));
+    Arrival const arrival = asked_for                         ? Arrival::iwant
+                            : topic->second.mesh.contains(p.id) ? Arrival::mesh
+                                                                : Arrival::push;
+    deliver(message.topic, std::move(message), arrival);
 }
 
 void Router::Impl::on_ihave(core::Instant now, PeerState& p, IHave const& ihave) {

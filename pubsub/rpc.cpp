@@ -3,7 +3,7 @@
 // parser (the messages stay opaque bytes here) and not the link framing.
 //
 // Layout: [version, subscriptions, messages, graft, prune, ihave, iwant, idontwant, sync,
-// fetch, fetched], every
+// fetch, fetched, listen], every
 // field always present (an empty array when unused), so one Rpc has exactly one encoding.
 // Every count is checked against RpcLimits by the Reader before anything is reserved.
 #include "pubsub/rpc.hpp"
@@ -20,12 +20,13 @@ using core::DecodeError;
 
 bool Rpc::empty() const {
     return subscriptions.empty() && messages.empty() && graft.empty() && prune.empty() && ihave.empty() &&
-           iwant.empty() && idontwant.empty() && sync.empty() && fetch.empty() && fetched.empty();
+           iwant.empty() && idontwant.empty() && sync.empty() && fetch.empty() && fetched.empty() &&
+           listen.empty();
 }
 
 namespace {
 
-constexpr std::uint32_t rpc_field_count = 11;
+constexpr std::uint32_t rpc_field_count = 12;
 
 // A count the encoder writes: msgpack arrays hold at most 2^32 - 1 elements.
 std::uint32_t count_of(std::size_t n) {
@@ -361,6 +362,9 @@ void encode(Rpc const& rpc, core::Bytes& out) {
 
     encode_control(w, rpc);
     encode_catchup(w, rpc);
+
+    w.array(count_of(rpc.listen.size()));
+    for (auto const& a : rpc.listen) encode_endpoint(w, a);
 }
 
 core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const& limits) {
@@ -380,6 +384,11 @@ core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const&
     decode_sync(r, limits, rpc.sync);
     decode_fetch(r, limits, rpc.fetch);
     decode_fetched(r, limits, rpc.fetched);
+    if (auto n = r.array(bound(limits.addrs_max))) {
+        rpc.listen.reserve(*n);
+        for (std::uint32_t i = 0; i < *n && r.ok(); ++i)
+            if (auto e = decode_endpoint(r)) rpc.listen.push_back(*e);
+    }
     r.finish();
     if (!r.ok()) return core::Err(r.error());
     return rpc;

@@ -18,7 +18,7 @@ namespace pubsub {
 
 // The first element of every encoded Rpc (docs/protocol.md, "Pub/sub").
 // Version 2 added the catch-up fields (sync, fetch, fetched).
-inline constexpr std::uint8_t rpc_version = 2;
+inline constexpr std::uint8_t rpc_version = 3;
 // Bytes of a signed envelope besides its payload: the fixed header (version 1, topic 32,
 // author 32, seqno 8, ts_ms 8, payload length 4) and the signature (64).
 inline constexpr std::size_t envelope_overhead = 85 + 64;
@@ -122,6 +122,10 @@ struct Rpc {
     std::vector<Sync> sync;
     std::vector<Fetch> fetch;
     std::vector<Fetched> fetched;
+    // Version 3: the sender's own link (listen) addresses, at most addrs_max, sent in the
+    // first frame of a link. The receiver learns where a peer that dialed it can be
+    // dialed, so it can name it in peer exchange (PX).
+    std::vector<core::Endpoint> listen;
     bool empty() const;
     friend bool operator==(Rpc const&, Rpc const&) = default;
 };

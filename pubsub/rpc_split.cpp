@@ -6,12 +6,6 @@
 
 namespace pubsub {
 
-bool rpc_is_empty(Rpc const& rpc) {
-    return rpc.subscriptions.empty() && rpc.messages.empty() && rpc.graft.empty() && rpc.prune.empty() &&
-           rpc.ihave.empty() && rpc.iwant.empty() && rpc.idontwant.empty() && rpc.sync.empty() &&
-           rpc.fetch.empty() && rpc.fetched.empty();
-}
-
 namespace {
 
 class FrameBuilder {
@@ -106,10 +100,12 @@ std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message
     // Catch-up entries travel alone, one per frame: each is already bounded in size by its
     // maker (a reconciliation message, ids_max ids, or reply_bytes_max of envelopes).
     auto frames = b.take();
+    // The listen addresses (at most addrs_max: Router::set_listen_addresses) ride in the first.
+    frames.front().listen = std::move(rpc.listen);
     for (auto& s : rpc.sync) frames.emplace_back().sync.push_back(std::move(s));
     for (auto& f : rpc.fetch) frames.emplace_back().fetch.push_back(std::move(f));
     for (auto& f : rpc.fetched) frames.emplace_back().fetched.push_back(std::move(f));
-    std::erase_if(frames, [](Rpc const& r) { return rpc_is_empty(r); });
+    std::erase_if(frames, [](Rpc const& r) { return r.empty(); });
     return frames;
 }
 

@@ -3,6 +3,7 @@
 
 #include "core/assert.hpp"
 #include "core/crypto.hpp"
+#include "pubsub/topic.hpp"
 #include "sim/scenario.hpp"
 
 #include <algorithm>
@@ -114,6 +115,7 @@ void PubsubWorkload::subscribe(NodeIndex node) {
 }
 
 void PubsubWorkload::publish(std::size_t index, NodeIndex origin) {
+    if (!mesh_at_first_publish_.taken) mesh_at_first_publish_ = mesh_shape();
     auto& p = published_[index];
     p.origin = origin;
     p.topic = index % options_.topics;
@@ -169,10 +171,10 @@ void PubsubWorkload::on_delivered(NodeIndex node, pubsub::Delivered const& d) {
         return;
     }
     ++delivered_total_;
-    if (d.caught_up) caught_up_.insert(key);
+    if (d.caught_up()) ++caught_up_deliveries_;
     // Whether this delivery was expected is decided at the end (the subscriber may still
-    // go down later): keep its latency by (node, message).
-    latency_of_.emplace(key, ms(sim_.now() - published_[m].at));
+    // go down later): keep its latency and path by (node, message).
+    delivery_of_.emplace(key, Delivery{ms(sim_.now() - published_[m].at), d.arrival});
 }
 
 void PubsubWorkload::on_down(NodeIndex node) {
@@ -199,6 +201,7 @@ PubsubSummary PubsubWorkload::summarise() const {
     PubsubSummary r;
     r.ran = true;
     std::vector<double> latencies, warm, cold;
+    std::array<std::vector<double>, pubsub::arrival_count> warm_by_arrival;
     r.subscribers = subscribers_.size();
     for (auto const& [n, s] : subscribers_) {
         if (!counted(s)) continue;
@@ -217,15 +220,16 @@ PubsubSummary PubsubWorkload::summarise() const {
             if (!counted(s) || s.topic != p.topic || s.subscribed_at > p.at) continue;
             ++r.expected_deliveries;
             auto const key = key_of(n, m);
-            auto lat = latency_of_.find(key);
-            if (lat == latency_of_.end()) {
+            auto d = delivery_of_.find(key);
+            if (d == delivery_of_.end()) {
                 if (r.missed_examples.size() < missed_examples_max)
                     r.missed_examples.push_back("message " + std::to_string(m) + " to node " + std::to_string(n));
                 continue;
             }
             ++r.delivered;
-            latencies.push_back(lat->second);
-            (p.warm ? warm : cold).push_back(lat->second);
+            latencies.push_back(d->second.latency_ms);
+            (p.warm ? warm : cold).push_back(d->second.latency_ms);
+            if (p.warm) warm_by_arrival[static_cast<std::size_t>(d->second.arrival)].push_back(d->second.latency_ms);
         }
     }
     r.publish_failed = publish_failed_;
@@ -243,6 +247,12 @@ PubsubSummary PubsubWorkload::summarise() const {
     r.warm_latency_ms_p99 = percentile(warm, 99);
     r.cold_latency_ms_p50 = percentile(cold, 50);
     r.cold_latency_ms_p99 = percentile(cold, 99);
+    for (std::size_t a = 0; a < pubsub::arrival_count; ++a) {
+        auto& split = r.warm_by_arrival[a];
+        split.deliveries = warm_by_arrival[a].size();
+        split.latency_ms_p50 = percentile(warm_by_arrival[a], 50);
+        split.latency_ms_p99 = percentile(warm_by_arrival[a], 99);
+    }
     for (NodeIndex i = 0; i < sim_.node_count(); ++i) {
         auto const& n = sim_.node(i);
         r.link_bytes += n.link_bytes_before;
@@ -258,6 +268,8 @@ PubsubSummary PubsubWorkload::summarise() const {
     }
     r.double_deliveries = double_deliveries_;
     r.unknown_deliveries = unknown_deliveries_;
+    r.mesh_at_first_publish = mesh_at_first_publish_;
+    r.mesh_at_end = mesh_shape();
     summarise_catchup(r);
     return r;
 }
@@ -282,11 +294,11 @@ void PubsubWorkload::summarise_catchup(PubsubSummary& r) const {
             if (!p.published || p.abandoned || p.topic != s.topic || p.at < s.down_at || p.at >= s.back_at) continue;
             if (s.subscribed_at > p.at) continue;
             ++missed;
-            auto lat = latency_of_.find(key_of(n, m));
-            if (lat == latency_of_.end()) continue;
+            auto d = delivery_of_.find(key_of(n, m));
+            if (d == delivery_of_.end()) continue;
             ++recovered;
-            if (caught_up_.contains(key_of(n, m))) ++c.recovered_caught_up;
-            last_s = std::max(last_s, seconds(p.at) + lat->second / 1000.0 - seconds(s.back_at));
+            if (d->second.arrival == pubsub::Arrival::catchup) ++c.recovered_caught_up;
+            last_s = std::max(last_s, seconds(p.at) + d->second.latency_ms / 1000.0 - seconds(s.back_at));
         }
         c.missed += missed;
         c.recovered += recovered;
@@ -313,12 +325,12 @@ void PubsubWorkload::summarise_catchup(PubsubSummary& r) const {
         auto const& p = published_[m];
         if (!counted(s) || p.abandoned || s.subscribed_at > p.at) continue;
         ++c.partition_cut;
-        auto lat = latency_of_.find(key);
-        if (lat == latency_of_.end()) continue;
+        auto d = delivery_of_.find(key);
+        if (d == delivery_of_.end()) continue;
         ++c.partition_cut_delivered;
-        c.partition_cut_latency_s_max = std::max(c.partition_cut_latency_s_max, lat->second / 1000.0);
+        c.partition_cut_latency_s_max = std::max(c.partition_cut_latency_s_max, d->second.latency_ms / 1000.0);
     }
-    c.caught_up_deliveries = caught_up_.size();
+    c.caught_up_deliveries = caught_up_deliveries_;
     for (NodeIndex i = 0; i < sim_.node_count(); ++i) {
         auto const& node = sim_.node(i);
         c.counters.add(node.catchup_before);
@@ -328,6 +340,58 @@ void PubsubWorkload::summarise_catchup(PubsubSummary& r) const {
     if (recovered > 0)
         c.sync_bytes_per_recovered_message =
             static_cast<double>(c.counters.sync_bytes_sent) / static_cast<double>(recovered);
+}
+
+}  // namespace sim
+
+namespace sim {
+
+MeshShape PubsubWorkload::mesh_shape() const {
+    MeshShape shape;
+    shape.taken = true;
+    auto const key = pubsub::topic_key(topic_name(0));
+    // Running subscribers of topic 0 and their mesh peers, by node id.
+    std::unordered_map<core::NodeId, std::vector<core::NodeId>, core::NodeIdHash> mesh;
+    for (auto const& [n, s] : subscribers_) {
+        auto const& node = sim_.node(n);
+        if (s.topic != 0 || !node.up()) continue;
+        mesh.emplace(node.identity.id, node.engine->pubsub().mesh(key));
+    }
+    shape.subscribers = mesh.size();
+    if (mesh.empty()) return shape;
+    std::size_t const d_lo = pubsub::Config{}.d_lo;
+    std::vector<std::size_t> degrees;
+    // Union-find over the edges both ends agree on.
+    std::unordered_map<core::NodeId, core::NodeId, core::NodeIdHash> parent;
+    for (auto const& [id, peers] : mesh) parent.emplace(id, id);
+    auto find = [&](core::NodeId x) {
+        for (std::size_t step = 0; step < parent.size() && parent.at(x) != x; ++step) x = parent.at(x);
+        return x;
+    };
+    for (auto const& [id, peers] : mesh) {
+        degrees.push_back(peers.size());
+        shape.below_d_lo += peers.size() < d_lo;
+        for (auto const& peer : peers) {
+            auto other = mesh.find(peer);
+            bool const mutual = other != mesh.end() &&
+                                std::find(other->second.begin(), other->second.end(), id) != other->second.end();
+            if (!mutual) {
+                ++shape.one_sided_edges;
+                continue;
+            }
+            auto a = find(id), b = find(peer);
+            if (a != b) parent[a] = b;
+        }
+    }
+    std::unordered_map<core::NodeId, std::size_t, core::NodeIdHash> sizes;
+    for (auto const& [id, _] : mesh) ++sizes[find(id)];
+    shape.components = sizes.size();
+    for (auto const& [_, size] : sizes) shape.largest_component = std::max(shape.largest_component, size);
+    std::sort(degrees.begin(), degrees.end());
+    shape.degree_min = degrees.front();
+    shape.degree_p50 = degrees[(degrees.size() - 1) / 2];
+    shape.degree_max = degrees.back();
+    return shape;
 }
 
 }  // namespace sim

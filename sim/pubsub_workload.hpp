@@ -22,6 +22,7 @@
 #include "sim/sim_node.hpp"
 #include "sim/simulator.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -94,6 +95,19 @@ struct CatchupSummary {
     double sync_bytes_per_recovered_message = 0;
 };
 
+// The mesh of topic 0 among its running subscribers, at one instant: how many mesh peers
+// each has, and whether the mesh (edges both ends agree on) connects them all. A message
+// reaches a subscriber outside the publisher's component only by gossip (IHAVE/IWANT).
+struct MeshShape {
+    bool taken = false;
+    std::size_t subscribers = 0;  // running, subscribed
+    std::size_t degree_min = 0, degree_p50 = 0, degree_max = 0;
+    std::size_t below_d_lo = 0;        // subscribers with fewer than D_lo mesh peers
+    std::size_t components = 0;        // connected components of the mesh
+    std::size_t largest_component = 0;
+    std::size_t one_sided_edges = 0;   // A meshes with B, B not with A
+};
+
 struct PubsubSummary {
     bool ran = false;
     std::size_t subscribers = 0;
@@ -119,7 +133,15 @@ struct PubsubSummary {
     std::size_t warm_deliveries = 0;
     double warm_latency_ms_p50 = 0, warm_latency_ms_p99 = 0;
     double cold_latency_ms_p50 = 0, cold_latency_ms_p99 = 0;
+    // Split by how each expected delivery reached its subscriber (pubsub::Arrival), warm
+    // publishers only: the mesh path against gossip (IWANT) and catch-up.
+    struct ArrivalSplit {
+        std::size_t deliveries = 0;
+        double latency_ms_p50 = 0, latency_ms_p99 = 0;
+    };
+    std::array<ArrivalSplit, pubsub::arrival_count> warm_by_arrival{};
     std::size_t subscribers_offline = 0;  // subscribers with a planned absence that came back
+    MeshShape mesh_at_first_publish, mesh_at_end;
     CatchupSummary catchup;
 };
 
@@ -174,6 +196,7 @@ private:
     void go_offline(NodeIndex node);
     void come_back(NodeIndex node);
     void summarise_catchup(PubsubSummary& r) const;
+    MeshShape mesh_shape() const;
     // Whether the subscriber's deliveries are expected: up all run apart from a complete
     // planned absence, and subscribed.
     static bool counted(Subscriber const& s);
@@ -187,15 +210,19 @@ private:
     std::unordered_map<core::NodeId, std::size_t, core::NodeIdHash> index_of_id_;
     // Deliveries per (node, message index), across lives: the exactly-once check.
     std::unordered_set<std::uint64_t> delivered_;
-    // Latency of each delivery, by (node << 32 | message index).
-    std::unordered_map<std::uint64_t, double> latency_of_;
-    // (node, message) deliveries marked caught_up by the router.
-    std::unordered_set<std::uint64_t> caught_up_;
+    // Latency and path of each delivery, by (node << 32 | message index).
+    struct Delivery {
+        double latency_ms = 0;
+        pubsub::Arrival arrival = pubsub::Arrival::mesh;
+    };
+    std::unordered_map<std::uint64_t, Delivery> delivery_of_;
+    std::size_t caught_up_deliveries_ = 0;
     // (subscriber, message) pairs the publisher could not reach when it published.
     std::unordered_set<std::uint64_t> cut_;
     NodeControl control_;
     // The node the workload is taking offline right now (on_down keeps it whole_run).
     std::optional<NodeIndex> going_offline_;
+    MeshShape mesh_at_first_publish_;
     std::size_t offline_chosen_ = 0, offline_skipped_ = 0;
     std::size_t delivered_total_ = 0;
     std::size_t publish_failed_ = 0;

@@ -245,6 +245,22 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
         out << "            warm publishers (" << p.warm_deliveries << " deliveries) p50 " << fixed(p.warm_latency_ms_p50, 1)
             << " ms p99 " << fixed(p.warm_latency_ms_p99, 1) << " ms; cold (topic lookup and dial first) p50 "
             << fixed(p.cold_latency_ms_p50, 1) << " ms p99 " << fixed(p.cold_latency_ms_p99, 1) << " ms\n";
+        out << "            warm, by arrival:";
+        for (std::size_t a = 0; a < p.warm_by_arrival.size(); ++a) {
+            auto const& split = p.warm_by_arrival[a];
+            if (split.deliveries == 0) continue;
+            out << " " << pubsub::to_string(static_cast<pubsub::Arrival>(a)) << " " << split.deliveries << " (p50 "
+                << fixed(split.latency_ms_p50, 1) << " p99 " << fixed(split.latency_ms_p99, 1) << " ms)";
+        }
+        out << "\n";
+        for (auto const* shape : {&p.mesh_at_first_publish, &p.mesh_at_end}) {
+            if (!shape->taken) continue;
+            out << "            mesh of topic 0 " << (shape == &p.mesh_at_end ? "at the end" : "at the first publish") << ": "
+                << shape->subscribers << " subscribers, mesh peers min " << shape->degree_min << " p50 "
+                << shape->degree_p50 << " max " << shape->degree_max << ", " << shape->below_d_lo << " below D_lo, "
+                << shape->components << " components (largest " << shape->largest_component << "), "
+                << shape->one_sided_edges << " one-sided edges\n";
+        }
         for (auto const& m : p.missed_examples) out << "            missed: " << m << "\n";
         write_catchup_summary(out, r);
     }
@@ -369,7 +385,14 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
             << ", \"warm_latency_ms_p50\": " << fixed(p.warm_latency_ms_p50, 3)
             << ", \"warm_latency_ms_p99\": " << fixed(p.warm_latency_ms_p99, 3)
             << ", \"cold_latency_ms_p50\": " << fixed(p.cold_latency_ms_p50, 3)
-            << ", \"cold_latency_ms_p99\": " << fixed(p.cold_latency_ms_p99, 3)
+            << ", \"cold_latency_ms_p99\": " << fixed(p.cold_latency_ms_p99, 3) << ", \"warm_by_arrival\": {";
+        for (std::size_t a = 0; a < p.warm_by_arrival.size(); ++a) {
+            auto const& split = p.warm_by_arrival[a];
+            out << (a == 0 ? "" : ", ") << "\"" << pubsub::to_string(static_cast<pubsub::Arrival>(a))
+                << "\": {\"deliveries\": " << split.deliveries << ", \"latency_ms_p50\": " << fixed(split.latency_ms_p50, 3)
+                << ", \"latency_ms_p99\": " << fixed(split.latency_ms_p99, 3) << "}";
+        }
+        out << "}"
             << ", \"duplicates_per_delivery\": " << fixed(p.duplicates_per_delivery, 4)
             << ", \"bytes_per_delivery\": " << fixed(p.bytes_per_delivery, 1) << ", \"link_bytes\": " << p.link_bytes
             << ", \"double_deliveries\": " << p.double_deliveries << ", \"unknown_deliveries\": " << p.unknown_deliveries

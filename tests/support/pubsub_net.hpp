@@ -204,7 +204,7 @@ private:
         auto& n = *nodes_[i];
         if (auto* d = std::get_if<pubsub::Delivered>(&ev)) {
             ++n.delivered[d->message.id];
-            if (d->caught_up) n.caught_up.insert(d->message.id);
+            if (d->caught_up()) n.caught_up.insert(d->message.id);
         } else if (auto* np = std::get_if<pubsub::NeedPeers>(&ev)) {
             ++n.need_peers;
             auto topic = np->topic;

@@ -161,16 +161,16 @@ TEST_CASE("stream feed: replays stored messages then live, each once, paced by t
         if (round == 0) {
             // While replaying: a live message ahead of the replay is left to it; one the
             // replay already passed is sent at once.
-            feed.deliver(pubsub::Delivered{"chat", stored[249], false});
-            feed.deliver(pubsub::Delivered{"chat", msg("chat", 10, "late clock"), true});
+            feed.deliver(pubsub::Delivered{"chat", stored[249], pubsub::Arrival::mesh});
+            feed.deliver(pubsub::Delivered{"chat", msg("chat", 10, "late clock"), pubsub::Arrival::catchup});
         }
     }
     REQUIRE_FALSE(feed.replaying());
     // The seam: the last replayed messages delivered live again are dropped.
-    feed.deliver(pubsub::Delivered{"chat", stored[248], false});
+    feed.deliver(pubsub::Delivered{"chat", stored[248], pubsub::Arrival::mesh});
     auto live = msg("chat", 2000, "live");
-    feed.deliver(pubsub::Delivered{"chat", live, false});
-    feed.deliver(pubsub::Delivered{"chat", live, false});
+    feed.deliver(pubsub::Delivered{"chat", live, pubsub::Arrival::mesh});
+    feed.deliver(pubsub::Delivered{"chat", live, pubsub::Arrival::mesh});
     text += stream->take();
     auto count = [&](std::string const& needle) {
         std::size_t n = 0;

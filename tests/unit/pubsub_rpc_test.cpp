@@ -49,6 +49,7 @@ Rpc full_rpc(std::size_t message_size = 300) {
                  {9, id_of(12), {}, 5, 1'700'000'000'000, pubsub::StoreCursor{6, id_of(14)}, 100}};
     rpc.fetched = {{8, {Bytes(message_size, std::byte{0xcd}), Bytes{}}, std::nullopt},
                    {9, {}, pubsub::StoreCursor{1'700'000'000'001, id_of(15)}}};
+    rpc.listen = {core::Endpoint::v4(10, 0, 0, 2, 4001), *core::Endpoint::parse("[2001:db8::9]:4001")};
     return rpc;
 }
 
@@ -63,10 +64,10 @@ DecodeError error_of(Bytes const& bytes, RpcLimits const& limits = {}) {
     return r ? DecodeError::none : r.error();
 }
 
-// Writes the 11-element frame header and the given raw fields (an empty array for every
+// Writes the 12-element frame header and the given raw fields (an empty array for every
 // field not given), for frames the encoder would never produce.
-Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 11,
-                std::uint64_t version = 2) {
+Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 12,
+                std::uint64_t version = 3) {
     Bytes out;
     core::Writer w(out);
     w.array(fields);
@@ -114,12 +115,12 @@ TEST_CASE("pubsub rpc: every field round-trips", "[unit]") {
     CHECK(encoded(d) == bytes);
 }
 
-TEST_CASE("pubsub rpc: the empty Rpc is 12 bytes and empty() sees every field", "[unit]") {
+TEST_CASE("pubsub rpc: the empty Rpc is 13 bytes and empty() sees every field", "[unit]") {
     Rpc rpc;
     CHECK(rpc.empty());
     auto bytes = encoded(rpc);
-    Bytes expected{std::byte{0x9b}, std::byte{0x02}};
-    expected.resize(12, std::byte{0x90});
+    Bytes expected{std::byte{0x9c}, std::byte{0x03}};
+    expected.resize(13, std::byte{0x90});
     CHECK(bytes == expected);
     auto back = pubsub::decode_rpc(bytes, {});
     REQUIRE(back);
@@ -132,6 +133,7 @@ TEST_CASE("pubsub rpc: the empty Rpc is 12 bytes and empty() sees every field", 
         [&](Rpc& r) { r.ihave = full.ihave; },                 [&](Rpc& r) { r.iwant = full.iwant; },
         [&](Rpc& r) { r.idontwant = full.idontwant; },         [&](Rpc& r) { r.sync = full.sync; },
         [&](Rpc& r) { r.fetch = full.fetch; },                 [&](Rpc& r) { r.fetched = full.fetched; },
+        [&](Rpc& r) { r.listen = full.listen; },
     };
     for (auto const& set : keep_one) {
         Rpc one;
@@ -186,6 +188,8 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
          DecodeError::too_many},
         {"addrs", [&](Rpc& r, std::size_t n) { r.prune = {{topic, {peer(n)}, 5}}; }, limits.addrs_max,
          DecodeError::too_many},
+        {"listen addrs", [&](Rpc& r, std::size_t n) { r.listen = peer(n).addrs; }, limits.addrs_max,
+         DecodeError::too_many},
         {"sync entries", [&](Rpc& r, std::size_t n) { r.sync.assign(n, {1, pubsub::SyncKind::reply, topic, 0, 1, {}}); },
          limits.sync_max, DecodeError::too_many},
         {"sync body", [&](Rpc& r, std::size_t n) { r.sync = {{1, pubsub::SyncKind::reply, topic, 0, 1, Bytes(n)}}; },
@@ -223,11 +227,12 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
 TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
     auto empty_fields = [](core::Writer& w, int) { w.array(0); };
     CHECK(error_of(raw_frame(empty_fields)) == DecodeError::none);
-    CHECK(error_of(raw_frame(empty_fields, 10)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 12)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 8, 1)) == DecodeError::bad_value);  // version 1 (no catch-up)
-    CHECK(error_of(raw_frame(empty_fields, 11, 1)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 11, 256)) == DecodeError::out_of_range);
+    CHECK(error_of(raw_frame(empty_fields, 11)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 13)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 8, 1)) == DecodeError::bad_value);   // version 1 (no catch-up)
+    CHECK(error_of(raw_frame(empty_fields, 11, 2)) == DecodeError::bad_value);  // version 2 (no listen)
+    CHECK(error_of(raw_frame(empty_fields, 12, 2)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 12, 256)) == DecodeError::out_of_range);
 
     // One malformed field, the others empty.
     auto with = [&](int field, std::function<void(core::Writer&)> const& write) {
@@ -319,9 +324,12 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     auto handle = msgpack::unpack(reinterpret_cast<char const*>(bytes.data()), bytes.size());
     auto const& top = handle.get();
     REQUIRE(top.type == msgpack::type::ARRAY);
-    REQUIRE(top.via.array.size == 11);
+    REQUIRE(top.via.array.size == 12);
     auto field = [&](int i) { return top.via.array.ptr[i]; };
-    CHECK(field(0).as<unsigned>() == 2);
+    CHECK(field(0).as<unsigned>() == 3);
+    REQUIRE(field(11).via.array.size == 2);  // listen: two addresses
+    CHECK(field(11).via.array.ptr[0].via.bin.size == 6);
+    CHECK(field(11).via.array.ptr[1].via.bin.size == 18);
     auto sub = field(1).via.array.ptr[1];
     REQUIRE(sub.via.array.size == 2);
     CHECK(sub.via.array.ptr[0].type == msgpack::type::BIN);
@@ -347,9 +355,16 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     msgpack::packer<msgpack::sbuffer> p(buf);
     auto id = [&](core::NodeId const& x) { p.pack_bin(32); p.pack_bin_body(reinterpret_cast<char const*>(x.bytes.data()), 32); };
     auto bin = [&](Bytes const& b) { p.pack_bin(static_cast<std::uint32_t>(b.size())); p.pack_bin_body(reinterpret_cast<char const*>(b.data()), static_cast<std::uint32_t>(b.size())); };
+    auto address = [&](core::Endpoint const& a) {
+        Bytes e;
+        for (std::size_t i = 0; i < (a.is_v4() ? 4u : 16u); ++i) e.push_back(static_cast<std::byte>(a.addr[i]));
+        e.push_back(static_cast<std::byte>(a.port >> 8));
+        e.push_back(static_cast<std::byte>(a.port & 0xff));
+        bin(e);
+    };
     auto id_list = [&](std::vector<core::NodeId> const& l) { p.pack_array(static_cast<std::uint32_t>(l.size())); for (auto const& x : l) id(x); };
-    p.pack_array(11);
-    p.pack_uint8(2);
+    p.pack_array(12);
+    p.pack_uint8(3);
     p.pack_array(2);
     for (auto const& s : rpc.subscriptions) { p.pack_array(2); id(s.topic); if (s.subscribe) p.pack_true(); else p.pack_false(); }
     p.pack_array(3);
@@ -365,13 +380,7 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
             p.pack_array(2);
             id(peer.id);
             p.pack_array(static_cast<std::uint32_t>(peer.addrs.size()));
-            for (auto const& a : peer.addrs) {
-                Bytes e;
-                for (std::size_t i = 0; i < (a.is_v4() ? 4u : 16u); ++i) e.push_back(static_cast<std::byte>(a.addr[i]));
-                e.push_back(static_cast<std::byte>(a.port >> 8));
-                e.push_back(static_cast<std::byte>(a.port & 0xff));
-                bin(e);
-            }
+            for (auto const& a : peer.addrs) address(a);
         }
         p.pack_uint32(pr.backoff_s);  // msgpack-c packs integers in their smallest form
     }
@@ -416,6 +425,8 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
         for (auto const& m : x.messages) bin(m);
         cursor(x.next);
     }
+    p.pack_array(static_cast<std::uint32_t>(rpc.listen.size()));
+    for (auto const& a : rpc.listen) address(a);
 
     Bytes theirs(reinterpret_cast<std::byte const*>(buf.data()), reinterpret_cast<std::byte const*>(buf.data()) + buf.size());
     CHECK(theirs == bytes);
