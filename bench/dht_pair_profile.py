@@ -7,6 +7,8 @@ another random node B, 200-byte values) over keep-alive HTTP connections, and re
   - the client's time per put and per get (HTTP request written -> answer read), and the
     node's own elapsed time for each (elapsed_us when the node gives it, else elapsed_ms);
   - the CPU time (utime + stime from /proc) all node processes used per pair;
+  - the UDP datagrams the machine received per pair (/proc/net/snmp: counts other
+    processes' UDP too, so run it on an otherwise quiet network);
   - with --perf, a `perf record -g` of node 1 during the pairs (perf.data in --out).
 With --kill F it then SIGKILLs a fraction F of the nodes and runs the pairs again on the
 survivors; --first asks gets for the first value only (GET /v1/get?first=1).
@@ -77,9 +79,19 @@ def node_us(j):
     return j.get("elapsed_ms", 0) * 1000
 
 
+def udp_in_datagrams():
+    # The machine's UDP InDatagrams counter (all processes: other UDP traffic counts too).
+    try:
+        lines = [line.split() for line in open("/proc/net/snmp") if line.startswith("Udp:")]
+        return int(lines[1][lines[0].index("InDatagrams")])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def pairs(nodes, alive, n, rng, first, tag):
     put_c, put_n, get_c, get_n, found, acks = [], [], [], [], 0, []
     cpu0 = sum(nodes[i].cpu_ticks() for i in alive)
+    udp0 = udp_in_datagrams()
     t0 = time.monotonic()
     for k in range(n):
         a, b = rng.sample(alive, 2)
@@ -94,6 +106,7 @@ def pairs(nodes, alive, n, rng, first, tag):
         get_n.append(node_us(j))
         found += value == j.get("value") or value in j.get("values", [])
     wall = time.monotonic() - t0
+    datagrams = udp_in_datagrams() - udp0
     cpu_ms = (sum(nodes[i].cpu_ticks() for i in alive) - cpu0) * 1000 / os.sysconf("SC_CLK_TCK")
     row = lambda xs: "p50 %8.0f  p99 %8.0f" % (pct(xs, 50), pct(xs, 99))
     print("%s: %d pairs in %.2f s, found %d, stored on p50 %s nodes" % (tag, n, wall, found, statistics.median(acks)))
@@ -101,6 +114,7 @@ def pairs(nodes, alive, n, rng, first, tag):
     print("  get  client µs %s | node µs %s" % (row(get_c), row(get_n)))
     print("  pair client µs p50 %.0f | nodes' own µs p50 %.0f | nodes' CPU per pair %.2f ms" %
           (pct([p + g for p, g in zip(put_c, get_c)], 50), pct([p + g for p, g in zip(put_n, get_n)], 50), cpu_ms / n))
+    print("  UDP datagrams received per pair (whole machine, /proc/net/snmp): %.0f" % (datagrams / n))
     sys.stdout.flush()
 
 

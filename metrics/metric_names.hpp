@@ -108,7 +108,7 @@ inline constexpr std::array<MetricInfo, 34> all_metrics{{
     {name::store_bytes, MetricType::gauge, "Bytes used by the local message store."},
     {name::store_capacity_bytes, MetricType::gauge,
      "Bytes the local message store may use (0 when there is no message store)."},
-    {name::store_commit_seconds, MetricType::histogram, "Duration of one message store commit (a group of messages)."},
+    {name::store_commit_seconds, MetricType::histogram, "Duration of one store commit (a group of messages, or the DHT records written behind)."},
     {name::lan_announcements_total, MetricType::counter,
      "LAN discovery announcements sent, and received by what was done with them."},
 }};

@@ -11,6 +11,9 @@
 // joins the open batch (or opens one) with its outbox row, and its API answer waits for the
 // commit, which a posted handler makes after the loop's other ready work (group commit of
 // concurrent publishes); timers that need the store outside a batch settle it first.
+// Write-behind: the DHT writes through store::WriteBehindStore, so a STORE adds nothing to
+// the receive batch and its answer leaves at once; a timer (dht_flush_interval) commits
+// the queued records, and shutdown flushes them (docs/storage.md, "Write-behind").
 #include "node/asio_runtime.hpp"
 
 #include "core/assert.hpp"
@@ -33,6 +36,7 @@
 #include "node/stream_feed.hpp"
 #include "store/lmdb_store.hpp"
 #include "store/message_db.hpp"
+#include "store/write_behind.hpp"
 #include "pubsub/topic.hpp"
 #include "store/routing_snapshot.hpp"
 
@@ -92,6 +96,13 @@ constexpr std::size_t datagram_max = 64 * 1024;
 // Datagrams read per readiness before the timer is re-armed: amortises the timer work
 // under load without starving other handlers.
 constexpr int receive_batch_max = 64;
+// How long an accepted DHT record may wait in memory before its commit: the window a
+// process crash can lose (soft state: the putter republishes, holders re-replicate). One
+// commit per interval replaces one per receive burst with a STORE (docs/storage.md,
+// "Write-behind"). 1 s rather than 200 ms: in a large network each node holds few of the
+// puts, so it commits about once per interval whatever the rate; 200 ms measured no faster
+// and used as much or more CPU per pair (docs/benchmarks.md).
+constexpr auto dht_flush_interval = 1s;
 
 // Writes `contents` to `path` atomically (temporary file, then rename) with `mode`.
 bool write_file_atomic(fs::path const& path, std::string const& contents, mode_t mode, std::string& error) {
@@ -132,6 +143,7 @@ public:
           wakeup_timer_(io_),
           history_timer_(io_),
           replay_timer_(io_),
+          flush_timer_(io_),
           signals_(io_),
           resolver_(io_),
           bootstrap_backoff_(bootstrap_backoff_initial, bootstrap_backoff_max) {}
@@ -245,6 +257,10 @@ private:
     void arm_history();
     void history_tick();
     void arm_replay();
+    // Arms the write-behind flush when DHT records are queued and no flush is armed.
+    void arm_flush();
+    // Commits the queued DHT records now (outside any batch: settles it first).
+    void flush_records();
     void log_store_full(std::string const& what);
     void log_commit_failures();
     void after_input() {
@@ -275,6 +291,9 @@ private:
     std::optional<core::Identity> identity_;
     std::unique_ptr<core::SodiumCrypto> crypto_;
     std::unique_ptr<store::LmdbStore> store_;
+    // The DHT's records, written behind to store_; declared after it, so destroyed (and
+    // flushed) before it.
+    std::unique_ptr<store::WriteBehindStore> records_;
     EngineConfig engine_config_;
     std::unique_ptr<store::LmdbMessageStore> messages_;
     std::unique_ptr<DurableOutbox> outbox_;
@@ -303,6 +322,8 @@ private:
     asio::steady_timer history_timer_;
     asio::steady_timer replay_timer_;
     bool replay_armed_ = false;
+    asio::steady_timer flush_timer_;
+    bool flush_armed_ = false;
     std::optional<core::Instant> armed_;
     asio::signal_set signals_;
     udp::resolver resolver_;
@@ -440,6 +461,7 @@ core::Result<void, std::string> Runtime::start() {
     auto opened = store::LmdbStore::open(config_.data_dir, config_.map_size_bytes);
     if (!opened) return core::Err(opened.error());
     store_ = std::move(opened).value();
+    records_ = std::make_unique<store::WriteBehindStore>(*store_);
 
     if (auto r = open_sockets(); !r) return r;
 
@@ -466,7 +488,7 @@ core::Result<void, std::string> Runtime::start() {
     outbox_ = std::make_unique<DurableOutbox>(*messages_);
     std::vector<core::Endpoint> listen;
     for (auto const& l : sockets_) listen.push_back(l->local);
-    engine_ = std::make_unique<Engine>(engine_config_, *identity_, *crypto_, *store_, *messages_, core::Rng(seed), t0,
+    engine_ = std::make_unique<Engine>(engine_config_, *identity_, *crypto_, *records_, *messages_, core::Rng(seed), t0,
                                        wall_, first_seqno, listen);
     links_->set_before_input([this] { begin_input_batch(); });
     links_->start(*engine_);
@@ -642,6 +664,9 @@ void Runtime::on_receive(UdpListener& l, boost::system::error_code ec, std::size
             drain_outputs();
         }
         end_batch();
+        // A burst of STOREs filled half the write-behind queue: commit it now (the
+        // answers are out already), before puts start waiting for commits.
+        if (records_->should_flush()) flush_records();
     }
     arm_wakeup();
     do_receive(l);
@@ -745,6 +770,7 @@ void Runtime::log_commit_failures() {
 }
 
 void Runtime::arm_wakeup() {
+    arm_flush();
     auto next = engine_->next_wakeup();
     if (next == armed_) return;
     armed_ = next;
@@ -921,6 +947,10 @@ void Runtime::shutdown(int signal) {
     // Probes see the node leave at once (a load balancer stops sending it traffic).
     if (exporter_) exporter_->health().stopping();
     settle_batch();
+    flush_records();
+    auto const& wb = records_->counts();
+    spdlog::info("store: DHT records written behind: {} accepted, {} written through (queue full), {} commits, {} lost",
+                 wb.queued, wb.fallbacks, wb.flushes, wb.lost);
     save_snapshot();
     store_->sync();
     stopping_ = true;
@@ -939,6 +969,7 @@ void Runtime::shutdown(int signal) {
     wakeup_timer_.cancel();
     history_timer_.cancel();
     replay_timer_.cancel();
+    flush_timer_.cancel();
     resolver_.cancel();
     links_->stop();
     pending_.clear();
@@ -1094,6 +1125,33 @@ void Runtime::arm_replay() {
         }
         if (more) arm_replay();
     });
+}
+
+void Runtime::arm_flush() {
+    if (flush_armed_ || stopping_ || records_->queued() == 0) return;
+    flush_armed_ = true;
+    flush_timer_.expires_after(dht_flush_interval);
+    flush_timer_.async_wait([this](boost::system::error_code ec) {
+        flush_armed_ = false;
+        if (ec || stopping_) return;
+        flush_records();
+        arm_wakeup();
+    });
+}
+
+void Runtime::flush_records() {
+    settle_batch();
+    if (records_->queued() == 0) return;
+    auto const started = Clock::now();
+    auto const lost_before = records_->counts().lost;
+    auto flushed = records_->flush();
+    if (exporter_) exporter_->observe_store_commit(std::chrono::duration<double>(Clock::now() - started).count());
+    if (!flushed || records_->counts().lost > lost_before) {
+        // The records are lost from this replica (their STOREs were answered): the putter's
+        // republish and the other replicas cover them. Logged with the commit failures.
+        ++commit_failures_;
+        log_commit_failures();
+    }
 }
 
 void Runtime::arm_history() {

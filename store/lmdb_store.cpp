@@ -559,6 +559,18 @@ core::Result<std::vector<Record>, StoreError> LmdbStore::get(Key const& key, cor
     return out;
 }
 
+core::Result<bool, StoreError> LmdbStore::contains(encoding::RecordId const& id) const {
+    Txn own;
+    MDB_txn* txn = nullptr;
+    int rc = begin_read(env_, batch_.txn, own, txn);
+    if (rc != 0) return core::Err{fail(rc, "contains: begin")};
+    MDB_val k = val(core::ByteView(id.data(), id.size())), v;
+    rc = mdb_get(txn, dbis_.records, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return core::Err{fail(rc, "contains")};
+    return true;
+}
+
 LmdbStore::EraseStep LmdbStore::erase_batch(core::UnixTime now, std::size_t rows_max) {
     EraseStep step;
     Txn txn;

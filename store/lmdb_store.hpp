@@ -16,6 +16,7 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "store/record.hpp"
 #include "store/routing_snapshot.hpp"
 #include "store/store.hpp"
 
@@ -65,6 +66,9 @@ public:
     // go through the batch's transaction and see its uncommitted puts (so do count,
     // for_each and load_routing).
     core::Result<std::vector<Record>, StoreError> get(Key const& key, core::UnixTime now, std::size_t limit) override;
+    // Whether a row (key, BLAKE2b-256(value)) is held, expired or not, without decoding it
+    // (one B-tree lookup): the write-behind store uses it to count records exactly.
+    core::Result<bool, StoreError> contains(encoding::RecordId const& id) const;
     // Deletes the record and its index row in one write transaction (inside a batch, a
     // nested one in the batch's, counted among its puts). The same room rule as put.
     core::Result<bool, StoreError> erase(Key const& key, core::ByteView value) override;
