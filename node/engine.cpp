@@ -16,6 +16,13 @@ namespace {
 // only creates new work through the router, which bounds what it emits per input.
 constexpr int pump_passes_max = 64;
 
+// Room in a link frame besides the envelopes it carries: the Rpc's version, field arrays
+// and length prefixes (a few dozen bytes for one message; catch-up replies are bounded by
+// reply_bytes_max below the frame limit). The link must carry the largest message any
+// node may send in one frame, or a peer would cut links over a legal message.
+constexpr std::size_t frame_room = pubsub::envelope_overhead + 1024;
+static_assert(links::Config{}.frame_size_max >= pubsub::payload_wire_max + frame_room);
+
 std::uint64_t ip_key(core::Endpoint const& e) {
     // The address without the port: the handshake limit is per source address.
     std::uint64_t h = 1469598103934665603ull;
@@ -62,12 +69,16 @@ Engine::Engine(EngineConfig const& config, core::Identity const& identity, core:
                store::RecordStore& store, pubsub::MessageStore& messages, core::Rng rng, core::Instant now,
                core::WallClockAnchor wall, std::uint64_t first_seqno, std::vector<core::Endpoint> listen)
     : config_(config),
+      frame_limits_(config.pubsub.limits),
       identity_(identity),
       signer_(identity),
       rng_(rng.split()),
       dht_(config.dht, identity.public_key, crypto, store, rng.split(), now, wall, &signer_),
       router_(config.pubsub, identity, messages, rng.split(), now, wall, first_seqno),
       listen_(std::move(listen)) {
+    CORE_ASSERT(config.pubsub.limits.payload_max <= pubsub::payload_wire_max);
+    CORE_ASSERT(config.link.frame_size_max >= pubsub::payload_wire_max + frame_room);
+    frame_limits_.payload_max = pubsub::payload_wire_max;
     pump(now);
 }
 
@@ -279,7 +290,7 @@ void Engine::service_stream(core::Instant now, StreamId id, Stream& s) {
         if (!frame) break;
         ++frames;
         progress_ = true;
-        auto rpc = pubsub::decode_rpc(*frame, config_.pubsub.limits);
+        auto rpc = pubsub::decode_rpc(*frame, frame_limits_);
         if (!rpc) {
             router_.handle_bad_frame(now, id, rpc.error());
             continue;

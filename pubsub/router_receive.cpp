@@ -66,6 +66,15 @@ void Router::Impl::invalid(PeerState& p, InvalidReason reason, bool penalise) {
     if (penalise) scores.on_invalid_message(p.id);
 }
 
+void Router::Impl::invalid_envelope(PeerState& p, EnvelopeError error) {
+    // A payload above our own limit is not the sender's fault: the host decoded the frame
+    // against the wire bound (payload_wire_max), so the message is legal for a node with a
+    // larger --max-message-kb. Dropped and counted, without a score penalty, or one node
+    // with a small limit would graylist its whole mesh.
+    if (error == EnvelopeError::too_large) return invalid(p, InvalidReason::too_large, false);
+    invalid(p, InvalidReason::decode, true);
+}
+
 void Router::Impl::note_has(core::Instant now, PeerState& p, MessageId const& id) {
     // Bounded: beyond this a peer's claims are simply not remembered (costs a duplicate).
     std::size_t const has_max = config.idontwant_per_heartbeat_max * (config.idontwant_heartbeats + 1);
@@ -83,7 +92,7 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
     // 1. Size and decode.
     auto parsed = parse_message(encoded, config.limits.payload_max);
     if (!parsed) {
-        invalid(p, parsed.error() == EnvelopeError::too_large ? InvalidReason::too_large : InvalidReason::decode, true);
+        invalid_envelope(p, parsed.error());
         return;
     }
     Message message = std::move(parsed).value();
