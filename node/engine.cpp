@@ -30,6 +30,14 @@ std::uint64_t ip_key(core::Endpoint const& e) {
     return h ^ static_cast<std::uint64_t>(e.family);
 }
 
+// Bytes an Rpc of forwarded messages encodes to, about (the envelopes and a little per
+// entry); control-only Rpcs are small and grow their buffer as they need.
+std::size_t encoded_size_hint(pubsub::Rpc const& rpc) {
+    std::size_t n = 64;
+    for (auto const& m : rpc.messages) n += m.size() + 5;
+    return n;
+}
+
 }  // namespace
 
 char const* to_string(LinkEnd e) {
@@ -261,15 +269,16 @@ void Engine::pump_router(core::Instant now) {
             },
             *e);
     }
-    core::Bytes frame;
     while (auto send = router_.poll_send()) {
         progress_ = true;
         auto it = streams_.find(send->link);
         if (it == streams_.end() || !it->second.up) continue;  // the link went down meanwhile
-        frame.clear();
+        // Encoded into a buffer of about its size, which the session then keeps (no copy).
+        core::Bytes frame;
+        frame.reserve(encoded_size_hint(send->rpc));
         pubsub::encode(send->rpc, frame);
         if (frame.size() > config_.link.frame_size_max) continue;  // the router bounds Rpcs below this
-        it->second.session.send(send->priority, frame);
+        it->second.session.send(send->priority, std::move(frame));
         mark_writable(it->first, it->second);
     }
 }
