@@ -313,7 +313,7 @@ struct Session::Impl {
         }
     }
 
-    bool send(Priority p, core::ByteView frame) {
+    bool send(Priority p, core::Bytes&& frame) {
         CORE_ASSERT(frame.size() <= config.frame_size_max);
         if (state == State::closed || closing) {
             count_drop(DropReason::link_closed);
@@ -328,9 +328,9 @@ struct Session::Impl {
             drop_until_fits(p, frame.size());
         }
         auto const c = static_cast<std::size_t>(p);
-        queues[c].push(core::Bytes(frame.begin(), frame.end()));
         class_bytes[c] += frame.size();
         queued += frame.size();
+        queues[c].push(std::move(frame));
         return true;
     }
 
@@ -355,6 +355,11 @@ struct Session::Impl {
             wire.erase(wire.begin(), wire.begin() + static_cast<std::ptrdiff_t>(wire_at));
             wire_at = 0;
         }
+        // One allocation for what this call encrypts (the host takes `wire` away whole),
+        // instead of a doubling series of them with a copy each.
+        std::size_t frames = 0;
+        for (auto const& q : queues) frames += q.size();
+        wire.reserve(wire.size() + std::min(queued + frames * (frame_prefix_size + stream_abytes), max_bytes));
         while (wire.size() < max_bytes) {
             auto it = std::find_if(queues.begin(), queues.end(), [](FrameFifo const& q) { return !q.empty(); });
             if (it == queues.end()) {
@@ -453,7 +458,10 @@ void Session::handle_timeout(core::Instant now) {
 
 void Session::handle_stream_closed() { impl_->close_with(CloseReason::closed_by_peer); }
 
-bool Session::send(Priority priority, core::ByteView frame) { return impl_->send(priority, frame); }
+bool Session::send(Priority priority, core::ByteView frame) {
+    return impl_->send(priority, core::Bytes(frame.begin(), frame.end()));
+}
+bool Session::send(Priority priority, core::Bytes&& frame) { return impl_->send(priority, std::move(frame)); }
 void Session::close() { impl_->close(); }
 core::Bytes Session::poll_write(std::size_t max_bytes) { return impl_->poll_write(max_bytes); }
 

@@ -114,6 +114,8 @@ public:
     // counts the drop, when the frame was not queued. Frames queued before the handshake
     // completes are sent after it.
     bool send(Priority priority, core::ByteView frame);
+    // The same, taking the frame over instead of copying it (the engine's path).
+    bool send(Priority priority, core::Bytes&& frame);
     // Sends the final frame after what is queued and closes.
     void close();
 

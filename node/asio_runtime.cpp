@@ -466,6 +466,7 @@ core::Result<void, std::string> Runtime::start() {
     if (auto r = open_sockets(); !r) return r;
 
     engine_config_.dht.allow_loopback_subnet = config_.allow_loopback_subnet;
+    engine_config_.pubsub.limits.payload_max = config_.message_max_bytes;
     std::array<std::byte, 8> seed_bytes;
     core::os_random(seed_bytes);
     std::uint64_t seed = 0;
@@ -498,7 +499,11 @@ core::Result<void, std::string> Runtime::start() {
     std::array<std::byte, 32> secret;
     core::os_random(secret);
     cookie_ = core::to_hex(secret);
-    auto api = HttpApi::start(io_, config_.api, cookie_, *this);
+    // A publish body carries the payload as JSON text or base64 (4/3 of it) plus a topic:
+    // twice the payload leaves room, and never below the default (a 64 KiB DHT value).
+    HttpApiLimits api_limits;
+    api_limits.body_max = std::max(api_body_max, 2 * config_.message_max_bytes);
+    auto api = HttpApi::start(io_, config_.api, cookie_, *this, api_limits);
     if (!api) return core::Err(api.error());
     api_ = std::move(api).value();
 

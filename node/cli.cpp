@@ -43,7 +43,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     app.failure_message(CLI::FailureMessage::help);
 
     // --- kadmium node ---
-    std::string data, api, metrics, log_level, map_size, log_format, lan_discovery, history_max;
+    std::string data, api, metrics, log_level, map_size, log_format, lan_discovery, history_max, message_max;
     auto* node_cmd = app.add_subcommand("node", "Run a node in the foreground (SIGINT/SIGTERM stop it cleanly).");
     node_cmd->add_option("--listen", cmd.node.listen,
                          "UDP address to listen on, repeatable (default 0.0.0.0:4000; port 0 = any free port); env KADMIUM_LISTEN (comma-separated)")
@@ -70,6 +70,9 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     node_cmd->add_option("--history-max-mb", history_max,
                          "message history size limit in MiB, oldest dropped first (default half the map; a topic gets half); env KADMIUM_HISTORY_MAX_MB")
         ->type_name("MIB");
+    node_cmd->add_option("--max-message-kb", message_max,
+                         "largest message payload in KiB this node publishes or accepts, 1 to 1024 (default 64); env KADMIUM_MAX_MESSAGE_KB")
+        ->type_name("KIB");
     node_cmd->add_flag("--loopback-subnets", cmd.node.loopback_subnets,
                        "allow many nodes on 127.0.0.1 in one routing-table bucket (local test networks; automatic when every --listen is loopback); env KADMIUM_LOOPBACK_SUBNETS=1");
 
@@ -114,7 +117,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     auto* publish_cmd = app.add_subcommand(
         "publish", "Publish MESSAGE to TOPIC and print its id; with MESSAGE \"-\", publish each line of stdin as it arrives.");
     publish_cmd->add_option("topic", cmd.topic, "topic name")->required();
-    publish_cmd->add_option("message", cmd.message, "the message text (at most 64 KiB), or - for stdin lines")->required();
+    publish_cmd->add_option("message", cmd.message, "the message text (at most the node's --max-message-kb, 64 KiB by default), or - for stdin lines")->required();
     add_client_options(*publish_cmd, cmd.client, c_data, c_api, c_cookie, true);
     auto* topics_cmd = app.add_subcommand("topics", "List the node's topics with mesh size, known peers and messages delivered.");
     add_client_options(*topics_cmd, cmd.client, c_data, c_api, c_cookie, true);
@@ -146,6 +149,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
         if (node_cmd->count("--log-level")) cmd.node.log_level = log_level;
         if (node_cmd->count("--map-size-mb")) cmd.node.map_size_mb = map_size;
         if (node_cmd->count("--history-max-mb")) cmd.node.history_max_mb = history_max;
+        if (node_cmd->count("--max-message-kb")) cmd.node.max_message_kb = message_max;
         if (node_cmd->count("--log-format")) cmd.node.log_format = log_format;
         if (node_cmd->count("--lan-discovery")) cmd.node.lan_discovery = lan_discovery;
         result.command = std::move(cmd);

@@ -22,8 +22,9 @@ using namespace std::chrono_literals;
 
 constexpr auto connect_limit = 5s;
 constexpr auto call_limit = 30s;
-// One event is one message as JSON: a 64 KiB payload as base64 plus its fields.
-constexpr std::size_t event_max = 256 * 1024;
+// One event is one message as JSON: a payload of up to 1 MiB (--max-message-kb 1024) as
+// base64, or as escaped text (up to 6 bytes per byte for control characters), plus fields.
+constexpr std::size_t event_max = 8 * 1024 * 1024;
 
 ClientError fail(int code, std::string message) { return {code, std::move(message)}; }
 

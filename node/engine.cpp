@@ -16,11 +16,26 @@ namespace {
 // only creates new work through the router, which bounds what it emits per input.
 constexpr int pump_passes_max = 64;
 
+// Room in a link frame besides the envelopes it carries: the Rpc's version, field arrays
+// and length prefixes (a few dozen bytes for one message; catch-up replies are bounded by
+// reply_bytes_max below the frame limit). The link must carry the largest message any
+// node may send in one frame, or a peer would cut links over a legal message.
+constexpr std::size_t frame_room = pubsub::envelope_overhead + 1024;
+static_assert(links::Config{}.frame_size_max >= pubsub::payload_wire_max + frame_room);
+
 std::uint64_t ip_key(core::Endpoint const& e) {
     // The address without the port: the handshake limit is per source address.
     std::uint64_t h = 1469598103934665603ull;
     for (auto x : e.addr) h = (h ^ x) * 1099511628211ull;
     return h ^ static_cast<std::uint64_t>(e.family);
+}
+
+// Bytes an Rpc of forwarded messages encodes to, about (the envelopes and a little per
+// entry); control-only Rpcs are small and grow their buffer as they need.
+std::size_t encoded_size_hint(pubsub::Rpc const& rpc) {
+    std::size_t n = 64;
+    for (auto const& m : rpc.messages) n += m.size() + 5;
+    return n;
 }
 
 }  // namespace
@@ -62,12 +77,16 @@ Engine::Engine(EngineConfig const& config, core::Identity const& identity, core:
                store::RecordStore& store, pubsub::MessageStore& messages, core::Rng rng, core::Instant now,
                core::WallClockAnchor wall, std::uint64_t first_seqno, std::vector<core::Endpoint> listen)
     : config_(config),
+      frame_limits_(config.pubsub.limits),
       identity_(identity),
       signer_(identity),
       rng_(rng.split()),
       dht_(config.dht, identity.public_key, crypto, store, rng.split(), now, wall, &signer_),
       router_(config.pubsub, identity, messages, rng.split(), now, wall, first_seqno),
       listen_(std::move(listen)) {
+    CORE_ASSERT(config.pubsub.limits.payload_max <= pubsub::payload_wire_max);
+    CORE_ASSERT(config.link.frame_size_max >= pubsub::payload_wire_max + frame_room);
+    frame_limits_.payload_max = pubsub::payload_wire_max;
     router_.set_listen_addresses(listen_);
     pump(now);
 }
@@ -251,15 +270,16 @@ void Engine::pump_router(core::Instant now) {
             },
             *e);
     }
-    core::Bytes frame;
     while (auto send = router_.poll_send()) {
         progress_ = true;
         auto it = streams_.find(send->link);
         if (it == streams_.end() || !it->second.up) continue;  // the link went down meanwhile
-        frame.clear();
+        // Encoded into a buffer of about its size, which the session then keeps (no copy).
+        core::Bytes frame;
+        frame.reserve(encoded_size_hint(send->rpc));
         pubsub::encode(send->rpc, frame);
         if (frame.size() > config_.link.frame_size_max) continue;  // the router bounds Rpcs below this
-        it->second.session.send(send->priority, frame);
+        it->second.session.send(send->priority, std::move(frame));
         mark_writable(it->first, it->second);
     }
 }
@@ -280,7 +300,7 @@ void Engine::service_stream(core::Instant now, StreamId id, Stream& s) {
         if (!frame) break;
         ++frames;
         progress_ = true;
-        auto rpc = pubsub::decode_rpc(*frame, config_.pubsub.limits);
+        auto rpc = pubsub::decode_rpc(*frame, frame_limits_);
         if (!rpc) {
             router_.handle_bad_frame(now, id, rpc.error());
             continue;

@@ -157,6 +157,9 @@ private:
     std::array<std::byte, 32> ephemeral_seed();
 
     EngineConfig config_;
+    // config_.pubsub.limits with payload_max raised to the wire bound: frames decode
+    // against this, the router then drops a message above our own limit alone (rpc.hpp).
+    pubsub::RpcLimits frame_limits_;
     core::Identity const& identity_;
     core::IdentitySigner signer_;
     core::Rng rng_;

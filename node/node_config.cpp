@@ -210,6 +210,16 @@ core::Result<NodeConfig, std::string> resolve_node_config(RawNodeOptions const& 
         config.history_max_bytes = static_cast<std::size_t>(*mb) * 1024 * 1024;
     }
 
+    auto message = pick(raw.max_message_kb, "--max-message-kb", "KADMIUM_MAX_MESSAGE_KB", env);
+    if (message.value) {
+        auto kb = parse_uint(*message.value, 1, message_kb_max);
+        if (!kb)
+            return core::Err(bad(message.source, *message.value,
+                                 "expected a size in KiB from 1 to " + std::to_string(message_kb_max) +
+                                     " (a link frame carries at most a 1 MiB message)"));
+        config.message_max_bytes = static_cast<std::size_t>(*kb) * 1024;
+    }
+
     bool loopback = raw.loopback_subnets;
     if (!loopback) {
         if (auto v = env("KADMIUM_LOOPBACK_SUBNETS")) {

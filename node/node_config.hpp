@@ -58,6 +58,7 @@ struct RawNodeOptions {
     std::optional<std::string> log_format;
     std::optional<std::string> lan_discovery;
     std::optional<std::string> history_max_mb;
+    std::optional<std::string> max_message_kb;
     bool loopback_subnets = false;
 };
 
@@ -66,6 +67,10 @@ inline constexpr char default_api[] = "127.0.0.1:0";
 inline constexpr char default_metrics[] = "127.0.0.1:0";
 inline constexpr std::size_t default_map_size_mb = 1024;
 inline constexpr std::size_t map_size_mb_max = 1024 * 1024;  // 1 TiB: far above any real need
+// --max-message-kb: the default and the largest value, pubsub::payload_wire_max (a link
+// frame must carry the largest message; rpc.hpp).
+inline constexpr std::size_t default_message_kb = 64;
+inline constexpr std::size_t message_kb_max = 1024;
 
 // Lines on stderr: text for people, json (one object per line) for log collectors.
 enum class LogFormat : std::uint8_t { text, json };
@@ -86,6 +91,8 @@ struct NodeConfig {
     // (store::MessageRetention::for_map). Set above what the map holds, the map fills
     // first and publishes are refused (a "full disk").
     std::optional<std::size_t> history_max_bytes;
+    // The largest payload this node publishes or accepts (pubsub::RpcLimits::payload_max).
+    std::size_t message_max_bytes = default_message_kb * 1024;
     // dht::Config::allow_loopback_subnet: set by --loopback-subnets, or automatically when
     // every listen address is a loopback address (a local test network).
     bool allow_loopback_subnet = false;

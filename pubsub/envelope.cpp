@@ -59,29 +59,45 @@ Message sign_message(core::Identity const& author, TopicKey const& topic, std::u
     return m;
 }
 
-core::Result<Message, EnvelopeError> parse_message(core::ByteView in, std::size_t payload_max) {
-    using core::Err;
-    if (in.size() < envelope_overhead) return Err(EnvelopeError::truncated);
-    if (std::to_integer<std::uint8_t>(in[0]) != envelope_version) return Err(EnvelopeError::bad_version);
+std::optional<EnvelopeError> check_envelope(core::ByteView in, std::size_t payload_max) {
+    if (in.size() < envelope_overhead) return EnvelopeError::truncated;
+    if (std::to_integer<std::uint8_t>(in[0]) != envelope_version) return EnvelopeError::bad_version;
     std::size_t const payload_len = get_be(in, 81, 4);
-    if (payload_len > payload_max) return Err(EnvelopeError::too_large);
-    if (in.size() < envelope_overhead + payload_len) return Err(EnvelopeError::truncated);
-    if (in.size() > envelope_overhead + payload_len) return Err(EnvelopeError::bad_length);
-    std::uint64_t const ts = get_be(in, 73, 8);
-    if (ts > static_cast<std::uint64_t>(INT64_MAX)) return Err(EnvelopeError::bad_value);
+    if (payload_len > payload_max) return EnvelopeError::too_large;
+    if (in.size() < envelope_overhead + payload_len) return EnvelopeError::truncated;
+    if (in.size() > envelope_overhead + payload_len) return EnvelopeError::bad_length;
+    if (get_be(in, 73, 8) > static_cast<std::uint64_t>(INT64_MAX)) return EnvelopeError::bad_value;
+    return std::nullopt;
+}
 
+TopicKey envelope_topic(core::ByteView checked) {
+    CORE_ASSERT(checked.size() >= envelope_overhead);
+    TopicKey topic;
+    std::copy_n(checked.begin() + 1, 32, topic.bytes.begin());
+    return topic;
+}
+
+Message message_of_checked(core::Bytes checked, MessageId const& id) {
+    core::ByteView const in = checked;
+    CORE_ASSERT(in.size() >= envelope_overhead);
+    std::size_t const payload_len = in.size() - envelope_overhead;
     Message m;
     m.version = envelope_version;
     std::copy_n(in.begin() + 1, 32, m.topic.bytes.begin());
     std::copy_n(in.begin() + 33, 32, m.author.bytes.begin());
     m.seqno = get_be(in, 65, 8);
-    m.ts_ms = static_cast<std::int64_t>(ts);
+    m.ts_ms = static_cast<std::int64_t>(get_be(in, 73, 8));
     auto const payload = in.subspan(envelope_header_size, payload_len);
     m.payload.assign(payload.begin(), payload.end());
     std::copy_n(in.begin() + static_cast<std::ptrdiff_t>(envelope_header_size + payload_len), 64, m.sig.bytes.begin());
-    m.encoded.assign(in.begin(), in.end());
-    m.id = core::blake2b_256(in);
+    m.id = id;
+    m.encoded = std::move(checked);
     return m;
+}
+
+core::Result<Message, EnvelopeError> parse_message(core::ByteView in, std::size_t payload_max) {
+    if (auto e = check_envelope(in, payload_max)) return core::Err(*e);
+    return message_of_checked(core::Bytes(in.begin(), in.end()), core::blake2b_256(in));
 }
 
 bool verify_message(Message const& message) {

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace pubsub {
@@ -40,6 +41,15 @@ Message sign_message(core::Identity const& author, TopicKey const& topic, std::u
 // Parses an envelope: checks sizes against `payload_max` before copying anything, computes
 // the id. Does not verify the signature.
 core::Result<Message, EnvelopeError> parse_message(core::ByteView encoded, std::size_t payload_max);
+
+// The receive path's cheaper steps, so a duplicate costs no copy (router_receive.cpp):
+// the checks of parse_message alone (nullopt: the envelope is well formed)...
+std::optional<EnvelopeError> check_envelope(core::ByteView encoded, std::size_t payload_max);
+// ...the topic field of a checked envelope, read in place...
+TopicKey envelope_topic(core::ByteView checked);
+// ...and the Message of a checked envelope whose id the caller computed (BLAKE2b-256 of
+// the bytes), taking the bytes over instead of copying them.
+Message message_of_checked(core::Bytes checked, MessageId const& id);
 
 // Checks the author's signature over the envelope. The message must come from
 // parse_message or sign_message (its `encoded` is the source of truth).

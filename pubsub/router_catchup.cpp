@@ -423,7 +423,7 @@ std::optional<MessageId> Router::Impl::accept_caught_up(core::Instant now, PeerS
     ++stats.received;
     auto parsed = parse_message(encoded, config.limits.payload_max);
     if (!parsed) {
-        invalid(p, parsed.error() == EnvelopeError::too_large ? InvalidReason::too_large : InvalidReason::decode, true);
+        invalid_envelope(p, parsed.error());
         return std::nullopt;
     }
     Message message = std::move(parsed).value();

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "pubsub/catchup_state.hpp"
+#include "pubsub/envelope.hpp"
 #include "pubsub/mcache.hpp"
 #include "pubsub/router.hpp"
 #include "pubsub/score.hpp"
@@ -118,6 +119,7 @@ struct Router::Impl {
     void on_iwant(core::Instant now, PeerState& peer, IWant const& iwant);
     void on_idontwant(core::Instant now, PeerState& peer, IDontWant const& idontwant);
     void invalid(PeerState& peer, InvalidReason reason, bool penalise);
+    void invalid_envelope(PeerState& peer, EnvelopeError error);  // parse_message failed
     void note_has(core::Instant now, PeerState& peer, MessageId const& id);
     void fulfil_promise(MessageId const& id);
 

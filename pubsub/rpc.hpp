@@ -23,9 +23,17 @@ inline constexpr std::uint8_t rpc_version = 3;
 // author 32, seqno 8, ts_ms 8, payload length 4) and the signature (64).
 inline constexpr std::size_t envelope_overhead = 85 + 64;
 
+// The largest payload any node may be configured to accept or publish (`kadmium node
+// --max-message-kb`, at most 1024). Hosts decode frames against this bound, not against
+// their own payload_max: a message above this node's limit but within the wire bound is
+// then dropped alone by the router (counted too_large) instead of failing its whole frame,
+// so nodes configured with different limits can share a mesh. Link frames must carry one
+// envelope of this size (node/engine.cpp checks links::Config::frame_size_max against it).
+inline constexpr std::size_t payload_wire_max = 1024 * 1024;
+
 // Wire bounds (PUBSUB-NOTES §2). Counts above these make the frame invalid.
 struct RpcLimits {
-    std::size_t payload_max = 64 * 1024;       // per message (configurable by the node)
+    std::size_t payload_max = 64 * 1024;       // per message (configurable by the node, <= payload_wire_max)
     std::size_t messages_max = 64;             // per frame
     std::size_t subscriptions_max = 64;        // per frame
     std::size_t ihave_ids_max = 5000;          // ids per frame, all IHAVEs together

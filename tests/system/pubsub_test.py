@@ -10,6 +10,9 @@ Scenarios:
                  receives every message published.
   cli            publish/subscribe/topics/unsubscribe errors and --help; subscriptions
                  survive a restart.
+  max_message    a node started with --max-message-kb 1 refuses a 2 KiB publish with one
+                 line naming the limit (exit 2) and publishes 1 KiB; a 2 KiB message from a
+                 default node reaches it and is dropped, counted as too_large, its links kept.
 
 Only loopback addresses are used. Every wait is bounded; only processes this script started
 are stopped, by PID. Shares Node and helpers with network_test.py.
@@ -80,15 +83,17 @@ def free_port():
 class PortNode(nt.Node):
     """A node with a fixed listen port, so others can bootstrap from it before it runs."""
 
-    def __init__(self, root, index, bootstrap=None):
+    def __init__(self, root, index, bootstrap=None, extra=None):
         super().__init__(root, index, bootstrap)
         self.listen = f"127.0.0.1:{free_port()}"
+        self.extra = list(extra or [])
 
     def launch(self):
         args = [nt.BIN, "node", "--listen", self.listen, "--data", self.data,
                 "--api", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "info"]
         for b in self.bootstrap:
             args += ["--bootstrap", b]
+        args += self.extra
         for f in ("api.addr",):
             try:
                 os.remove(os.path.join(self.data, f))
@@ -287,10 +292,51 @@ def scenario_cli(root):
     b.kill(signal.SIGTERM)
 
 
+def scenario_max_message(root):
+    for bad in ("0", "1025"):
+        r = nt.run_cli(["node", "--max-message-kb", bad, "--data", os.path.join(root, "bad"), "--listen", "127.0.0.1:0"])
+        lines = r.stderr.strip().splitlines()
+        nt.check(r.returncode == 2 and lines and lines[0].startswith(f"kadmium node: --max-message-kb {bad}:")
+                 and "from 1 to 1024" in lines[0], f"--max-message-kb {bad} must be refused in one line: {r}")
+    a = PortNode(root, 0)
+    a.start()
+    b = PortNode(root, 1, bootstrap=[a.listen], extra=["--max-message-kb", "1"])
+    b.start()
+    sub_a, sub_b = Subscriber(a), Subscriber(b)
+
+    def meshed(node):
+        topics = json.loads(node.cli("topics", "--json").stdout or "[]")
+        return any(t["topic"] == TOPIC and t["mesh_peers"] >= 1 for t in topics)
+    nt.wait_for(lambda: meshed(a) and meshed(b), 30, what="a and b in one mesh")
+
+    r = b.cli("publish", TOPIC, "x" * 2048)
+    err = r.stderr.strip().splitlines()
+    nt.check(r.returncode == 2 and len(err) == 1 and "2048 bytes; at most 1024" in err[0],
+             f"a 2 KiB publish on a 1 KiB node must fail with one line naming the limit: {r}")
+    at_limit = publish_lines(b, ["y" * 1024])
+    wait_all_delivered([sub_a, sub_b], at_limit, 20, "the 1 KiB message from the 1 KiB node")
+
+    before = nt.metric_value(nt.metrics_text(b), "kadmium_messages_invalid_total", 'reason="too_large"')
+    big = publish_lines(a, ["z" * 2048])
+    wait_all_delivered([sub_a], big, 20, "the 2 KiB message on the default node")
+    nt.wait_for(lambda: nt.metric_value(nt.metrics_text(b), "kadmium_messages_invalid_total",
+                                        'reason="too_large"') >= before + 1, 20,
+                what="the 1 KiB node to count the 2 KiB message as too_large")
+    after = publish_lines(a, ["after"])
+    wait_all_delivered([sub_b], after, 20, "a small message after the dropped one (links kept)")
+    nt.check(not any(m["id"] in big for m in sub_b.messages()), "the 1 KiB node delivered a 2 KiB message")
+    print("--max-message-kb: bad values refused, 2 KiB publish refused, 1 KiB delivered, "
+          "2 KiB from a peer dropped as too_large")
+    sub_a.stop()
+    sub_b.stop()
+    a.kill(signal.SIGTERM)
+    b.kill(signal.SIGTERM)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--scenario", required=True, choices=["mesh_and_kill", "cli"])
+    ap.add_argument("--scenario", required=True, choices=["mesh_and_kill", "cli", "max_message"])
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     nt.BIN = os.path.abspath(args.bin)

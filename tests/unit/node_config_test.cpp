@@ -157,6 +157,37 @@ TEST_CASE("node config: bad values name the option and the value", "[unit]") {
     CHECK(r.error().find("KADMIUM_LISTEN bad:") == 0);
 }
 
+TEST_CASE("node config: --max-message-kb, 1 to 1024 KiB, by flag or env", "[unit]") {
+    auto r = resolve_node_config({}, home_only());
+    REQUIRE(r.ok());
+    CHECK(r.value().message_max_bytes == 64 * 1024);
+    RawNodeOptions raw;
+    for (auto [text, bytes] : {std::pair{"1", 1024}, {"1024", 1024 * 1024}, {"256", 256 * 1024}}) {
+        raw.max_message_kb = text;
+        auto ok = resolve_node_config(raw, home_only());
+        REQUIRE(ok.ok());
+        CHECK(ok.value().message_max_bytes == static_cast<std::size_t>(bytes));
+    }
+    // 0 and anything above the wire bound (a link frame carries at most 1 MiB) are errors.
+    for (auto bad : {"0", "1025", "1048576", "-1", "64k", ""}) {
+        raw.max_message_kb = bad;
+        auto e = resolve_node_config(raw, home_only());
+        REQUIRE_FALSE(e.ok());
+        INFO(e.error());
+        CHECK(e.error().find("--max-message-kb") == 0);
+        CHECK(e.error().find("from 1 to 1024") != std::string::npos);
+    }
+    auto env = resolve_node_config({}, fake_env({{"HOME", "/h"}, {"KADMIUM_MAX_MESSAGE_KB", "2"}}));
+    REQUIRE(env.ok());
+    CHECK(env.value().message_max_bytes == 2048);
+    auto env_bad = resolve_node_config({}, fake_env({{"HOME", "/h"}, {"KADMIUM_MAX_MESSAGE_KB", "0"}}));
+    REQUIRE_FALSE(env_bad.ok());
+    CHECK(env_bad.error().find("KADMIUM_MAX_MESSAGE_KB 0:") == 0);
+    auto p = parse_cli({"kadmium", "node", "--max-message-kb", "8"});
+    REQUIRE(p.command);
+    CHECK(p.command->node.max_message_kb == "8");
+}
+
 TEST_CASE("split_list trims and drops empty items", "[unit]") {
     CHECK(split_list(" a, b ,,c ,") == std::vector<std::string>{"a", "b", "c"});
     CHECK(split_list("").empty());

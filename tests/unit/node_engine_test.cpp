@@ -123,3 +123,47 @@ TEST_CASE("engine: garbage on a stream ends the link, counted, without harm to t
               ends[static_cast<std::size_t>(node::LinkEnd::frame_too_large)] ==
           1);
 }
+
+TEST_CASE("engine: a node with a smaller message limit drops larger messages alone, counted, and keeps its links",
+          "[unit]") {
+    test::EngineNet net;
+    node::EngineConfig small;
+    small.pubsub.limits.payload_max = 1024;  // kadmium node --max-message-kb 1
+    for (std::size_t i = 0; i < 3; ++i) net.add();
+    auto const s = net.add(small);
+    for (std::size_t i = 1; i < net.size(); ++i) net.engine(i).bootstrap(net.now(), net.host(0).address);
+    net.run_for(5s);
+    for (std::size_t i = 0; i < net.size(); ++i) REQUIRE(net.engine(i).subscribe(net.now(), "t").ok());
+    net.run_for(20s);
+    REQUIRE(net.engine(s).pubsub().topics().at(0).mesh_peers >= 1);
+    auto const links_before = net.engine(s).stats().links_established;
+
+    // The small node itself refuses to publish above its limit, and publishes at it.
+    CHECK(net.engine(s).publish(net.now(), "t", core::Bytes(2048, std::byte{'x'})).error() ==
+          pubsub::PublishError::too_large);
+    auto at_limit = net.engine(s).publish(net.now(), "t", core::Bytes(1024, std::byte{'y'}));
+    REQUIRE(at_limit.ok());
+    net.run_for(2s);
+    for (std::size_t i = 0; i < 3; ++i) CHECK(delivered_count(net.host(i), at_limit.value().id) == 1);
+
+    // A 2 KiB message from a default node: everyone else delivers it; the small node drops
+    // it alone (not the frame, not the link) and counts it.
+    auto big = net.engine(0).publish(net.now(), "t", core::Bytes(2048, std::byte{'z'}));
+    REQUIRE(big.ok());
+    net.run_for(2s);
+    for (std::size_t i = 1; i < 3; ++i) CHECK(delivered_count(net.host(i), big.value().id) == 1);
+    CHECK(delivered_count(net.host(s), big.value().id) == 0);
+    auto const& st = net.engine(s).pubsub().stats();
+    CHECK(st.invalid_count(pubsub::InvalidReason::too_large) >= 1);
+    CHECK(st.drop(pubsub::DropReason::bad_frame) == 0);
+    CHECK(net.engine(s).stats().links_established == links_before);
+    // Not held against the peers that forwarded it (their limit allows it).
+    for (std::size_t i = 0; i < 3; ++i)
+        CHECK(net.engine(s).pubsub().peer_score(net.now(), net.host(i).identity.id) >= 0);
+
+    // The links are intact: the next small message arrives.
+    auto small_msg = net.engine(0).publish(net.now(), "t", core::as_bytes("after"));
+    REQUIRE(small_msg.ok());
+    net.run_for(2s);
+    CHECK(delivered_count(net.host(s), small_msg.value().id) == 1);
+}

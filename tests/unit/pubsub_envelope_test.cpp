@@ -108,3 +108,30 @@ TEST_CASE("pubsub envelope: parsing is bounded and strict", "[unit][pubsub]") {
     negative[73] = std::byte{0x80};
     CHECK(error(negative, 1024) == EnvelopeError::bad_value);
 }
+
+TEST_CASE("pubsub envelope: the in-place steps agree with parse_message", "[unit][pubsub]") {
+    auto const author = identity(3);
+    auto const m = pubsub::sign_message(author, pubsub::topic_key("chat"), 7, 1'700'000'000'000, core::as_bytes("in place"));
+    // check_envelope gives exactly parse_message's errors, without building anything.
+    auto longer = m.encoded;
+    longer.push_back(std::byte{0});
+    for (auto const& bytes : {m.encoded, longer, core::Bytes(m.encoded.begin(), m.encoded.begin() + 10)}) {
+        for (std::size_t max : {std::size_t{7}, std::size_t{1024}}) {
+            auto parsed = pubsub::parse_message(bytes, max);
+            auto checked = pubsub::check_envelope(bytes, max);
+            CHECK(parsed.ok() == !checked.has_value());
+            if (!parsed.ok()) CHECK(parsed.error() == *checked);
+        }
+    }
+    CHECK(pubsub::envelope_topic(m.encoded) == m.topic);
+    auto const built = pubsub::message_of_checked(m.encoded, core::blake2b_256(m.encoded));
+    auto const parsed = pubsub::parse_message(m.encoded, 1024).value();
+    CHECK(built.id == m.id);
+    CHECK(built.encoded == parsed.encoded);
+    CHECK(built.payload == parsed.payload);
+    CHECK(built.author == parsed.author);
+    CHECK(built.seqno == 7);
+    CHECK(built.ts_ms == 1'700'000'000'000);
+    CHECK(built.sig.bytes == parsed.sig.bytes);
+    CHECK(pubsub::verify_message(built));
+}

@@ -72,7 +72,7 @@ TEST_CASE("pubsub validation: a message already in the store is a duplicate with
     CHECK(f.stats().delivered == 0);
 }
 
-TEST_CASE("pubsub validation: decode errors and oversize payloads cost the sender", "[unit][pubsub]") {
+TEST_CASE("pubsub validation: decode errors cost the sender; oversize payloads are dropped without cost", "[unit][pubsub]") {
     pubsub::Config config;
     config.limits.payload_max = 100;
     test::RouterFixture f(config);
@@ -80,11 +80,16 @@ TEST_CASE("pubsub validation: decode errors and oversize payloads cost the sende
     f.topic_peers(1, 2, "chat");
     f.send_message(1, core::to_bytes("not an envelope"));
     CHECK(f.stats().invalid_count(InvalidReason::decode) == 1);
+    // Above this node's limit, legal for a node with a larger one (--max-message-kb):
+    // dropped and counted, not verified, not delivered, and not held against the sender.
     f.send_message(2, f.message(9, "chat", std::string(101, 'x')).encoded);
     CHECK(f.stats().invalid_count(InvalidReason::too_large) == 1);
     CHECK(f.stats().signature_verifies == 0);
+    CHECK(f.stats().delivered == 0);
     CHECK(f.router().peer_score(f.now(), f.peer(1)) == Approx(-100));
-    CHECK(f.router().peer_score(f.now(), f.peer(2)) == Approx(-100));
+    CHECK(f.router().peer_score(f.now(), f.peer(2)) == 0);
+    f.send_message(2, f.message(9, "chat", std::string(100, 'x')).encoded);
+    CHECK(f.stats().delivered == 1);
 }
 
 TEST_CASE("pubsub validation: unknown topics are dropped before the duplicate check", "[unit][pubsub]") {
