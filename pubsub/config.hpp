@@ -101,10 +101,15 @@ struct CatchupConfig {
 };
 
 struct Config {
-    // Mesh degree (GO's 6/5/12: D_lo 5 repairs a mesh one peer earlier than the spec's 4).
+    // Mesh degree. D and D_lo as GO's 6/5 (D_lo 5 repairs a mesh one peer earlier than the
+    // spec's 4). D_hi 8, not GO's 12: every subscriber grafts D peers and accepts grafts up
+    // to D_hi, so meshes settle near D_hi, and each mesh peer beyond the first is a duplicate.
+    // At 10,000 nodes / 1,000 subscribers (docs/simulator.md) 8 instead of 12 cut duplicates
+    // per delivery from 7.7 to 5.6 and link bytes by a fifth, with the same latency (warm
+    // p99 170 vs 165 ms) and 100% delivery, with or without 20% churn.
     std::size_t d = 6;
     std::size_t d_lo = 5;
-    std::size_t d_hi = 12;
+    std::size_t d_hi = 8;
     // When pruning an oversubscribed mesh, the best D_score peers by score always stay...
     std::size_t d_score = 4;
     // ...and at least D_out mesh peers are ones we dialed (an attacker cannot fill our mesh

@@ -115,33 +115,36 @@ TEST_CASE("pubsub mesh: heartbeat repair from below D_lo to D", "[unit][pubsub]"
 TEST_CASE("pubsub mesh: heartbeat trims above D_hi to D, keeping D_score best and D_out outbound",
           "[unit][pubsub]") {
     test::RouterFixture f;
+    pubsub::Config const config;
+    int const d_hi = static_cast<int>(config.d_hi);
     f.subscribe("chat");
-    // 14 inbound peers and 2 outbound ones graft us; outbound GRAFTs pass the full mesh.
-    for (int n = 1; n <= 14; ++n) {
+    // D_hi + 2 inbound peers and 2 outbound ones graft us; outbound GRAFTs pass the full mesh.
+    for (int n = 1; n <= d_hi + 2; ++n) {
         f.link_up(n, false);
         f.announce(n, "chat");
         f.graft(n, "chat");
     }
-    CHECK(f.mesh_size("chat") == 12);  // D_hi: the 13th and 14th inbound were refused
+    CHECK(f.mesh_size("chat") == config.d_hi);  // the last two inbound were refused
     CHECK(f.stats().drop(DropReason::graft_mesh_full) == 2);
-    for (int n = 15; n <= 16; ++n) {
+    int const out1 = d_hi + 3, out2 = d_hi + 4;
+    for (int n = out1; n <= out2; ++n) {
         f.link_up(n, true);
         f.announce(n, "chat");
         f.graft(n, "chat");
     }
-    REQUIRE(f.mesh_size("chat") == 14);
+    REQUIRE(f.mesh_size("chat") == config.d_hi + 2);
     f.clear();
     f.advance(1s);
-    CHECK(f.mesh_size("chat") == 6);
-    CHECK(f.in_mesh("chat", 15));
-    CHECK(f.in_mesh("chat", 16));
+    CHECK(f.mesh_size("chat") == config.d);
+    CHECK(f.in_mesh("chat", out1));
+    CHECK(f.in_mesh("chat", out2));
     std::size_t pruned = 0;
-    for (int n = 1; n <= 16; ++n) {
+    for (int n = 1; n <= out2; ++n) {
         auto p = f.prunes_to(n);
         pruned += p.size();
         for (auto const& pr : p) CHECK(pr.backoff_s == 60);
     }
-    CHECK(pruned == 8);
+    CHECK(pruned == config.d_hi + 2 - config.d);
 }
 
 TEST_CASE("pubsub mesh: outbound quota grafts dialed peers into an all-inbound mesh", "[unit][pubsub]") {
