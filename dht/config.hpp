@@ -146,7 +146,7 @@ struct Config {
     // providers_max in all (~250 bytes each in memory); it accepts expiries up to
     // provider_ttl + packet_age_max ahead (the clock skew packets are allowed). An answer
     // carries at most providers_per_reply random records. A provider lookup stops once it
-    // holds providers_enough verified distinct providers (2 * D_hi of the mesh). Above
+    // holds providers_enough verified distinct providers (2 x GO's D_hi of 12). Above
     // providers_announce_full providers already known at the k closest, a node announces
     // with probability providers_announce_full / n: mesh and peer exchange find the rest.
     core::Duration provider_ttl = 2h;
