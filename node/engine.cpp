@@ -278,7 +278,11 @@ void Engine::pump_router(core::Instant now) {
         core::Bytes frame;
         frame.reserve(encoded_size_hint(send->rpc));
         pubsub::encode(send->rpc, frame);
-        if (frame.size() > config_.link.frame_size_max) continue;  // the router bounds Rpcs below this
+        if (frame.size() > config_.link.frame_size_max) {
+            // The router bounds Rpcs below this; counted all the same, never silent.
+            ++stats_.frames_too_large_out;
+            continue;
+        }
         it->second.session.send(send->priority, std::move(frame));
         mark_writable(it->first, it->second);
     }

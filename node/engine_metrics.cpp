@@ -65,6 +65,7 @@ metrics::PubsubSnapshot pubsub_snapshot(Engine const& engine) {
         if (auto r = drop_reason(static_cast<LinkEnd>(e))) s.link_drop(*r) += es.link_ends[e];
     s.link_drop(metrics::LinkDropReason::queue_full) +=
         es.frames_dropped[static_cast<std::size_t>(links::DropReason::queue_full)];
+    s.link_drop(metrics::LinkDropReason::frame_too_large) += es.frames_too_large_out;
     s.link_count(metrics::LinkDirection::inbound) = engine.links(false);
     s.link_count(metrics::LinkDirection::outbound) = engine.links(true);
     for (auto const& t : engine.pubsub().topics()) {

@@ -41,6 +41,8 @@ struct EngineStats {
     std::uint64_t frames_in = 0;
     std::uint64_t frames_out = 0;
     std::array<std::uint64_t, static_cast<std::size_t>(links::DropReason::count)> frames_dropped{};
+    // Rpcs that encoded above the link's frame size limit and were not sent.
+    std::uint64_t frames_too_large_out = 0;
 };
 
 }  // namespace node
