@@ -161,6 +161,8 @@ struct Exporter::Impl {
 
     // Message store and catch-up.
     Counter* catchup_messages = nullptr;
+    Counter* dht_records_written_through = nullptr;
+    Counter* dht_records_lost = nullptr;
     std::array<Counter*, sync_outcome_count> sync_sessions{};
     Gauge* store_messages = nullptr;
     Gauge* store_bytes = nullptr;
@@ -288,6 +290,9 @@ void Exporter::Impl::add_store_metrics() {
     Registry& r = *registry;
     catchup_messages =
         &counter_family(r, name::catchup_messages_total, help_of(name::catchup_messages_total)).Add({});
+    dht_records_written_through = &counter_family(r, name::dht_records_written_through_total,
+                                                  help_of(name::dht_records_written_through_total)).Add({});
+    dht_records_lost = &counter_family(r, name::dht_records_lost_total, help_of(name::dht_records_lost_total)).Add({});
     auto& sync_family = counter_family(r, name::sync_sessions_total, help_of(name::sync_sessions_total));
     for (std::size_t o = 0; o < sync_sessions.size(); ++o) {
         sync_sessions[o] = &sync_family.Add({{str(label::outcome), str(sync_outcome_labels[o])}});
@@ -452,6 +457,9 @@ void Exporter::observe_peer_scores(std::span<double const> scores) {
 void Exporter::update_store(StoreSnapshot const& snapshot) {
     Impl& m = *impl_;
     add_delta(*m.catchup_messages, snapshot.catchup_messages, m.last_store.catchup_messages);
+    add_delta(*m.dht_records_written_through, snapshot.dht_records_written_through,
+              m.last_store.dht_records_written_through);
+    add_delta(*m.dht_records_lost, snapshot.dht_records_lost, m.last_store.dht_records_lost);
     for (std::size_t o = 0; o < m.sync_sessions.size(); ++o) {
         add_delta(*m.sync_sessions[o], snapshot.sync_sessions[o], m.last_store.sync_sessions[o]);
     }

@@ -64,10 +64,12 @@ inline constexpr std::string_view store_bytes = "kadmium_store_bytes";
 inline constexpr std::string_view store_capacity_bytes = "kadmium_store_capacity_bytes";
 inline constexpr std::string_view store_commit_seconds = "kadmium_store_commit_seconds";
 inline constexpr std::string_view lan_announcements_total = "kadmium_lan_announcements_total";
+inline constexpr std::string_view dht_records_written_through_total = "kadmium_dht_records_written_through_total";
+inline constexpr std::string_view dht_records_lost_total = "kadmium_dht_records_lost_total";
 }  // namespace name
 
 // The whole list, for documentation checks and tests that walk every metric.
-inline constexpr std::array<MetricInfo, 34> all_metrics{{
+inline constexpr std::array<MetricInfo, 36> all_metrics{{
     {name::peers, MetricType::gauge, "Contacts in the DHT routing table."},
     {name::active_peers, MetricType::gauge, "Routing table contacts heard from in the last 5 minutes."},
     {name::lookup_duration_seconds, MetricType::histogram,
@@ -111,6 +113,10 @@ inline constexpr std::array<MetricInfo, 34> all_metrics{{
     {name::store_commit_seconds, MetricType::histogram, "Duration of one store commit (a group of messages, or the DHT records written behind)."},
     {name::lan_announcements_total, MetricType::counter,
      "LAN discovery announcements sent, and received by what was done with them."},
+    {name::dht_records_written_through_total, MetricType::counter,
+     "DHT records stored synchronously because the write-behind queue was full."},
+    {name::dht_records_lost_total, MetricType::counter,
+     "DHT records accepted in memory that a failed commit lost (other replicas still hold them)."},
 }};
 
 // --- Label keys. ---

@@ -52,6 +52,8 @@ struct StoreSnapshot {
     // --- Cumulative counters. ---
     std::uint64_t catchup_messages = 0;  // messages fetched by catch-up and anti-entropy
     std::array<std::uint64_t, sync_outcome_count> sync_sessions{};  // by SyncOutcome
+    std::uint64_t dht_records_written_through = 0;  // write-behind queue full: stored synchronously
+    std::uint64_t dht_records_lost = 0;             // accepted in memory, lost by a failed commit
 
     // --- Gauges. ---
     std::uint64_t messages = 0;        // messages stored

@@ -890,6 +890,8 @@ void Runtime::update_metrics() {
         st.messages = messages_->message_count();
         st.bytes = messages_->bytes();
         st.capacity_bytes = messages_->retention().total_bytes_max;
+        st.dht_records_written_through = records_->counts().fallbacks;
+        st.dht_records_lost = records_->counts().lost;
         exporter_->update_store(st);
         if (lan_) exporter_->update_lan(lan_->counts());
     }

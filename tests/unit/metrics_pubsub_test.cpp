@@ -38,7 +38,7 @@ TEST_CASE("metrics: every pub/sub and store series is exported at 0 before any u
 
     for (auto n : {name::messages_published_total, name::messages_delivered_total, name::messages_duplicate_total,
                    name::topics, name::catchup_messages_total, name::store_messages, name::store_bytes,
-                   name::store_capacity_bytes}) {
+                   name::store_capacity_bytes, name::dht_records_written_through_total, name::dht_records_lost_total}) {
         INFO(n);
         CHECK(sample(samples, n) == 0.0);
     }
@@ -247,8 +247,11 @@ TEST_CASE("metrics: update_store adds counter growth, sets gauges, and commits f
     s.messages = 1200;
     s.bytes = 300000;
     s.capacity_bytes = 1 << 30;
+    s.dht_records_written_through = 4;
     exporter.update_store(s);
     s.catchup_messages = 70;
+    s.dht_records_written_through = 9;
+    s.dht_records_lost = 2;
     s.sync_count(metrics::SyncOutcome::refused) = 2;
     s.messages = 1300;
     exporter.update_store(s);
@@ -258,6 +261,8 @@ TEST_CASE("metrics: update_store adds counter growth, sets gauges, and commits f
 
     auto const samples = scrape(exporter);
     CHECK(sample(samples, name::catchup_messages_total) == 70.0);
+    CHECK(sample(samples, name::dht_records_written_through_total) == 9.0);
+    CHECK(sample(samples, name::dht_records_lost_total) == 2.0);
     CHECK(sample(samples, name::sync_sessions_total, {{"outcome", "ok"}}) == 3.0);
     CHECK(sample(samples, name::sync_sessions_total, {{"outcome", "budget"}}) == 1.0);
     CHECK(sample(samples, name::sync_sessions_total, {{"outcome", "refused"}}) == 2.0);
