@@ -218,16 +218,41 @@ def rss_kb(pid):
     return 0
 
 
-def free_ports(n, kind):
-    """n distinct loopback ports free just now (the kernel's choice, released at once)."""
-    socks = [socket.socket(socket.AF_INET, kind) for _ in range(n)]
+def ephemeral_port_low():
+    """The lowest port the kernel hands out for port 0 and outgoing connections."""
     try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def bindable(port, kind):
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_ports(n):
+    """n distinct loopback ports, each free for both UDP and TCP just now. They are drawn
+    from below the kernel's ephemeral range: a port the kernel chose (another node's API on
+    port 0, an outgoing link or HTTP connection) once took a planned metrics port before
+    its node bound it, and the node exited."""
+    low, high = 10000, ephemeral_port_low()
+    rng = random.SystemRandom()
+    chosen = []
+    for _ in range(100 * n):
+        if len(chosen) == n:
+            break
+        port = rng.randrange(low, high)
+        if port not in chosen and bindable(port, socket.SOCK_DGRAM) and bindable(port, socket.SOCK_STREAM):
+            chosen.append(port)
+    if len(chosen) < n:
+        raise RuntimeError(f"only {len(chosen)} of {n} free ports in {low}..{high}")
+    return chosen
 
 
 def peers_now(port):
@@ -249,8 +274,8 @@ def scenario_simultaneous_start(root):
     print(f"seed {seed}")
     rng = random.Random(seed)
     count = 30
-    udp = free_ports(count, socket.SOCK_DGRAM)
-    tcp = free_ports(count, socket.SOCK_STREAM)
+    ports = free_ports(2 * count)
+    udp, tcp = ports[:count], ports[count:]
     nodes = []
     for i in range(count):
         boot = [f"127.0.0.1:{udp[rng.randrange(i)]}"] if i > 0 else []
