@@ -172,26 +172,22 @@ TEST_CASE("pubsub mesh: PX is accepted only from peers above accept_px and becom
                                                                       {core::Endpoint::v4(10, 0, std::uint8_t(n), 1, 4000)}});
         return v;
     };
-    SECTION("the default (0) refuses a peer with a negative score") {
-        test::RouterFixture f;
-        f.subscribe("chat");
-        f.topic_peers(1, 1, "chat");
-        f.spoil(1, 1);
-        f.clear();
-        f.prune(1, "chat", 60, px());
-        CHECK(f.stats().drop(DropReason::px_rejected) == 1);
-        CHECK(f.events_of<pubsub::Dial>().empty());
-    }
-    SECTION("a threshold above a fresh peer's score (0) refuses it") {
-        pubsub::Config config;
-        config.score.accept_px_threshold = 100;
+    // Peer 1 prunes us with PX; the PX must be refused and dial no one.
+    auto check_refused = [&](pubsub::Config const& config, int invalid_messages) {
         test::RouterFixture f(config);
         f.subscribe("chat");
         f.topic_peers(1, 1, "chat");
+        f.spoil(1, invalid_messages);
         f.clear();
         f.prune(1, "chat", 60, px());
         CHECK(f.stats().drop(DropReason::px_rejected) == 1);
         CHECK(f.events_of<pubsub::Dial>().empty());
+    };
+    SECTION("the default (0) refuses a peer with a negative score") { check_refused({}, 1); }
+    SECTION("a threshold above a fresh peer's score (0) refuses it") {
+        pubsub::Config config;
+        config.score.accept_px_threshold = 100;
+        check_refused(config, 0);
     }
     SECTION("a trusted peer's PX is used, at most px_max records, dials bounded") {
         pubsub::Config config;

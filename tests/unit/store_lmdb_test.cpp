@@ -3,6 +3,7 @@
 // group commit (batches, a failed put or commit inside one), and damaged or foreign files
 // (which must give clear errors or skipped rows, never a crash). Damage is made with LMDB
 // directly, the way a bad disk or another program would.
+#include "tests/support/lmdb_open.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "store/lmdb_store.hpp"
 
@@ -31,7 +32,7 @@ using store::Record;
 using store::SnapshotEntry;
 using store::StoreError;
 
-constexpr std::size_t map_size = 64 * 1024 * 1024;
+constexpr std::size_t map_size = test::lmdb_map_size;
 
 // A fresh directory under the system temp dir, removed with everything in it.
 // One temp dir per test, named after this file's tests.
@@ -40,9 +41,7 @@ struct TempDir : test::TempDir {
 };
 
 std::unique_ptr<LmdbStore> open_ok(fs::path const& dir, std::size_t size = map_size) {
-    auto r = LmdbStore::open(dir, size);
-    if (!r) FAIL("open failed: " << r.error());
-    return std::move(r).value();
+    return test::open_lmdb_ok(dir, size);
 }
 
 std::string open_error(fs::path const& dir) {

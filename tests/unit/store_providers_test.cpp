@@ -1,6 +1,7 @@
 // Provider records through LmdbStore: RecordStore::erase (alone, inside a batch, across
 // reopen), and a dht::ProviderTable whose records, replaced ones included, survive a
 // reopen of the store and leave with the expiry sweep.
+#include "tests/support/lmdb_open.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "dht/provider_table.hpp"
 #include "store/lmdb_store.hpp"
@@ -18,7 +19,7 @@ namespace fs = std::filesystem;
 using store::LmdbStore;
 using store::Record;
 
-constexpr std::size_t map_size = 64 * 1024 * 1024;
+constexpr std::size_t map_size = test::lmdb_map_size;
 constexpr std::uint64_t now_ms = 1'700'000'000'000;
 constexpr std::uint64_t hour_ms = 3'600'000;
 
@@ -27,10 +28,8 @@ struct TempDir : test::TempDir {
     TempDir() : test::TempDir("kadmium-providers-test") {}
 };
 
-std::unique_ptr<LmdbStore> open_ok(fs::path const& dir) {
-    auto r = LmdbStore::open(dir, map_size);
-    if (!r) FAIL("open failed: " << r.error());
-    return std::move(r).value();
+std::unique_ptr<LmdbStore> open_ok(fs::path const& dir, std::size_t size = map_size) {
+    return test::open_lmdb_ok(dir, size);
 }
 
 Record record(char const* key, char const* value, std::int64_t expires) {

@@ -3,6 +3,7 @@
 // records), flush() commits the queue in one batch, a clean close keeps everything, a full
 // queue writes through (joining an open batch, as the node's receive batch), and erase,
 // the sweep, count and for_each agree with the disk's rules.
+#include "tests/support/lmdb_open.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "store/write_behind.hpp"
 
@@ -21,16 +22,14 @@ using store::LmdbStore;
 using store::Record;
 using store::WriteBehindStore;
 
-constexpr std::size_t map_size = 64 * 1024 * 1024;
+constexpr std::size_t map_size = test::lmdb_map_size;
 
 struct TempDir : test::TempDir {
     TempDir() : test::TempDir("kadmium-write-behind-test") {}
 };
 
-std::unique_ptr<LmdbStore> open_ok(fs::path const& dir) {
-    auto r = LmdbStore::open(dir, map_size);
-    if (!r) FAIL("open failed: " << r.error());
-    return std::move(r).value();
+std::unique_ptr<LmdbStore> open_ok(fs::path const& dir, std::size_t size = map_size) {
+    return test::open_lmdb_ok(dir, size);
 }
 
 core::Key key(std::string_view name) { return core::key_of(name); }
