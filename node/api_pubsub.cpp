@@ -38,13 +38,13 @@ void publish_request(ApiBackend& backend, ApiRequest const& request, std::functi
     json::Limits limits;
     limits.input_max = request.body.size() + 1;
     limits.depth_max = 2;
-    limits.values_max = 8;
+    limits.values_max = 10;
     auto parsed = json::parse(request.body, limits);
     if (!parsed) return respond(error(400, "malformed JSON: " + parsed.error()));
     auto const& body = parsed.value();
     if (!body.is_object()) return respond(error(400, "the body must be a JSON object"));
     for (auto const& [name, v] : body.members)
-        if (name != "topic" && name != "data" && name != "data_b64")
+        if (name != "topic" && name != "data" && name != "data_b64" && name != "durable")
             return respond(error(400, "unknown field \"" + name + "\""));
     auto topic = body.find("topic") ? body.find("topic")->as_string() : std::nullopt;
     if (!topic) return respond(error(400, "\"topic\" must be a string"));
@@ -65,12 +65,20 @@ void publish_request(ApiBackend& backend, ApiRequest const& request, std::functi
         if (!decoded) return respond(error(400, "\"data_b64\" must be standard base64 with padding"));
         payload = std::move(*decoded);
     }
+    // "durable": false answers once the node accepted the message (signed, handed to its
+    // links, queued for the next commit a few ms later), like a NATS publish or MQTT QoS 0:
+    // for publishers that pace themselves on the answer and do not need the disk's word.
+    bool wait_durable = true;
+    if (auto const* d = body.find("durable")) {
+        if (d->type != json::Value::Type::boolean) return respond(error(400, "\"durable\" must be true or false"));
+        wait_durable = d->boolean;
+    }
     if (payload.size() > backend.payload_size_max())
         return respond(error(413, "the message is " + std::to_string(payload.size()) + " bytes; at most " +
                                       std::to_string(backend.payload_size_max()) + " are allowed"));
-    // Answered once the message is committed to disk (durable publish).
-    backend.publish_durable(std::string(*topic), std::move(payload),
-                            [respond = std::move(respond)](core::Result<PublishInfo, ApiError> r) {
+    // Answered once the message is committed to disk (durable publish), or accepted.
+    backend.publish_durable(std::string(*topic), std::move(payload), wait_durable,
+                            [respond = std::move(respond), wait_durable](core::Result<PublishInfo, ApiError> r) {
                                 if (!r) return respond(error(r.error().status, r.error().message));
                                 auto const& p = r.value();
                                 json::Writer w;
@@ -79,6 +87,7 @@ void publish_request(ApiBackend& backend, ApiRequest const& request, std::functi
                                 w.key("seq").number(p.seq);
                                 w.key("ts").number(p.ts_ms);
                                 w.key("peers").number(std::uint64_t{p.peers});
+                                w.key("durable").boolean(wait_durable);
                                 w.end_object();
                                 respond({200, w.take(), nullptr});
                             });

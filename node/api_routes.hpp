@@ -140,8 +140,10 @@ public:
 
     // Durable history (api_history.cpp). The defaults serve backends without a store.
     // Publishes and calls `done` once the message (and its outbox entry) is committed to
-    // disk, or with the error; the default answers at once.
-    virtual void publish_durable(std::string const& topic, core::Bytes payload, PublishDone done) {
+    // disk, or with the error; with `wait_durable` false, once both are in the batch that
+    // commits next. The default answers at once.
+    virtual void publish_durable(std::string const& topic, core::Bytes payload, bool wait_durable, PublishDone done) {
+        (void)wait_durable;
         done(publish(topic, std::move(payload)));
     }
     virtual core::Result<HistoryPage, ApiError> history(HistoryQuery const&) {

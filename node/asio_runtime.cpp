@@ -12,7 +12,7 @@
 // commit, which a posted handler makes after the loop's other ready work (group commit of
 // concurrent publishes); timers that need the store outside a batch settle it first.
 // Write-behind: the DHT writes through store::WriteBehindStore, so a STORE adds nothing to
-// the receive batch and its answer leaves at once; a timer (dht_flush_interval) commits
+// the receive batch and its answer leaves at once; a timer (flush_interval) commits
 // the queued records, and shutdown flushes them (docs/storage.md, "Write-behind").
 #include "node/asio_runtime.hpp"
 
@@ -96,13 +96,13 @@ constexpr std::size_t datagram_max = 64 * 1024;
 // Datagrams read per readiness before the timer is re-armed: amortises the timer work
 // under load without starving other handlers.
 constexpr int receive_batch_max = 64;
-// How long an accepted DHT record may wait in memory before its commit: the window a
-// process crash can lose (soft state: the putter republishes, holders re-replicate). One
-// commit per interval replaces one per receive burst with a STORE (docs/storage.md,
-// "Write-behind"). 1 s rather than 200 ms: in a large network each node holds few of the
+// How long an accepted DHT record, or a message received on a link, may wait before its
+// commit: the window a process crash can lose (soft state: the putter republishes, holders
+// re-replicate; a subscriber's catch-up fetches missed messages from its peers). One commit
+// per interval replaces one per receive burst (docs/storage.md, "Write-behind"). 1 s rather than 200 ms: in a large network each node holds few of the
 // puts, so it commits about once per interval whatever the rate; 200 ms measured no faster
 // and used as much or more CPU per pair (docs/benchmarks.md).
-constexpr auto dht_flush_interval = 1s;
+constexpr auto flush_interval = 1s;
 
 // Writes `contents` to `path` atomically (temporary file, then rename) with `mode`.
 bool write_file_atomic(fs::path const& path, std::string const& contents, mode_t mode, std::string& error) {
@@ -170,7 +170,7 @@ public:
     void unsubscribe(std::string const& topic) override;
     std::vector<TopicRow> topics() const override;
     core::Result<std::shared_ptr<EventStream>, ApiError> open_stream(std::string const& topic) override;
-    void publish_durable(std::string const& topic, core::Bytes payload, PublishDone done) override;
+    void publish_durable(std::string const& topic, core::Bytes payload, bool wait_durable, PublishDone done) override;
     core::Result<HistoryPage, ApiError> history(HistoryQuery const& query) override;
     core::Result<std::shared_ptr<EventStream>, ApiError> open_stream_from(std::string const& topic,
                                                                         std::optional<pubsub::StoreCursor> after) override;
@@ -234,10 +234,31 @@ private:
     UdpListener* socket_for(core::Endpoint const& to);
 
     void drain_outputs();
-    // True while outputs must wait for the batch's commit: it has uncommitted puts, or
-    // outputs are already waiting (order is kept).
-    bool holding() const {
-        return store_->batch_uncommitted() > 0 || !held_transmits_.empty() || !held_events_.empty();
+    // True while outputs must wait for the batch's commit: it has uncommitted puts that
+    // an output may confirm (not the written-behind messages), or outputs are already
+    // waiting (order is kept).
+    bool holding() const { return confirming_puts() > 0 || !held_transmits_.empty() || !held_events_.empty(); }
+    // The batch's uncommitted puts other than the messages link input wrote behind. After
+    // an early (mid-batch) commit every uncommitted put counts: which are behind is unknown.
+    std::size_t confirming_puts() const {
+        auto const uncommitted = store_->batch_uncommitted();
+        if (store_->batch_commits() != behind_commits_) return uncommitted;
+        return uncommitted - std::min(behind_, uncommitted);
+    }
+    // After link input: the batch's puts so far are received messages (and catch-up
+    // batches), written behind: the flush timer commits them (flush_records), outputs do
+    // not wait for them. Takes every uncommitted put: an input path whose puts need the
+    // commit (UDP bursts, publishes) commits or awaits its batch before link input runs.
+    void mark_written_behind() {
+        if (!store_->in_batch()) return;
+        behind_ = store_->batch_uncommitted();
+        behind_commits_ = store_->batch_commits();
+    }
+    // Ends an input's batch: commits it when it holds puts that outputs wait for, else
+    // leaves it open (written-behind messages only) for the flush timer.
+    void end_input_batch() {
+        if (confirming_puts() > 0 || !held_transmits_.empty() || !held_events_.empty()) return end_batch();
+        mark_written_behind();
     }
     // Commits the receive burst's batch, then sends the held transmits (or, when the
     // commit failed, drops them: they may acknowledge lost records) and delivers the held
@@ -339,6 +360,10 @@ private:
     // receive_batch_max datagrams produce.
     std::vector<core::Transmit> held_transmits_;
     std::vector<Event> held_events_;
+    // Uncommitted puts of the open batch that are written behind (mark_written_behind),
+    // valid while the store's batch_commits() equals behind_commits_.
+    std::size_t behind_ = 0;
+    std::size_t behind_commits_ = 0;
 
     std::uint64_t send_errors_ = 0;
     std::uint64_t send_errors_logged_ = 0;
@@ -381,10 +406,12 @@ core::Result<void, std::string> Runtime::prepare_data_dir() {
 
 core::Result<void, std::string> Runtime::open_sockets() {
     links_ = std::make_unique<TcpLinks>(io_, [this] { return now(); }, [this] {
-        // A link input's batch (begun by set_before_input) commits here: the messages one
-        // read brought share one fdatasync.
+        // A link input's batch (begun by set_before_input) stays open: the messages it
+        // stored are written behind, committed by the flush timer (at most
+        // flush_interval later) or by the next commit that comes first. Deliveries and
+        // forwards do not wait for the disk.
+        mark_written_behind();
         drain_outputs();
-        settle_batch();
         arm_wakeup();
     });
     for (auto const& address : config_.listen) {
@@ -668,7 +695,7 @@ void Runtime::on_receive(UdpListener& l, boost::system::error_code ec, std::size
             engine_->handle_datagram(now(), from_udp(l.from), core::ByteView(l.buffer->data(), m));
             drain_outputs();
         }
-        end_batch();
+        end_input_batch();
         // A burst of STOREs filled half the write-behind queue: commit it now (the
         // answers are out already), before puts start waiting for commits.
         if (records_->should_flush()) flush_records();
@@ -743,6 +770,7 @@ void Runtime::end_batch() {
         else p.done(core::Err(ApiError{503, "the message could not be written to disk (" + store_->last_error() + ")"}));
     }
     CORE_ASSERT(!store_->in_batch() && store_->batch_uncommitted() == 0);
+    behind_ = 0;
     if (committed) {
         for (auto const& t : held_transmits_) send(t);
     } else {
@@ -1034,7 +1062,7 @@ core::Result<PublishInfo, ApiError> Runtime::publish(std::string const& topic, c
     return PublishInfo{p.id, p.seqno, p.ts_ms, p.peers};
 }
 
-void Runtime::publish_durable(std::string const& topic, core::Bytes payload, PublishDone done) {
+void Runtime::publish_durable(std::string const& topic, core::Bytes payload, bool wait_durable, PublishDone done) {
     // A cheap pre-check first, so a full store refuses before the message goes out.
     if (!messages_->has_room(payload.size() + pubsub::envelope_overhead)) {
         log_store_full("the map (or the history size limit) leaves no room");
@@ -1043,9 +1071,15 @@ void Runtime::publish_durable(std::string const& topic, core::Bytes payload, Pub
     }
     begin_input_batch();
     auto r = engine_->publish(now(), topic, payload);
-    if (!r) {
+    // A durable publish commits at once (posted: concurrent ones share it); an accepted-only
+    // one is written behind like a received message (the flush timer commits it).
+    auto end_input = [&] {
+        if (!wait_durable) mark_written_behind();
         after_input();
-        schedule_publish_commit();
+        if (wait_durable) schedule_publish_commit();
+    };
+    if (!r) {
+        end_input();
         return done(core::Err(publish_error(r.error(), engine_config_.pubsub.limits.payload_max)));
     }
     auto& receipt = r.value();
@@ -1054,8 +1088,7 @@ void Runtime::publish_durable(std::string const& topic, core::Bytes payload, Pub
     auto const status = messages_->put(receipt.message);
     bool const kept = status == pubsub::StoreStatus::stored || status == pubsub::StoreStatus::duplicate;
     bool const queued = kept && messages_->outbox_add(receipt.id, topic);
-    after_input();
-    schedule_publish_commit();
+    end_input();
     if (!queued) {
         // It may have reached peers already; the publisher still learns it is not durable.
         bool const full = status == pubsub::StoreStatus::full || store_->last_error().find("full") != std::string::npos;
@@ -1065,7 +1098,9 @@ void Runtime::publish_durable(std::string const& topic, core::Bytes payload, Pub
                                    : ApiError{503, "the message could not be stored (" + store_->last_error() + ")"}));
     }
     outbox_->added(now(), receipt.id, topic, receipt.peers);
-    waiting_publishes_.push_back({PublishInfo{receipt.id, receipt.seqno, receipt.ts_ms, receipt.peers}, std::move(done)});
+    PublishInfo info{receipt.id, receipt.seqno, receipt.ts_ms, receipt.peers};
+    if (!wait_durable) return done(std::move(info));
+    waiting_publishes_.push_back({std::move(info), std::move(done)});
 }
 
 void Runtime::schedule_publish_commit() {
@@ -1135,9 +1170,9 @@ void Runtime::arm_replay() {
 }
 
 void Runtime::arm_flush() {
-    if (flush_armed_ || stopping_ || records_->queued() == 0) return;
+    if (flush_armed_ || stopping_ || (records_->queued() == 0 && !(store_->in_batch() && behind_ > 0))) return;
     flush_armed_ = true;
-    flush_timer_.expires_after(dht_flush_interval);
+    flush_timer_.expires_after(flush_interval);
     flush_timer_.async_wait([this](boost::system::error_code ec) {
         flush_armed_ = false;
         if (ec || stopping_) return;

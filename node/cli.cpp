@@ -118,6 +118,9 @@ CliParse parse_cli(std::vector<std::string> const& args) {
         "publish", "Publish MESSAGE to TOPIC and print its id; with MESSAGE \"-\", publish each line of stdin as it arrives.");
     publish_cmd->add_option("topic", cmd.topic, "topic name")->required();
     publish_cmd->add_option("message", cmd.message, "the message text (at most the node's --max-message-kb, 64 KiB by default), or - for stdin lines")->required();
+    publish_cmd->add_flag("--no-wait-durable", cmd.no_wait_durable,
+                          "return once the node has accepted the message, before it is on the node's disk (it is "
+                          "committed a few ms later; a node killed in between may lose it)");
     add_client_options(*publish_cmd, cmd.client, c_data, c_api, c_cookie, true);
     auto* topics_cmd = app.add_subcommand("topics", "List the node's topics with mesh size, known peers and messages delivered.");
     add_client_options(*topics_cmd, cmd.client, c_data, c_api, c_cookie, true);

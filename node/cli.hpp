@@ -36,6 +36,7 @@ struct CliCommand {
     std::string target;                       // lookup: 64 hex digits
     std::string topic;                        // subscribe, unsubscribe, publish
     std::string message;                      // publish: the text, or "-" for stdin lines
+    bool no_wait_durable = false;             // publish --no-wait-durable
     std::optional<std::string> since;         // history, subscribe --since TIME (as given)
     std::optional<std::size_t> last;          // history --last N
 };

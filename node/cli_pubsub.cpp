@@ -129,11 +129,12 @@ std::string_view without_newline(std::string_view t) {
     return t;
 }
 
-std::string publish_body(std::string const& topic, std::string_view message) {
+std::string publish_body(std::string const& topic, std::string_view message, bool wait_durable) {
     json::Writer w;
     w.begin_object().key("topic").string(topic);
     if (is_valid_utf8(message)) w.key("data").string(message);
     else w.key("data_b64").string(base64_encode(core::as_bytes(message)));
+    if (!wait_durable) w.key("durable").boolean(false);
     w.end_object();
     return w.take();
 }
@@ -141,7 +142,7 @@ std::string publish_body(std::string const& topic, std::string_view message) {
 int publish(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, std::ostream& err, std::istream& in) {
     ApiConnection conn(target);
     auto one = [&](std::string_view message) -> int {
-        auto reply = conn.call("POST", "/v1/publish", publish_body(cmd.topic, message));
+        auto reply = conn.call("POST", "/v1/publish", publish_body(cmd.topic, message, !cmd.no_wait_durable));
         if (auto code = failure(target, reply, err)) return *code;
         if (cmd.client.json) {
             out << without_newline(reply.value().body) << std::endl;

@@ -77,6 +77,13 @@ TopicKey envelope_topic(core::ByteView checked) {
     return topic;
 }
 
+std::uint64_t envelope_seqno(core::ByteView checked) {
+    CORE_ASSERT(checked.size() >= envelope_overhead);
+    std::uint64_t v = 0;
+    for (std::size_t i = 65; i < 73; ++i) v = (v << 8) | std::to_integer<std::uint64_t>(checked[i]);
+    return v;
+}
+
 Message message_of_checked(core::Bytes checked, MessageId const& id) {
     core::ByteView const in = checked;
     CORE_ASSERT(in.size() >= envelope_overhead);

@@ -47,6 +47,8 @@ core::Result<Message, EnvelopeError> parse_message(core::ByteView encoded, std::
 std::optional<EnvelopeError> check_envelope(core::ByteView encoded, std::size_t payload_max);
 // ...the topic field of a checked envelope, read in place...
 TopicKey envelope_topic(core::ByteView checked);
+// ...its seqno, read in place (rpc_split.cpp matches flood hints to their frames)...
+std::uint64_t envelope_seqno(core::ByteView checked);
 // ...and the Message of a checked envelope whose id the caller computed (BLAKE2b-256 of
 // the bytes), taking the bytes over instead of copying them.
 Message message_of_checked(core::Bytes checked, MessageId const& id);

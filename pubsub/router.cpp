@@ -365,12 +365,25 @@ std::size_t Router::Impl::send_own(core::Instant now, std::string_view name, Mes
         targets.assign(set.begin(), set.end());
     }
     for (auto const& id : targets) {
-        m.out(m.peer(id)->link, links::Priority::own_publish).messages.push_back(message.encoded);
+        auto& rpc = m.out(m.peer(id)->link, links::Priority::own_publish);
+        rpc.messages.push_back(message.encoded);
+        if (m.config.flood_publish) m.add_flood_hint(rpc, message.seqno, targets, id);
         ++m.stats.publish_sends;
     }
     // Too few peers to be sure it spreads: keep it for the topic peers that show up soon.
     if (targets.size() < m.config.d_lo) m.queue_pending(now, message, targets);
     return targets.size();
+}
+
+void Router::Impl::add_flood_hint(Rpc& rpc, std::uint64_t seqno, std::vector<NodeId> const& targets,
+                                  NodeId const& to) {
+    if (targets.size() < 2) return;
+    FloodHint hint{seqno, {}};
+    for (auto const& id : targets) {
+        if (hint.peers.size() >= config.limits.flood_hint_peers_max) break;
+        if (id != to) hint.peers.push_back(flood_hint_prefix(id));
+    }
+    rpc.flooded.push_back(std::move(hint));
 }
 
 void Router::Impl::ask_for_peers(core::Instant now, TopicKey const& key) {

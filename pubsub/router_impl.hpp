@@ -107,6 +107,9 @@ struct Router::Impl {
     // seen-cache, mcache, flood/mesh/fanout targets, pending when below D_lo. Returns the
     // number of peers it went to.
     std::size_t send_own(core::Instant now, std::string_view name, Message const& message);
+    // Names, in the Rpc to `to`, the other flood targets of own message `seqno` (at most
+    // flood_hint_peers_max of them): the receiver will not forward it to those.
+    void add_flood_hint(Rpc& rpc, std::uint64_t seqno, std::vector<NodeId> const& targets, NodeId const& to);
     // After an own message: asks for more topic peers and dials candidates.
     void ask_for_peers(core::Instant now, TopicKey const& key);
     void check_invariants() const;
@@ -114,7 +117,8 @@ struct Router::Impl {
     // router_receive.cpp
     void on_rpc(core::Instant now, PeerState& peer, Rpc rpc);
     void on_subscription(core::Instant now, PeerState& peer, SubOpt const& sub);
-    void on_message(core::Instant now, PeerState& peer, core::Bytes encoded);
+    // `hints`: the frame's flood hints (honoured only for a message authored by `peer`).
+    void on_message(core::Instant now, PeerState& peer, core::Bytes encoded, std::vector<FloodHint> const& hints);
     void on_ihave(core::Instant now, PeerState& peer, IHave const& ihave);
     void on_iwant(core::Instant now, PeerState& peer, IWant const& iwant);
     void on_idontwant(core::Instant now, PeerState& peer, IDontWant const& idontwant);

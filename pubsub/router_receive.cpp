@@ -4,7 +4,8 @@
 //   1 size and decode   2 topic joined   3 duplicate (seen-cache, then store; the sender
 //   has it)   4 own author   5 timestamp not in the future   6 IDONTWANT to the mesh (large
 //   messages)   7 signature   8 application validator   9 persist   10 forward (mesh minus
-//   sender and peers that have it; only if not older than seen_ttl)   11 deliver.
+//   sender, author, peers that have it and peers the author's flood hint names; only if
+//   not older than seen_ttl)   11 deliver.
 // Gossip control (IHAVE/IWANT/IDONTWANT) is here too; GRAFT/PRUNE are in router_mesh.cpp.
 #include "core/assert.hpp"
 #include "core/crypto.hpp"
@@ -26,7 +27,7 @@ void Router::Impl::on_rpc(core::Instant now, PeerState& p, Rpc rpc) {
     for (auto const& sub : rpc.subscriptions) on_subscription(now, p, sub);
     // IDONTWANT first: a message in the same frame must not go back to the peer that has it.
     for (auto const& d : rpc.idontwant) on_idontwant(now, p, d);
-    for (auto& encoded : rpc.messages) on_message(now, p, std::move(encoded));
+    for (auto& encoded : rpc.messages) on_message(now, p, std::move(encoded), rpc.flooded);
     for (auto const& g : rpc.graft) on_graft(now, p, g);
     for (auto const& pr : rpc.prune) on_prune(now, p, pr);
     for (auto const& ih : rpc.ihave) on_ihave(now, p, ih);
@@ -91,7 +92,25 @@ void Router::Impl::fulfil_promise(MessageId const& id) {
     iwant_outstanding.erase(id);
 }
 
-void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encoded) {
+namespace {
+
+// The peers the author says it flood-published `message` to, when `from` is its author.
+std::vector<std::uint64_t> const* flood_hint_for(Message const& message, NodeId const& author, NodeId const& from,
+                                                 std::vector<FloodHint> const& hints) {
+    if (hints.empty() || author != from) return nullptr;
+    auto h = std::find_if(hints.begin(), hints.end(), [&](FloodHint const& x) { return x.seqno == message.seqno; });
+    if (h == hints.end()) return nullptr;
+    return &h->peers;
+}
+
+bool named_in(std::vector<std::uint64_t> const* peers, NodeId const& id) {
+    return peers != nullptr && std::find(peers->begin(), peers->end(), flood_hint_prefix(id)) != peers->end();
+}
+
+}  // namespace
+
+void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encoded,
+                              std::vector<FloodHint> const& hints) {
     ++stats.received;
     // 1. Size and layout, in place: most copies a relay receives are duplicates, and a
     // duplicate must cost no more than these checks, its id (BLAKE2b of the bytes, ~0.5 µs)
@@ -134,11 +153,15 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
     }
     bool const relay =
         message.ts_ms >= now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(config.seen_ttl).count();
+    // Mesh peers the author sent this message to itself (flood hint): they get no IDONTWANT
+    // and no forward from us.
+    NodeId const author = core::node_id_of(message.author);
+    auto const* flooded = flood_hint_for(message, author, p.id, hints);
     // 6. IDONTWANT on first receipt, before the expensive check: saves the duplicates our
     // mesh peers would otherwise send while we verify.
     if (relay && message.encoded.size() >= config.idontwant_min_size) {
         for (auto const& mesh_peer : topic->second.mesh) {
-            if (mesh_peer == p.id) continue;
+            if (mesh_peer == p.id || named_in(flooded, mesh_peer)) continue;
             auto& d = out(peer(mesh_peer)->link, links::Priority::control).idontwant;
             if (d.empty()) d.emplace_back();
             d.back().ids.push_back(id);
@@ -169,7 +192,11 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
     if (relay) {
         mcache.put(id, message.topic, message.encoded);
         for (auto const& mesh_peer : topic->second.mesh) {
-            if (mesh_peer == p.id) continue;
+            if (mesh_peer == p.id || mesh_peer == author) continue;
+            if (named_in(flooded, mesh_peer)) {
+                ++stats.flood_hint_skips;
+                continue;
+            }
             auto& target = *peer(mesh_peer);
             if (auto h = target.has.find(id); h != target.has.end() && h->second > now) continue;
             out(target.link, links::Priority::forward).messages.push_back(message.encoded);

@@ -3,7 +3,7 @@
 // parser (the messages stay opaque bytes here) and not the link framing.
 //
 // Layout: [version, subscriptions, messages, graft, prune, ihave, iwant, idontwant, sync,
-// fetch, fetched, listen], every
+// fetch, fetched, listen, flooded], every
 // field always present (an empty array when unused), so one Rpc has exactly one encoding.
 // Every count is checked against RpcLimits by the Reader before anything is reserved.
 #include "pubsub/rpc.hpp"
@@ -21,12 +21,12 @@ using core::DecodeError;
 bool Rpc::empty() const {
     return subscriptions.empty() && messages.empty() && graft.empty() && prune.empty() && ihave.empty() &&
            iwant.empty() && idontwant.empty() && sync.empty() && fetch.empty() && fetched.empty() &&
-           listen.empty();
+           listen.empty() && flooded.empty();
 }
 
 namespace {
 
-constexpr std::uint32_t rpc_field_count = 12;
+constexpr std::uint32_t rpc_field_count = 13;
 
 // A count the encoder writes: msgpack arrays hold at most 2^32 - 1 elements.
 std::uint32_t count_of(std::size_t n) {
@@ -343,6 +343,22 @@ void decode_fetched(core::Reader& r, RpcLimits const& limits, std::vector<Fetche
     }
 }
 
+void decode_flooded(core::Reader& r, RpcLimits const& limits, std::vector<FloodHint>& out) {
+    auto n = r.array(bound(limits.flood_hints_max));
+    if (!n) return;
+    out.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && tuple(r, 2); ++i) {
+        FloodHint h;
+        if (auto seqno = r.uint()) h.seqno = *seqno;
+        if (auto m = r.array(bound(limits.flood_hint_peers_max))) {
+            h.peers.reserve(*m);
+            for (std::uint32_t k = 0; k < *m && r.ok(); ++k)
+                if (auto p = r.uint()) h.peers.push_back(*p);
+        }
+        if (r.ok()) out.push_back(std::move(h));
+    }
+}
+
 }  // namespace
 
 void encode(Rpc const& rpc, core::Bytes& out) {
@@ -365,6 +381,14 @@ void encode(Rpc const& rpc, core::Bytes& out) {
 
     w.array(count_of(rpc.listen.size()));
     for (auto const& a : rpc.listen) encode_endpoint(w, a);
+
+    w.array(count_of(rpc.flooded.size()));
+    for (auto const& h : rpc.flooded) {
+        w.array(2);
+        w.uint(h.seqno);
+        w.array(count_of(h.peers.size()));
+        for (auto const p : h.peers) w.uint(p);
+    }
 }
 
 core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const& limits) {
@@ -389,6 +413,7 @@ core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const&
         for (std::uint32_t i = 0; i < *n && r.ok(); ++i)
             if (auto e = decode_endpoint(r)) rpc.listen.push_back(*e);
     }
+    decode_flooded(r, limits, rpc.flooded);
     r.finish();
     if (!r.ok()) return core::Err(r.error());
     return rpc;

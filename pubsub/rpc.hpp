@@ -17,8 +17,8 @@
 namespace pubsub {
 
 // The first element of every encoded Rpc (docs/protocol.md, "Pub/sub").
-// Version 2 added the catch-up fields (sync, fetch, fetched).
-inline constexpr std::uint8_t rpc_version = 3;
+// Version 2 added the catch-up fields (sync, fetch, fetched), 3 `listen`, 4 `flooded`.
+inline constexpr std::uint8_t rpc_version = 4;
 // Bytes of a signed envelope besides its payload: the fixed header (version 1, topic 32,
 // author 32, seqno 8, ts_ms 8, payload length 4) and the signature (64).
 inline constexpr std::size_t envelope_overhead = 85 + 64;
@@ -49,7 +49,19 @@ struct RpcLimits {
     std::size_t fetch_ids_max = 256;           // ids in one FETCH
     std::size_t fetched_max = 4;               // replies
     std::size_t fetched_messages_max = 256;    // envelopes in one reply
+    // Flood hints: entries per frame (one per own message at most), peers per entry.
+    std::size_t flood_hints_max = 64;
+    std::size_t flood_hint_peers_max = 64;
 };
+
+// How a flood hint names a peer: the first 8 bytes of its node id, big-endian. Short
+// enough to name tens of peers per message; a collision only costs the named peer one
+// forward it would have got (the hint is honoured from a message's author alone).
+inline std::uint64_t flood_hint_prefix(NodeId const& id) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | std::to_integer<std::uint64_t>(id.bytes[i]);
+    return v;
+}
 
 struct SubOpt {
     TopicKey topic;
@@ -117,6 +129,16 @@ struct Fetched {
     friend bool operator==(Fetched const&, Fetched const&) = default;
 };
 
+// Version 4. The sender, flood-publishing its own message `seqno`, names the other peers
+// it sent the same message to: the receiver forwards it to none of them (they have it from
+// the author), which removes the duplicates a flood publish would cause (docs/protocol.md,
+// "Flood hints"). The receiver honours it only on a message whose author is the sender.
+struct FloodHint {
+    std::uint64_t seqno = 0;
+    std::vector<std::uint64_t> peers;  // flood_hint_prefix of each
+    friend bool operator==(FloodHint const&, FloodHint const&) = default;
+};
+
 struct Rpc {
     std::vector<SubOpt> subscriptions;
     // Signed envelopes, opaque here (each at most the envelope of a payload_max message);
@@ -134,6 +156,7 @@ struct Rpc {
     // first frame of a link. The receiver learns where a peer that dialed it can be
     // dialed, so it can name it in peer exchange (PX).
     std::vector<core::Endpoint> listen;
+    std::vector<FloodHint> flooded;
     bool empty() const;
     friend bool operator==(Rpc const&, Rpc const&) = default;
 };

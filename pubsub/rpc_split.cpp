@@ -4,6 +4,8 @@
 #include "core/assert.hpp"
 #include "pubsub/router_impl.hpp"
 
+#include <algorithm>
+
 namespace pubsub {
 
 namespace {
@@ -85,6 +87,21 @@ private:
     std::size_t idontwant_ids_ = 0;
 };
 
+// Each flood hint rides in the frame that carries its message (only own messages have
+// hints, and a frame holds at most messages_max of them, so at most that many hints).
+void attach_flood_hints(std::vector<Rpc>& frames, std::vector<FloodHint> hints) {
+    if (hints.empty()) return;
+    for (auto& frame : frames) {
+        for (auto const& m : frame.messages) {
+            auto const seqno = envelope_seqno(m);
+            auto h = std::find_if(hints.begin(), hints.end(), [&](FloodHint const& x) { return x.seqno == seqno; });
+            if (h == hints.end()) continue;
+            frame.flooded.push_back(std::move(*h));
+            hints.erase(h);
+        }
+    }
+}
+
 }  // namespace
 
 std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message_bytes_max) {
@@ -105,6 +122,7 @@ std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message
     for (auto& s : rpc.sync) frames.emplace_back().sync.push_back(std::move(s));
     for (auto& f : rpc.fetch) frames.emplace_back().fetch.push_back(std::move(f));
     for (auto& f : rpc.fetched) frames.emplace_back().fetched.push_back(std::move(f));
+    attach_flood_hints(frames, std::move(rpc.flooded));
     std::erase_if(frames, [](Rpc const& r) { return r.empty(); });
     return frames;
 }

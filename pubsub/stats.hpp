@@ -86,6 +86,7 @@ struct Stats {
     std::uint64_t duplicate = 0;         // messages received again (seen-cache or store)
     std::uint64_t received = 0;          // message envelopes received, all outcomes
     std::uint64_t forwarded = 0;         // message copies sent to peers (relay, not own publish)
+    std::uint64_t flood_hint_skips = 0;  // forwards not sent: the author's flood hint named the peer
     std::uint64_t publish_sends = 0;     // copies of own messages sent
     std::uint64_t signature_verifies = 0;  // ed25519 verifications run (at most one per new id)
     std::uint64_t iwant_served = 0;      // messages sent because a peer asked

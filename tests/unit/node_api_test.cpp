@@ -63,6 +63,10 @@ struct FakeBackend final : ApiBackend {
         p.peers = 6;
         return p;
     }
+    void publish_durable(std::string const& topic, core::Bytes payload, bool wait_durable, PublishDone done) override {
+        waits.push_back(wait_durable);
+        done(publish(topic, std::move(payload)));
+    }
     core::Result<void, ApiError> subscribe(std::string const& topic) override {
         subscribed.push_back(topic);
         return {};
@@ -75,6 +79,7 @@ struct FakeBackend final : ApiBackend {
     }
 
     std::vector<std::pair<std::string, core::Bytes>> published;
+    std::vector<bool> waits;  // publish_durable's wait_durable, per publish
     std::vector<std::string> subscribed, unsubscribed;
     core::Key put_key, get_key, lookup_target;
     core::Bytes put_value;
@@ -353,6 +358,21 @@ TEST_CASE("api: publish validates the topic and the payload, and answers id, seq
     CHECK(error_of(big).find("at most 32") != std::string::npos);
     CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "full", "data": "x"})")).response->status == 507);
     CHECK(b.published.size() == 3);  // the bad requests never reached the node
+}
+
+TEST_CASE("api: publish waits for the disk unless \"durable\": false, and says which", "[unit]") {
+    FakeBackend b;
+    auto durable = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data": "a"})"));
+    REQUIRE(durable.response->status == 200);
+    CHECK(durable.json().find("durable")->boolean);
+    auto accepted = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data": "b", "durable": false})"));
+    REQUIRE(accepted.response->status == 200);
+    CHECK_FALSE(accepted.json().find("durable")->boolean);
+    CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data": "c", "durable": true})")).response->status == 200);
+    auto bad = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data": "d", "durable": "no"})"));
+    CHECK(bad.response->status == 400);
+    CHECK(error_of(bad).find("durable") != std::string::npos);
+    CHECK(b.waits == std::vector<bool>{true, false, true});
 }
 
 TEST_CASE("api: subscribe answers with an event stream; topics lists; PUT and DELETE subscribe and leave", "[unit]") {

@@ -216,6 +216,14 @@ TEST_CASE("cli: node flags are collected, repeatable ones included", "[unit]") {
 }
 
 TEST_CASE("cli: client commands", "[unit]") {
+    auto publish = parse_cli({"kadmium", "publish", "chat", "hi"});
+    REQUIRE(publish.command);
+    CHECK_FALSE(publish.command->no_wait_durable);
+    auto fast = parse_cli({"kadmium", "publish", "chat", "-", "--no-wait-durable"});
+    REQUIRE(fast.command);
+    CHECK(fast.command->no_wait_durable);
+    CHECK(fast.command->message == "-");
+
     auto put = parse_cli({"kadmium", "put", "k", "v", "--ttl", "2h", "--data", "/d"});
     REQUIRE(put.command);
     CHECK(put.command->command == Command::put);

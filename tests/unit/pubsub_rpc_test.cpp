@@ -50,6 +50,7 @@ Rpc full_rpc(std::size_t message_size = 300) {
     rpc.fetched = {{8, {Bytes(message_size, std::byte{0xcd}), Bytes{}}, std::nullopt},
                    {9, {}, pubsub::StoreCursor{1'700'000'000'001, id_of(15)}}};
     rpc.listen = {core::Endpoint::v4(10, 0, 0, 2, 4001), *core::Endpoint::parse("[2001:db8::9]:4001")};
+    rpc.flooded = {{1'764'398'812'345'678, {0, 1, UINT64_MAX}}, {7, {}}};
     return rpc;
 }
 
@@ -64,10 +65,10 @@ DecodeError error_of(Bytes const& bytes, RpcLimits const& limits = {}) {
     return r ? DecodeError::none : r.error();
 }
 
-// Writes the 12-element frame header and the given raw fields (an empty array for every
+// Writes the 13-element frame header and the given raw fields (an empty array for every
 // field not given), for frames the encoder would never produce.
-Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 12,
-                std::uint64_t version = 3) {
+Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 13,
+                std::uint64_t version = 4) {
     Bytes out;
     core::Writer w(out);
     w.array(fields);
@@ -115,12 +116,12 @@ TEST_CASE("pubsub rpc: every field round-trips", "[unit]") {
     CHECK(encoded(d) == bytes);
 }
 
-TEST_CASE("pubsub rpc: the empty Rpc is 13 bytes and empty() sees every field", "[unit]") {
+TEST_CASE("pubsub rpc: the empty Rpc is 14 bytes and empty() sees every field", "[unit]") {
     Rpc rpc;
     CHECK(rpc.empty());
     auto bytes = encoded(rpc);
-    Bytes expected{std::byte{0x9c}, std::byte{0x03}};
-    expected.resize(13, std::byte{0x90});
+    Bytes expected{std::byte{0x9d}, std::byte{0x04}};
+    expected.resize(14, std::byte{0x90});
     CHECK(bytes == expected);
     auto back = pubsub::decode_rpc(bytes, {});
     REQUIRE(back);
@@ -133,7 +134,7 @@ TEST_CASE("pubsub rpc: the empty Rpc is 13 bytes and empty() sees every field", 
         [&](Rpc& r) { r.ihave = full.ihave; },                 [&](Rpc& r) { r.iwant = full.iwant; },
         [&](Rpc& r) { r.idontwant = full.idontwant; },         [&](Rpc& r) { r.sync = full.sync; },
         [&](Rpc& r) { r.fetch = full.fetch; },                 [&](Rpc& r) { r.fetched = full.fetched; },
-        [&](Rpc& r) { r.listen = full.listen; },
+        [&](Rpc& r) { r.listen = full.listen; },             [&](Rpc& r) { r.flooded = full.flooded; },
     };
     for (auto const& set : keep_one) {
         Rpc one;
@@ -190,6 +191,10 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
          DecodeError::too_many},
         {"listen addrs", [&](Rpc& r, std::size_t n) { r.listen = peer(n).addrs; }, limits.addrs_max,
          DecodeError::too_many},
+        {"flood hints", [](Rpc& r, std::size_t n) { r.flooded.assign(n, {5, {1}}); }, limits.flood_hints_max,
+         DecodeError::too_many},
+        {"flood hint peers", [](Rpc& r, std::size_t n) { r.flooded = {{5, std::vector<std::uint64_t>(n, 9)}}; },
+         limits.flood_hint_peers_max, DecodeError::too_many},
         {"sync entries", [&](Rpc& r, std::size_t n) { r.sync.assign(n, {1, pubsub::SyncKind::reply, topic, 0, 1, {}}); },
          limits.sync_max, DecodeError::too_many},
         {"sync body", [&](Rpc& r, std::size_t n) { r.sync = {{1, pubsub::SyncKind::reply, topic, 0, 1, Bytes(n)}}; },
@@ -227,12 +232,13 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
 TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
     auto empty_fields = [](core::Writer& w, int) { w.array(0); };
     CHECK(error_of(raw_frame(empty_fields)) == DecodeError::none);
-    CHECK(error_of(raw_frame(empty_fields, 11)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 13)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 12)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 14)) == DecodeError::bad_value);
     CHECK(error_of(raw_frame(empty_fields, 8, 1)) == DecodeError::bad_value);   // version 1 (no catch-up)
     CHECK(error_of(raw_frame(empty_fields, 11, 2)) == DecodeError::bad_value);  // version 2 (no listen)
-    CHECK(error_of(raw_frame(empty_fields, 12, 2)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 12, 256)) == DecodeError::out_of_range);
+    CHECK(error_of(raw_frame(empty_fields, 12, 3)) == DecodeError::bad_value);  // version 3 (no flooded)
+    CHECK(error_of(raw_frame(empty_fields, 13, 3)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 13, 256)) == DecodeError::out_of_range);
 
     // One malformed field, the others empty.
     auto with = [&](int field, std::function<void(core::Writer&)> const& write) {
@@ -280,6 +286,10 @@ TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
     CHECK(with(9, [&](auto& w) { w.array(1); w.array(7); w.uint(1); w.bin(topic); w.array(0); w.uint(1ull << 63); w.uint(1); w.array(0); w.uint(5); }) ==
           DecodeError::out_of_range);  // a timestamp beyond int64
     CHECK(with(10, [&](auto& w) { w.array(1); w.array(2); w.uint(1); w.array(0); }) == DecodeError::bad_value);
+    // Field 12 flooded: [seqno, [prefix...]] pairs of unsigned integers.
+    CHECK(with(12, [&](auto& w) { w.array(1); w.array(1); w.uint(1); }) == DecodeError::bad_value);
+    CHECK(with(12, [&](auto& w) { w.array(1); w.array(2); w.bin(topic); w.array(0); }) == DecodeError::wrong_type);
+    CHECK(with(12, [&](auto& w) { w.array(1); w.array(2); w.uint(1); w.array(1); w.bin(topic); }) == DecodeError::wrong_type);
 
     // Not an array at all; a msgpack map (not on our wire).
     CHECK(error_of(Bytes{std::byte{0x01}}) == DecodeError::wrong_type);
@@ -324,9 +334,12 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     auto handle = msgpack::unpack(reinterpret_cast<char const*>(bytes.data()), bytes.size());
     auto const& top = handle.get();
     REQUIRE(top.type == msgpack::type::ARRAY);
-    REQUIRE(top.via.array.size == 12);
+    REQUIRE(top.via.array.size == 13);
     auto field = [&](int i) { return top.via.array.ptr[i]; };
-    CHECK(field(0).as<unsigned>() == 3);
+    CHECK(field(0).as<unsigned>() == 4);
+    REQUIRE(field(12).via.array.size == 2);  // flooded: two hints
+    CHECK(field(12).via.array.ptr[0].via.array.ptr[0].as<std::uint64_t>() == 1'764'398'812'345'678);
+    CHECK(field(12).via.array.ptr[0].via.array.ptr[1].via.array.size == 3);
     REQUIRE(field(11).via.array.size == 2);  // listen: two addresses
     CHECK(field(11).via.array.ptr[0].via.bin.size == 6);
     CHECK(field(11).via.array.ptr[1].via.bin.size == 18);
@@ -363,8 +376,8 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
         bin(e);
     };
     auto id_list = [&](std::vector<core::NodeId> const& l) { p.pack_array(static_cast<std::uint32_t>(l.size())); for (auto const& x : l) id(x); };
-    p.pack_array(12);
-    p.pack_uint8(3);
+    p.pack_array(13);
+    p.pack_uint8(4);
     p.pack_array(2);
     for (auto const& s : rpc.subscriptions) { p.pack_array(2); id(s.topic); if (s.subscribe) p.pack_true(); else p.pack_false(); }
     p.pack_array(3);
@@ -427,6 +440,13 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     }
     p.pack_array(static_cast<std::uint32_t>(rpc.listen.size()));
     for (auto const& a : rpc.listen) address(a);
+    p.pack_array(static_cast<std::uint32_t>(rpc.flooded.size()));
+    for (auto const& h : rpc.flooded) {
+        p.pack_array(2);
+        p.pack_uint64(h.seqno);
+        p.pack_array(static_cast<std::uint32_t>(h.peers.size()));
+        for (auto const x : h.peers) p.pack_uint64(x);
+    }
 
     Bytes theirs(reinterpret_cast<std::byte const*>(buf.data()), reinterpret_cast<std::byte const*>(buf.data()) + buf.size());
     CHECK(theirs == bytes);

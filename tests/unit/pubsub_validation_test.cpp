@@ -180,6 +180,66 @@ TEST_CASE("pubsub validation: no forward to a peer that said IDONTWANT", "[unit]
     CHECK(f.stats().control_count(pubsub::ControlType::idontwant, pubsub::Direction::in) == 1);
 }
 
+TEST_CASE("pubsub validation: the author's flood hint stops forwards to the peers it names", "[unit][pubsub]") {
+    Subscribed f;
+    // Peer 1 is the author: it says it also sent its message to peer 2 (and to 7, not ours).
+    auto const m = f.message(1, "chat", "flooded", 0s, 42);
+    pubsub::Rpc r;
+    r.messages.push_back(m.encoded);
+    r.flooded.push_back({42, {pubsub::flood_hint_prefix(f.peer(2)), pubsub::flood_hint_prefix(f.peer(7))}});
+    f.rpc(1, std::move(r));
+    CHECK(f.stats().delivered == 1);
+    CHECK(f.messages_to(1) == 0);  // the sender and author
+    CHECK(f.messages_to(2) == 0);  // named in the hint: it has the message from the author
+    CHECK(f.messages_to(3) == 1);
+    CHECK(f.stats().flood_hint_skips == 1);
+
+    // A hint for another seqno names nobody for this message.
+    f.clear();
+    auto const other = f.message(1, "chat", "not flooded", 0s, 43);
+    pubsub::Rpc r2;
+    r2.messages.push_back(other.encoded);
+    r2.flooded.push_back({44, {pubsub::flood_hint_prefix(f.peer(2))}});
+    f.rpc(1, std::move(r2));
+    CHECK(f.messages_to(2) == 1);
+    CHECK(f.messages_to(3) == 1);
+}
+
+TEST_CASE("pubsub validation: a flood hint from a relay is ignored, and the author gets no forward", "[unit][pubsub]") {
+    Subscribed f;
+    // Peer 1 relays a message of peer 3 and claims peer 2 has it: only the author may say so.
+    auto const m = f.message(3, "chat", "relayed", 0s, 5);
+    pubsub::Rpc r;
+    r.messages.push_back(m.encoded);
+    r.flooded.push_back({5, {pubsub::flood_hint_prefix(f.peer(2))}});
+    f.rpc(1, std::move(r));
+    CHECK(f.stats().delivered == 1);
+    CHECK(f.messages_to(2) == 1);
+    CHECK(f.messages_to(3) == 0);  // the author, a mesh peer: never sent its own message back
+    CHECK(f.stats().flood_hint_skips == 0);
+}
+
+TEST_CASE("pubsub validation: a flood publish names the other targets to each", "[unit][pubsub]") {
+    Subscribed f;
+    auto const receipt = f.publish("chat", "to all three");
+    REQUIRE(receipt.peers == 3);
+    for (int n = 1; n <= 3; ++n) {
+        INFO("peer " << n);
+        auto sends = f.sends_to(n);
+        REQUIRE(sends.size() == 1);
+        auto const& rpc = sends[0].rpc;
+        REQUIRE(rpc.flooded.size() == 1);
+        CHECK(rpc.flooded[0].seqno == receipt.seqno);
+        std::vector<std::uint64_t> expected;
+        for (int other = 1; other <= 3; ++other)
+            if (other != n) expected.push_back(pubsub::flood_hint_prefix(f.peer(other)));
+        auto got = rpc.flooded[0].peers;
+        std::sort(got.begin(), got.end());
+        std::sort(expected.begin(), expected.end());
+        CHECK(got == expected);
+    }
+}
+
 TEST_CASE("pubsub validation: publish signs, delivers locally and sends to topic peers", "[unit][pubsub]") {
     Subscribed f;
     auto const r1 = f.publish("chat", "mine");
