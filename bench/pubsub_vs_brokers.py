@@ -25,7 +25,9 @@ CPU columns say how much each took.
 
 kadmium: --subscribers + 1 nodes started with `kadmium node`, bootstrapping from the
 first; the publisher uses the first node's API (POST /v1/publish on one keep-alive
-connection), each subscriber its own node's GET /v1/subscribe. When `kadmium publish
+connection, with "durable": false: answered on acceptance, not after the fdatasync, the
+guarantee NATS core publish and MQTT QoS 0 give), each subscriber its own node's GET
+/v1/subscribe. When `kadmium publish
 --help` shows no publish command, the kadmium column says so and the brokers still run.
 
 Installs nats-server, mosquitto and mosquitto-clients with apt-get when missing
