@@ -286,6 +286,10 @@ private:
     void log_commit_failures();
     void after_input() {
         drain_outputs();
+        // An API command or a timer may have put into a batch that link input left open
+        // (a DHT record written through): its held outputs must not wait for the flush
+        // timer, so commit soon, as for a publish.
+        if (store_->in_batch() && confirming_puts() > 0) schedule_publish_commit();
         arm_wakeup();
     }
     void arm_wakeup();
