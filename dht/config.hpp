@@ -51,8 +51,11 @@ struct Config {
     core::Duration store_timeout_min = 250ms;
     std::size_t suspects_max = 4096;
     // A lookup waits out one retry only for its lookup_resiliency closest candidates; the
-    // rest of the k closest may be slow (see dht/lookup.hpp). Puts wait for all k (but
-    // never for unresponsive ones), since they choose where replicas go.
+    // rest of the k closest may be slow (see dht/lookup.hpp). Puts and announces too: they
+    // store on the k closest that answered, and a candidate slower than its expected
+    // round trip (dead, or a process not scheduled for a while) gets no replica rather
+    // than holding the put (waiting for all k made every put as slow as the slowest of
+    // 20 nodes, and after nodes died, as slow as two timeouts of each dead one).
     std::size_t lookup_resiliency = 3;
     // A put is acknowledged once this many of the replicas it tried (the k closest live
     // nodes it found, and this node when it is among them) have stored the value; 0 means

@@ -59,8 +59,9 @@ std::vector<Lookup::Candidate> Lookup::next_queries() {
     std::vector<Candidate> out;
     std::size_t busy = in_flight();
     std::size_t considered = 0;
+    std::size_t const width = closest_settled() ? k_ : alpha_;
     for (auto& c : shortlist_) {
-        if (busy >= alpha_ || considered >= k_) break;
+        if (busy >= width || considered >= k_) break;
         if (!counted(c.state)) continue;
         ++considered;
         if (c.state != State::fresh) continue;
@@ -70,6 +71,19 @@ std::vector<Lookup::Candidate> Lookup::next_queries() {
         out.push_back(c);
     }
     return out;
+}
+
+bool Lookup::closest_settled() const {
+    std::size_t seen = 0;
+    for (auto const& c : shortlist_) {
+        if (seen >= beta_) return true;
+        if (!counted(c.state)) continue;
+        // A slow one (dead, or its answer late) is waited for by settled(), not here: the
+        // candidates behind it are asked meanwhile.
+        if (c.state != State::answered && c.state != State::slow) return false;
+        ++seen;
+    }
+    return seen > 0;
 }
 
 bool Lookup::on_answer(NodeId const& from, std::vector<Contact> const& closer, SuspectFn const& suspect) {
@@ -132,6 +146,11 @@ std::vector<Contact> Lookup::closest_answered() const {
         if (c.state == State::answered) out.push_back(c.contact);
     }
     return out;
+}
+
+std::size_t Lookup::answered() const {
+    return static_cast<std::size_t>(
+        std::count_if(shortlist_.begin(), shortlist_.end(), [](Candidate const& c) { return c.state == State::answered; }));
 }
 
 int Lookup::hops() const {

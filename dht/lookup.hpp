@@ -7,7 +7,8 @@
 // at once, but its late answer is still used. A request whose retry has also gone
 // unanswered is "unresponsive": the lookup stops counting that candidate among the k
 // closest (it asks further ones instead) and never waits for it, though a late answer
-// still counts. With a resiliency beta (after go-libp2p-kad-dht) the lookup may end once
+// still counts. Once the beta closest have answered, the rest of the k closest are asked
+// at once (closest_settled). With a resiliency beta (after go-libp2p-kad-dht) the lookup may end once
 // the beta closest have answered and every other candidate of the k closest has answered
 // or gone slow: it waits for one retry only where accuracy matters most, at the very
 // closest, and never longer than that retry. Candidates the node already knows to be
@@ -62,6 +63,7 @@ public:
     // Path length to the closest answered candidate (0 when none answered).
     int hops() const;
     std::size_t queried() const { return queried_; }
+    std::size_t answered() const;  // candidates that answered (at most queried())
     NodeId const& target() const { return target_; }
     // The candidate with this id, or nullptr.
     Candidate const* candidate(NodeId const& id) const;
@@ -75,6 +77,11 @@ private:
     // there are within the k (fewer than k: the lookup is short of candidates).
     bool settled(std::size_t& considered) const;
     bool has_skipped() const;
+    // The beta closest counted candidates have all answered (or gone slow): the answers that arrived
+    // brought no closer node, so the rest of the k closest are asked at once (Kademlia's
+    // last round, paper section 2.3) instead of alpha at a time: at k = 20 and alpha = 3,
+    // about five round trips fewer for the same nodes asked.
+    bool closest_settled() const;
 
     NodeId self_;
     NodeId target_;
