@@ -51,12 +51,15 @@ struct Config {
     core::Duration store_timeout_min = 250ms;
     std::size_t suspects_max = 4096;
     // A lookup waits out one retry only for its lookup_resiliency closest candidates; the
-    // rest of the k closest may be slow (see dht/lookup.hpp). Puts and announces too: they
-    // store on the k closest that answered, and a candidate slower than its expected
-    // round trip (dead, or a process not scheduled for a while) gets no replica rather
-    // than holding the put (waiting for all k made every put as slow as the slowest of
-    // 20 nodes, and after nodes died, as slow as two timeouts of each dead one).
+    // rest of the k closest may be slow (see dht/lookup.hpp). Puts and announces wait so
+    // only for their put_resiliency closest: they store on the k closest that answered,
+    // and a candidate slower than its expected round trip (dead, or a process not
+    // scheduled for a while) gets no replica rather than holding the put (waiting for
+    // all k made every put as slow as the slowest of 20 nodes, and after 20% of the
+    // nodes died, made half of the puts wait two timeouts of a dead one: with one, a
+    // fifth). A get still waits for its 3 closest: that is where a value is.
     std::size_t lookup_resiliency = 3;
+    std::size_t put_resiliency = 1;  // 0: all k (as lookup_resiliency)
     // A put is acknowledged once this many of the replicas it tried (the k closest live
     // nodes it found, and this node when it is among them) have stored the value; 0 means
     // a majority of them. It keeps storing on the rest in the background.

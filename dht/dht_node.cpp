@@ -848,9 +848,9 @@ struct DhtNode::Impl {
                           std::vector<Endpoint> addrs = {}) {
         LookupId lid = next_lookup_id++;
         ++stats.lookups_started;
-        // Puts and announces too: a slow candidate beyond the beta closest is not waited
-        // for, and gets no STORE (the answered ones do); see Config::lookup_resiliency.
-        std::size_t beta = config.lookup_resiliency;
+        // A slow candidate beyond the beta closest is not waited for (and a put stores
+        // on the answered ones); see Config::lookup_resiliency.
+        std::size_t beta = stores_after_search(kind) ? config.put_resiliency : config.lookup_resiliency;
         LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha, beta), now,
                       now + config.lookup_deadline);
         l.value = std::move(value);
