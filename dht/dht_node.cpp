@@ -850,7 +850,8 @@ struct DhtNode::Impl {
         ++stats.lookups_started;
         // A slow candidate beyond the beta closest is not waited for (and a put stores
         // on the answered ones); see Config::lookup_resiliency.
-        std::size_t beta = stores_after_search(kind) ? config.put_resiliency : config.lookup_resiliency;
+        std::size_t beta = stores_after_search(kind) && !config.put_waits_for_retries ? Lookup::no_retry_wait
+                                                                                       : config.lookup_resiliency;
         LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha, beta), now,
                       now + config.lookup_deadline);
         l.value = std::move(value);

@@ -7,7 +7,8 @@
 namespace dht {
 
 Lookup::Lookup(NodeId self, NodeId target, std::size_t k, std::size_t alpha, std::size_t beta)
-    : self_(self), target_(target), k_(k), alpha_(alpha), beta_(beta == 0 || beta > k ? k : beta) {
+    : self_(self), target_(target), k_(k), alpha_(alpha),
+      beta_(beta == no_retry_wait ? 0 : beta == 0 || beta > k ? k : beta) {
     CORE_ASSERT(k_ > 0 && alpha_ > 0);
 }
 
@@ -75,8 +76,9 @@ std::vector<Lookup::Candidate> Lookup::next_queries() {
 
 bool Lookup::closest_settled() const {
     std::size_t seen = 0;
+    std::size_t const closest = std::max<std::size_t>(beta_, 1);
     for (auto const& c : shortlist_) {
-        if (seen >= beta_) return true;
+        if (seen >= closest) return true;
         if (!counted(c.state)) continue;
         // A slow one (dead, or its answer late) is waited for by settled(), not here: the
         // candidates behind it are asked meanwhile.

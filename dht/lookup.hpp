@@ -41,7 +41,9 @@ public:
     // closest k still leave fresh ones to ask, bounded so memory per lookup is fixed.
     static constexpr std::size_t shortlist_factor = 4;
 
-    // beta = 0 (or >= k) waits for all of the k closest.
+    // beta = 0 (or >= k) waits for all of the k closest; beta = no_retry_wait for none
+    // (every slow candidate is left behind; a put, which stores on whoever answered).
+    static constexpr std::size_t no_retry_wait = ~std::size_t{0};
     Lookup(NodeId self, NodeId target, std::size_t k, std::size_t alpha, std::size_t beta = 0);
 
     // Adds candidates learned at `hop` (ignores ourselves and ones already listed); ones

@@ -248,3 +248,24 @@ TEST_CASE("lookup: once the beta closest have answered, the rest of the k closes
     CHECK(l.finished());
     CHECK(l.queried() == 20);  // no node asked beyond the k closest
 }
+
+TEST_CASE("lookup: with no_retry_wait even the closest slow candidate does not hold the end", "[unit]") {
+    core::Rng rng(8);
+    NodeId self, target;
+    rng.fill(self.bytes);
+    rng.fill(target.bytes);
+    auto seeds = random_contacts(rng, 6);
+    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    for (std::size_t beta : {std::size_t{1}, Lookup::no_retry_wait}) {
+        Lookup l(self, target, 4, 2, beta);
+        l.add(seeds, 1);
+        auto q = l.next_queries();
+        REQUIRE(q.size() == 2);
+        CHECK(l.on_slow(seeds[0].id));                  // the closest goes quiet
+        for (auto const& c : l.next_queries()) l.on_answer(c.contact.id, {});  // the rest of the 4 at once
+        l.on_answer(seeds[1].id, {});
+        CHECK(l.finished() == (beta == Lookup::no_retry_wait));
+        auto closest = l.closest_answered();
+        CHECK(closest.size() == 3);
+    }
+}
