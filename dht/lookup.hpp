@@ -7,11 +7,11 @@
 // at once, but its late answer is still used. A request whose retry has also gone
 // unanswered is "unresponsive": the lookup stops counting that candidate among the k
 // closest (it asks further ones instead) and never waits for it, though a late answer
-// still counts. Once the beta closest have answered, the rest of the k closest are asked
-// at once (closest_settled). With a resiliency beta (after go-libp2p-kad-dht) the lookup may end once
-// the beta closest have answered and every other candidate of the k closest has answered
-// or gone slow: it waits for one retry only where accuracy matters most, at the very
-// closest, and never longer than that retry. Candidates the node already knows to be
+// still counts. Once the beta closest have answered, the rest of the k closest are
+// asked at once (closest_settled). With a resiliency beta (after go-libp2p-kad-dht) the
+// lookup may end once the beta closest have answered and every other candidate of the k
+// closest has answered or gone slow: it waits for one retry only where accuracy matters
+// most, at the very closest, and never longer than that retry (no_retry_wait: nowhere). Candidates the node already knows to be
 // unresponsive (another lookup learned it) are "skipped": not asked, unless the lookup
 // runs short of other candidates. It does not send anything itself:
 // DhtNode asks it whom to query and tells it what came back.
@@ -79,10 +79,10 @@ private:
     // there are within the k (fewer than k: the lookup is short of candidates).
     bool settled(std::size_t& considered) const;
     bool has_skipped() const;
-    // The beta closest counted candidates have all answered (or gone slow): the answers that arrived
-    // brought no closer node, so the rest of the k closest are asked at once (Kademlia's
-    // last round, paper section 2.3) instead of alpha at a time: at k = 20 and alpha = 3,
-    // about five round trips fewer for the same nodes asked.
+    // The beta closest counted candidates (at least one) have all answered or gone slow:
+    // the answers that arrived brought no closer node, so the rest of the k closest are
+    // asked at once (Kademlia's last round, paper section 2.3) instead of alpha at a
+    // time: at k = 20 and alpha = 3, about five round trips fewer for the same nodes.
     bool closest_settled() const;
 
     NodeId self_;
