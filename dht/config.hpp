@@ -51,9 +51,18 @@ struct Config {
     core::Duration store_timeout_min = 250ms;
     std::size_t suspects_max = 4096;
     // A lookup waits out one retry only for its lookup_resiliency closest candidates; the
-    // rest of the k closest may be slow (see dht/lookup.hpp). Puts wait for all k (but
-    // never for unresponsive ones), since they choose where replicas go.
+    // rest of the k closest may be slow (see dht/lookup.hpp). A get waits so for its 3
+    // closest: that is where a value is. Puts and announces wait through a retry for
+    // none when put_waits_for_retries is false: they store on the k closest that
+    // answered, and a candidate slower than its expected round trip (dead, or a process
+    // not scheduled for a while) gets no replica rather than holding the put. Waiting
+    // for all k made every put as slow as the slowest of 20 nodes; waiting for the
+    // closest through a retry, after 20% of the nodes died, made a fifth of the puts wait
+    // two timeouts of a dead node (several, chained, when more of the closest were
+    // dead), where one expected round trip tells a put all it needs. With true, puts wait
+    // like gets (lookup_resiliency).
     std::size_t lookup_resiliency = 3;
+    bool put_waits_for_retries = false;
     // A put is acknowledged once this many of the replicas it tried (the k closest live
     // nodes it found, and this node when it is among them) have stored the value; 0 means
     // a majority of them. It keeps storing on the rest in the background.

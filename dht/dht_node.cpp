@@ -82,6 +82,8 @@ struct LookupState {
     std::size_t stores_accepted = 0;
     std::vector<Contact> stores_waiting;  // put: STOREs sent and not yet answered
     bool acknowledged = false;            // put: LookupDone emitted at the quorum; storing goes on
+    Duration search_elapsed{};            // put, announce: when the STORE round began
+    std::size_t search_not_answered = 0;  // put, announce: asked, and slow or worse then
     std::vector<Contact> closest;  // fixed when the search phase ends
     // find_providers and announce:
     std::vector<ProviderRecord> found;         // verified providers, one per node
@@ -846,7 +848,10 @@ struct DhtNode::Impl {
                           std::vector<Endpoint> addrs = {}) {
         LookupId lid = next_lookup_id++;
         ++stats.lookups_started;
-        std::size_t beta = stores_after_search(kind) ? 0 : config.lookup_resiliency;
+        // A slow candidate beyond the beta closest is not waited for (and a put stores
+        // on the answered ones); see Config::lookup_resiliency.
+        std::size_t beta = stores_after_search(kind) && !config.put_waits_for_retries ? Lookup::no_retry_wait
+                                                                                       : config.lookup_resiliency;
         LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha, beta), now,
                       now + config.lookup_deadline);
         l.value = std::move(value);
@@ -888,6 +893,8 @@ struct DhtNode::Impl {
 
     void search_done(Instant now, LookupState& l) {
         l.closest = l.lookup.closest_answered();
+        l.search_elapsed = now - l.started;
+        l.search_not_answered = l.lookup.queried() - l.lookup.answered();
         if (l.kind == LookupKind::announce) return announce_to_closest(now, l);
         if (l.kind != LookupKind::put) return finish(now, l);
         l.storing = true;
@@ -944,6 +951,8 @@ struct DhtNode::Impl {
         done.hops = l.lookup.hops();
         done.queried = l.lookup.queried();
         done.elapsed = now - l.started;
+        done.search_elapsed = l.search_elapsed;
+        done.search_not_answered = l.search_not_answered;
         ++stats.lookups_done;
         if (l.id == join_lookup && done.closest.empty()) {
             joined = false;
@@ -1026,6 +1035,11 @@ struct DhtNode::Impl {
         if (thin) hello_bootstrap_addresses(now);
         if (table.size() == 0) return;
         if (!joined) return join(now);
+        // A full table that the last tick's lookups (and everyone who contacted us since)
+        // did not grow: another round would find nothing new. Skipped, not stopped: if it
+        // grows by the next tick (nodes still joining), that tick looks again. Every node
+        // of a network started at once ticks together: ~150 datagrams each, per tick.
+        if (!thin && !grew) return;
         look_up_self_again(now);
         refresh_thin_buckets(now);
     }

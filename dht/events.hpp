@@ -42,6 +42,12 @@ struct LookupDone {
     int hops = 0;                     // path length to the closest responder
     std::size_t queried = 0;          // distinct nodes asked
     core::Duration elapsed{};
+    // put, announce: when the search phase ended (the STORE round began), from the start;
+    // and how many of the candidates it asked were slow, unresponsive or failed then
+    // (the time a put spent on the dead or the busy: elapsed - search_elapsed is its
+    // STORE round).
+    core::Duration search_elapsed{};
+    std::size_t search_not_answered = 0;
 };
 
 // The first authenticated contact with a bootstrap address.

@@ -7,7 +7,8 @@
 namespace dht {
 
 Lookup::Lookup(NodeId self, NodeId target, std::size_t k, std::size_t alpha, std::size_t beta)
-    : self_(self), target_(target), k_(k), alpha_(alpha), beta_(beta == 0 || beta > k ? k : beta) {
+    : self_(self), target_(target), k_(k), alpha_(alpha),
+      beta_(beta == no_retry_wait ? 0 : beta == 0 || beta > k ? k : beta) {
     CORE_ASSERT(k_ > 0 && alpha_ > 0);
 }
 
@@ -59,8 +60,9 @@ std::vector<Lookup::Candidate> Lookup::next_queries() {
     std::vector<Candidate> out;
     std::size_t busy = in_flight();
     std::size_t considered = 0;
+    std::size_t const width = closest_settled() ? k_ : alpha_;
     for (auto& c : shortlist_) {
-        if (busy >= alpha_ || considered >= k_) break;
+        if (busy >= width || considered >= k_) break;
         if (!counted(c.state)) continue;
         ++considered;
         if (c.state != State::fresh) continue;
@@ -70,6 +72,20 @@ std::vector<Lookup::Candidate> Lookup::next_queries() {
         out.push_back(c);
     }
     return out;
+}
+
+bool Lookup::closest_settled() const {
+    std::size_t seen = 0;
+    std::size_t const closest = std::max<std::size_t>(beta_, 1);
+    for (auto const& c : shortlist_) {
+        if (seen >= closest) return true;
+        if (!counted(c.state)) continue;
+        // A slow one (dead, or its answer late) is waited for by settled(), not here: the
+        // candidates behind it are asked meanwhile.
+        if (c.state != State::answered && c.state != State::slow) return false;
+        ++seen;
+    }
+    return seen > 0;
 }
 
 bool Lookup::on_answer(NodeId const& from, std::vector<Contact> const& closer, SuspectFn const& suspect) {
@@ -132,6 +148,11 @@ std::vector<Contact> Lookup::closest_answered() const {
         if (c.state == State::answered) out.push_back(c.contact);
     }
     return out;
+}
+
+std::size_t Lookup::answered() const {
+    return static_cast<std::size_t>(
+        std::count_if(shortlist_.begin(), shortlist_.end(), [](Candidate const& c) { return c.state == State::answered; }));
 }
 
 int Lookup::hops() const {

@@ -7,10 +7,11 @@
 // at once, but its late answer is still used. A request whose retry has also gone
 // unanswered is "unresponsive": the lookup stops counting that candidate among the k
 // closest (it asks further ones instead) and never waits for it, though a late answer
-// still counts. With a resiliency beta (after go-libp2p-kad-dht) the lookup may end once
-// the beta closest have answered and every other candidate of the k closest has answered
-// or gone slow: it waits for one retry only where accuracy matters most, at the very
-// closest, and never longer than that retry. Candidates the node already knows to be
+// still counts. Once the beta closest have answered, the rest of the k closest are
+// asked at once (closest_settled). With a resiliency beta (after go-libp2p-kad-dht) the
+// lookup may end once the beta closest have answered and every other candidate of the k
+// closest has answered or gone slow: it waits for one retry only where accuracy matters
+// most, at the very closest, and never longer than that retry (no_retry_wait: nowhere). Candidates the node already knows to be
 // unresponsive (another lookup learned it) are "skipped": not asked, unless the lookup
 // runs short of other candidates. It does not send anything itself:
 // DhtNode asks it whom to query and tells it what came back.
@@ -40,7 +41,9 @@ public:
     // closest k still leave fresh ones to ask, bounded so memory per lookup is fixed.
     static constexpr std::size_t shortlist_factor = 4;
 
-    // beta = 0 (or >= k) waits for all of the k closest.
+    // beta = 0 (or >= k) waits for all of the k closest; beta = no_retry_wait for none
+    // (every slow candidate is left behind; a put, which stores on whoever answered).
+    static constexpr std::size_t no_retry_wait = ~std::size_t{0};
     Lookup(NodeId self, NodeId target, std::size_t k, std::size_t alpha, std::size_t beta = 0);
 
     // Adds candidates learned at `hop` (ignores ourselves and ones already listed); ones
@@ -62,6 +65,7 @@ public:
     // Path length to the closest answered candidate (0 when none answered).
     int hops() const;
     std::size_t queried() const { return queried_; }
+    std::size_t answered() const;  // candidates that answered (at most queried())
     NodeId const& target() const { return target_; }
     // The candidate with this id, or nullptr.
     Candidate const* candidate(NodeId const& id) const;
@@ -75,6 +79,11 @@ private:
     // there are within the k (fewer than k: the lookup is short of candidates).
     bool settled(std::size_t& considered) const;
     bool has_skipped() const;
+    // The beta closest counted candidates (at least one) have all answered or gone slow:
+    // the answers that arrived brought no closer node, so the rest of the k closest are
+    // asked at once (Kademlia's last round, paper section 2.3) instead of alpha at a
+    // time: at k = 20 and alpha = 3, about five round trips fewer for the same nodes.
+    bool closest_settled() const;
 
     NodeId self_;
     NodeId target_;

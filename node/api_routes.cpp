@@ -201,6 +201,10 @@ void put_request(ApiBackend& backend, ApiRequest const& request, std::function<v
         write_contacts(w, done.stores_waiting);
         w.key("elapsed_ms").number(to_ms(done.elapsed));
         w.key("elapsed_us").number(to_us(done.elapsed));
+        // Where the put's time went: its search phase, and the nodes it asked that had
+        // not answered by then (slow, dead); the rest of elapsed is the STORE round.
+        w.key("search_us").number(to_us(done.search_elapsed));
+        w.key("search_not_answered").number(std::uint64_t{done.search_not_answered});
         w.end_object();
         respond({200, w.take(), nullptr});
     });

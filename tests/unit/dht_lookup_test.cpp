@@ -209,3 +209,63 @@ TEST_CASE("lookup: suspects are skipped, and asked only when the lookup runs sho
         CHECK(l.closest_answered().size() == 1);
     }
 }
+
+TEST_CASE("lookup: once the beta closest have answered, the rest of the k closest are asked at once", "[unit]") {
+    core::Rng rng(7);
+    NodeId self, target;
+    rng.fill(self.bytes);
+    rng.fill(target.bytes);
+    Lookup l(self, target, 20, 3, 3);
+    auto seeds = random_contacts(rng, 30);
+    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    // The seeds minus the 5 closest: those come in answers, as a walk towards the target finds them.
+    std::vector<Contact> near(seeds.begin(), seeds.begin() + 5), far(seeds.begin() + 5, seeds.end());
+    l.add(far, 1);
+    auto first = l.next_queries();
+    REQUIRE(first.size() == 3);  // alpha while the closest known have not answered
+    // An answer that brings closer nodes: they are the new closest, still alpha at a time.
+    l.on_answer(first[0].contact.id, near);
+    auto second = l.next_queries();
+    CHECK(second.size() == 1);  // the slot the answer freed
+    CHECK(second[0].contact.id == near[0].id);
+    // The three closest answer one by one and bring nothing closer: alpha at a time until
+    // the third has answered; then the neighbourhood is found, and every other fresh
+    // candidate among the 20 closest is asked at once, not 3 per round trip.
+    l.on_answer(second[0].contact.id, {});
+    for (std::size_t i = 1; i < 3; ++i) {
+        auto next = l.next_queries();
+        REQUIRE(next.size() == 1);
+        CHECK(next[0].contact.id == near[i].id);
+        l.on_answer(next[0].contact.id, {});
+    }
+    auto rest = l.next_queries();
+    std::size_t in_flight = 2;  // first[1], first[2]
+    CHECK(rest.size() + in_flight + 4 == 20);  // 4 answered so far
+    for (auto const& c : rest) CHECK(target.closer(c.contact.id, seeds[20].id));  // only within the k closest
+    for (auto const& c : rest) l.on_answer(c.contact.id, {});
+    l.on_answer(first[1].contact.id, {});
+    l.on_answer(first[2].contact.id, {});
+    CHECK(l.finished());
+    CHECK(l.queried() == 20);  // no node asked beyond the k closest
+}
+
+TEST_CASE("lookup: with no_retry_wait even the closest slow candidate does not hold the end", "[unit]") {
+    core::Rng rng(8);
+    NodeId self, target;
+    rng.fill(self.bytes);
+    rng.fill(target.bytes);
+    auto seeds = random_contacts(rng, 6);
+    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    for (std::size_t beta : {std::size_t{1}, Lookup::no_retry_wait}) {
+        Lookup l(self, target, 4, 2, beta);
+        l.add(seeds, 1);
+        auto q = l.next_queries();
+        REQUIRE(q.size() == 2);
+        CHECK(l.on_slow(seeds[0].id));                  // the closest goes quiet
+        for (auto const& c : l.next_queries()) l.on_answer(c.contact.id, {});  // the rest of the 4 at once
+        l.on_answer(seeds[1].id, {});
+        CHECK(l.finished() == (beta == Lookup::no_retry_wait));
+        auto closest = l.closest_answered();
+        CHECK(closest.size() == 3);
+    }
+}

@@ -546,3 +546,74 @@ TEST_CASE("dht node: a get hands over values as they are found, before its Looku
     CHECK(immediate);
     net.wait_done(holder, g2);
 }
+
+TEST_CASE("dht node: a put does not wait on dead or slow nodes among the k closest", "[unit]") {
+    // 10 ms one way, so a round trip is 20 ms and a peer's expected round trip (its RTO)
+    // about 25 ms once measured. A put's lookup used to wait for every one of the k
+    // closest to answer or to miss its retry too (two RTOs, then a round trip more to ask
+    // the next candidate); now only the beta closest hold it that long.
+    TestNet net(local_config(), 81);
+    for (int i = 0; i < 40; ++i) net.add_node();
+    net.bootstrap_all();
+    core::Rng rng(82);
+    for (int i = 0; i < 5; ++i) {  // node 0 measures round trips to its peers
+        NodeId t;
+        rng.fill(t.bytes);
+        net.wait_done(0, net[0].node->find_node(net.now(), t));
+    }
+    auto const healthy = net.wait_done(0, net[0].node->put(net.now(), core::key_of("healthy"), core::to_bytes("h"), 1h));
+    REQUIRE(healthy.stores_accepted >= healthy.stores_tried / 2 + 1);
+
+    std::set<core::Endpoint> dead;
+    std::size_t to_dead = 0;
+    net.set_intercept([&](std::size_t from, core::Transmit const& t) {
+        if (from == 0 && dead.contains(t.to)) ++to_dead;
+        return true;
+    });
+    auto put_with_dead = [&](std::string const& name, std::size_t first_rank, std::size_t count) {
+        auto key = core::key_of(name);
+        auto order = by_distance(net, key, 0);
+        for (std::size_t r = first_rank; r < first_rank + count; ++r) {
+            net[order[r]].up = false;
+            dead.insert(net[order[r]].address);
+        }
+        auto done = net.wait_done(0, net[0].node->put(net.now(), key, core::to_bytes(name), 1h));
+        for (auto const& c : done.stores_waiting) CHECK_FALSE(dead.contains(c.address));  // no replica on the dead
+        CHECK(done.stores_accepted >= done.stores_tried / 2 + 1);
+        return done;
+    };
+    SECTION("dead beyond the beta closest: no wait beyond one expected round trip") {
+        auto done = put_with_dead("dead in the middle", 5, 5);
+        INFO("healthy put " << core::to_seconds(healthy.elapsed) * 1e3 << " ms, with 5 dead "
+                            << core::to_seconds(done.elapsed) * 1e3 << " ms, search " << core::to_seconds(done.search_elapsed) * 1e3 << " ms, healthy search " << core::to_seconds(healthy.search_elapsed) * 1e3);
+        CHECK(done.elapsed < healthy.elapsed + 30ms);
+    }
+    SECTION("the closest dead: a few expected round trips (alpha slots wait one each), then the live quorum") {
+        auto done = put_with_dead("dead closest", 0, 5);
+        INFO("healthy put " << core::to_seconds(healthy.elapsed) * 1e3 << " ms, with 5 dead "
+                            << core::to_seconds(done.elapsed) * 1e3 << " ms, search " << core::to_seconds(done.search_elapsed) * 1e3 << " ms, healthy search " << core::to_seconds(healthy.search_elapsed) * 1e3);
+        CHECK(done.elapsed < healthy.elapsed + 100ms);
+        // What this put learned, the next put knows: it asks no dead node (their retries
+        // are over by then) and takes as long as a healthy one.
+        net.run_for(3s);
+        auto const sent = to_dead;
+        auto again = net.wait_done(0, net[0].node->put(net.now(), core::key_of("dead closest"), core::to_bytes("2"), 1h));
+        CHECK(to_dead == sent);
+        CHECK(again.elapsed <= healthy.elapsed + 25ms);
+    }
+    SECTION("alive but slow beyond the beta closest: the put acknowledges without it") {
+        auto key = core::key_of("slow one");
+        auto order = by_distance(net, key, 0);
+        auto const slow = net[order[6]].address;
+        bool hold = true;  // its answers to node 0 are held back (a process not scheduled)
+        net.set_intercept([&](std::size_t from, core::Transmit const& t) {
+            return !(hold && net[from].address == slow && t.to == net[0].address);
+        });
+        auto done = net.wait_done(0, net[0].node->put(net.now(), key, core::to_bytes("s"), 1h));
+        INFO("healthy put " << core::to_seconds(healthy.elapsed) * 1e3 << " ms, with one slow "
+                            << core::to_seconds(done.elapsed) * 1e3 << " ms, search " << core::to_seconds(done.search_elapsed) * 1e3 << " ms, healthy search " << core::to_seconds(healthy.search_elapsed) * 1e3);
+        CHECK(done.elapsed < healthy.elapsed + 30ms);
+        CHECK(done.stores_accepted >= done.stores_tried / 2 + 1);
+        hold = false;
+    }
+}
