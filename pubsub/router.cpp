@@ -116,6 +116,10 @@ void Router::Impl::send_pending_to_dialed(core::Instant now, PeerState& p) {
     }
 }
 
+bool Router::Impl::has_pending(core::Instant now, TopicKey const& topic) const {
+    return std::any_of(pending.begin(), pending.end(), [&](auto const& e) { return e.topic == topic && now < e.expires; });
+}
+
 void Router::Impl::queue_pending(core::Instant now, Message const& message, std::vector<NodeId> const& sent_to) {
     std::size_t in_topic = 0;
     for (auto const& entry : pending) in_topic += entry.topic == message.topic;

@@ -106,6 +106,8 @@ struct Router::Impl {
     // this peer (its provider record or PX says it subscribes), sent before its
     // subscription arrives (see handle_link_up).
     void send_pending_to_dialed(core::Instant now, PeerState& peer);
+    // Whether own publishes of `topic` are pending (not expired).
+    bool has_pending(core::Instant now, TopicKey const& topic) const;
     void queue_pending(core::Instant now, Message const& message, std::vector<NodeId> const& sent_to);
     // Sends an own message (just signed, or from the host's durable outbox) to the topic:
     // seen-cache, mcache, flood/mesh/fanout targets, pending when below D_lo. Returns the

@@ -418,6 +418,42 @@ TEST_CASE("pubsub mesh: a cold publish goes to a dialed provider as its link com
     CHECK(f.stats().pending_sent == 4);
 }
 
+TEST_CASE("pubsub mesh: a cold publish dials pending_dials providers at once, then D again", "[unit][pubsub]") {
+    pubsub::Config config;
+    config.pending_dials = 9;
+    config.dials_in_flight_max = 12;
+    test::RouterFixture f(config);
+    std::vector<pubsub::PeerAddress> providers;
+    for (int n = 1; n <= 14; ++n) providers.push_back({f.peer(n), {core::Endpoint::v4(10, 4, std::uint8_t(n), 1, 4000)}});
+    SECTION("a message waits: pending_dials at once, none more once one peer carries it") {
+        f.publish("news", "cold");
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), providers);
+        f.drain();
+        auto dials = f.events_of<pubsub::Dial>();
+        REQUIRE(dials.size() == 9);
+        // The first link up takes the message; once its subscription makes it a usable peer
+        // the topic wants D again, and the dials still on the way already make more than
+        // D: a failure is not replaced.
+        f.clear();
+        auto const first = static_cast<int>(std::find(providers.begin(), providers.end(), dials[0].peer) - providers.begin()) + 1;
+        f.link_up(first);
+        CHECK(f.messages_to(first) == 1);
+        f.announce(first, "news");
+        f.clear();
+        f.router().handle_dial_failed(f.now(), dials[1].peer.id);
+        f.drain();
+        CHECK(f.events_of<pubsub::Dial>().empty());
+    }
+    SECTION("nothing waits (a subscriber): D dials") {
+        f.subscribe("news");
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), providers);
+        f.drain();
+        CHECK(f.events_of<pubsub::Dial>().size() == config.d);
+    }
+}
+
 TEST_CASE("pubsub mesh: unsubscribe prunes the mesh and tells every link", "[unit][pubsub]") {
     test::RouterFixture f;
     f.subscribe("chat");
