@@ -852,7 +852,8 @@ struct DhtNode::Impl {
         // on the answered ones); see Config::lookup_resiliency.
         std::size_t beta = stores_after_search(kind) && !config.put_waits_for_retries ? Lookup::no_retry_wait
                                                                                        : config.lookup_resiliency;
-        LookupState l(lid, kind, internal, Lookup(id, target, config.k, config.alpha, beta), now,
+        std::size_t const alpha = kind == LookupKind::find_providers ? std::max(config.alpha, config.providers_alpha) : config.alpha;
+        LookupState l(lid, kind, internal, Lookup(id, target, config.k, alpha, beta), now,
                       now + config.lookup_deadline);
         l.value = std::move(value);
         l.ttl_s = ttl_s;

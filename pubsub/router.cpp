@@ -104,6 +104,22 @@ void Router::Impl::send_pending_to(core::Instant now, TopicKey const& topic, Pee
     }
 }
 
+void Router::Impl::send_pending_to_dialed(core::Instant now, PeerState& p) {
+    std::set<TopicKey> topics_pending;
+    for (auto const& entry : pending) topics_pending.insert(entry.topic);
+    for (auto const& topic : topics_pending) {
+        auto c = candidates.find(topic);
+        if (c == candidates.end()) continue;
+        bool const named = std::any_of(c->second.begin(), c->second.end(),
+                                       [&](Candidate const& cand) { return cand.peer.id == p.id; });
+        if (named) send_pending_to(now, topic, p);
+    }
+}
+
+bool Router::Impl::has_pending(core::Instant now, TopicKey const& topic) const {
+    return std::any_of(pending.begin(), pending.end(), [&](auto const& e) { return e.topic == topic && now < e.expires; });
+}
+
 void Router::Impl::queue_pending(core::Instant now, Message const& message, std::vector<NodeId> const& sent_to) {
     std::size_t in_topic = 0;
     for (auto const& entry : pending) in_topic += entry.topic == message.topic;
@@ -184,6 +200,15 @@ void Router::handle_link_up(core::Instant now, LinkId link, NodeId const& peer_i
     Rpc& hello = m.out(link, links::Priority::control);
     for (auto const& [key, topic] : m.topics) hello.subscriptions.push_back(SubOpt{key, true});
     hello.listen = m.listen;
+    // A publisher outside the topic (fanout) dials the providers the DHT named and holds
+    // its message pending until a topic peer shows up. The peer we dialed as a provider
+    // is one: send the pending publishes now, in the same flight as the handshake's last
+    // message and the hello, rather than a round trip later when its subscription comes
+    // back. The handshake has already proved the peer's identity to us (the link layer
+    // delivers link-up to an initiator only after checking the responder's static key
+    // and node id). If its record was stale, it drops the message as an unknown topic
+    // (no score cost) and the message stays pending for the next topic peer.
+    if (outbound) m.send_pending_to_dialed(now, p);
     m.maybe_dial(now);
 }
 

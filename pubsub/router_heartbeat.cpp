@@ -139,7 +139,8 @@ void Router::Impl::maybe_dial(core::Instant now) {
     std::set<std::uint64_t> subnets_chosen;
     for (auto& [topic, list] : candidates) {
         // Dials already on the way to this topic's candidates count as peers to come.
-        std::size_t expected = usable_peers(now, topic);
+        std::size_t const usable = usable_peers(now, topic);
+        std::size_t expected = usable;
         std::vector<Candidate const*> eligible;
         for (auto const& c : list) {
             if (peers.contains(c.peer.id)) continue;
@@ -148,8 +149,9 @@ void Router::Impl::maybe_dial(core::Instant now) {
             if (d != dials.end() && (d->second.in_flight || now < d->second.retry_after)) continue;
             eligible.push_back(&c);
         }
-        if (expected >= config.d) continue;
-        std::size_t wanted = config.d - expected;
+        std::size_t const target = usable == 0 && has_pending(now, topic) ? std::max(config.d, config.pending_dials) : config.d;
+        if (expected >= target) continue;
+        std::size_t wanted = target - expected;
         shuffle(eligible, rng);
         // Two passes: first one per new subnet, then anyone.
         for (int pass = 0; pass < 2 && wanted > 0; ++pass) {

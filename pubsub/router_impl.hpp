@@ -102,6 +102,12 @@ struct Router::Impl {
     void remove_peer(core::Instant now, NodeId const& id);
     void deliver(TopicKey const& key, Message message, Arrival arrival);
     void send_pending_to(core::Instant now, TopicKey const& topic, PeerState& peer);
+    // On a link we dialed: the pending publishes of every topic whose dial candidates name
+    // this peer (its provider record or PX says it subscribes), sent before its
+    // subscription arrives (see handle_link_up).
+    void send_pending_to_dialed(core::Instant now, PeerState& peer);
+    // Whether own publishes of `topic` are pending (not expired).
+    bool has_pending(core::Instant now, TopicKey const& topic) const;
     void queue_pending(core::Instant now, Message const& message, std::vector<NodeId> const& sent_to);
     // Sends an own message (just signed, or from the host's durable outbox) to the topic:
     // seen-cache, mcache, flood/mesh/fanout targets, pending when below D_lo. Returns the

@@ -128,6 +128,7 @@ void PubsubWorkload::publish(std::size_t index, NodeIndex origin) {
     auto const name = topic_name(p.topic);
     // A subscribed publisher delivers to its own application inside the command, before
     // the receipt names the id: on_delivered files that one under `publishing_`.
+    auto const before = cold_counters(origin);
     publishing_ = index;
     auto receipt = sim_.command(origin, [&](node::Engine& e, core::Instant now) { return e.publish(now, name, payload); });
     publishing_.reset();
@@ -149,6 +150,49 @@ void PubsubWorkload::publish(std::size_t index, NodeIndex origin) {
     // Warm: the publisher had topic peers and sent at once (a subscriber, or a fanout
     // already set up). Cold: it first looks the topic up in the DHT and opens links.
     p.warm = receipt.value().peers > 0;
+    // A cold publish is timed on its publisher (one at a time per publisher): from now on
+    // each of its inputs is checked for the next milestone.
+    if (!p.warm && !cold_watch_.contains(origin)) {
+        auto watch = before;
+        watch.message = index;
+        cold_watch_.emplace(origin, watch);
+        sim_.node(origin).watched = true;
+        on_watched(origin, {});  // what the publish command itself did (a dial from local records)
+    }
+}
+
+PubsubWorkload::ColdWatch PubsubWorkload::cold_counters(NodeIndex node) const {
+    auto const& e = *sim_.node(node).engine;
+    auto const stats = e.stats();
+    return ColdWatch{0, stats.streams_opened_out, stats.links_established, e.pubsub().stats().pending_sent};
+}
+
+void PubsubWorkload::on_watched(NodeIndex node, std::vector<node::Event> const& events) {
+    auto it = cold_watch_.find(node);
+    if (it == cold_watch_.end()) return;
+    auto& p = published_[it->second.message];
+    auto const now = sim_.now();
+    auto const counters = cold_counters(node);
+    auto stamp = [&](ColdStep step, bool reached) {
+        auto& at = p.cold_at[static_cast<std::size_t>(step)];
+        if (reached && !at) at = now;
+    };
+    stamp(ColdStep::first_dial, counters.streams_opened > it->second.streams_opened);
+    stamp(ColdStep::first_link, counters.links_established > it->second.links_established);
+    stamp(ColdStep::first_sent, counters.pending_sent > it->second.pending_sent);
+    auto const key = pubsub::topic_key(topic_name(p.topic));
+    for (auto const& ev : events) {
+        auto const* dht_event = std::get_if<dht::Event>(&ev);
+        auto const* done = dht_event ? std::get_if<dht::LookupDone>(dht_event) : nullptr;
+        stamp(ColdStep::lookup_done, done && done->kind == dht::LookupKind::find_providers && done->target == key);
+    }
+    bool const all = std::all_of(p.cold_at.begin(), p.cold_at.end(), [](auto const& at) { return at.has_value(); });
+    if (all || now - p.at >= cold_watch_max) stop_watching(node);
+}
+
+void PubsubWorkload::stop_watching(NodeIndex node) {
+    cold_watch_.erase(node);
+    sim_.node(node).watched = false;
 }
 
 void PubsubWorkload::on_delivered(NodeIndex node, pubsub::Delivered const& d) {
@@ -178,6 +222,7 @@ void PubsubWorkload::on_delivered(NodeIndex node, pubsub::Delivered const& d) {
 }
 
 void PubsubWorkload::on_down(NodeIndex node) {
+    if (cold_watch_.contains(node)) stop_watching(node);
     // A planned absence keeps the subscriber in the count: it must catch up.
     if (auto s = subscribers_.find(node); s != subscribers_.end() && going_offline_ != node) s->second.whole_run = false;
     // Messages this node published within the grace period may never have left it.
@@ -271,7 +316,69 @@ PubsubSummary PubsubWorkload::summarise() const {
     r.mesh_at_first_publish = mesh_at_first_publish_;
     r.mesh_at_end = mesh_shape();
     summarise_catchup(r);
+    summarise_cold(r);
     return r;
+}
+
+char const* to_string(ColdStep step) {
+    switch (step) {
+        case ColdStep::first_dial: return "first_dial";
+        case ColdStep::lookup_done: return "lookup_done";
+        case ColdStep::first_link: return "first_link";
+        case ColdStep::first_sent: return "first_sent";
+        case ColdStep::first_delivery: return "first_delivery";
+        case ColdStep::last_delivery: return "last_delivery";
+    }
+    return "unknown";
+}
+
+ColdStep previous_of(ColdStep step) {
+    switch (step) {
+        case ColdStep::first_link: return ColdStep::first_dial;
+        case ColdStep::first_sent: return ColdStep::first_link;
+        case ColdStep::first_delivery: return ColdStep::first_sent;
+        case ColdStep::last_delivery: return ColdStep::first_delivery;
+        default: return step;  // first_dial, lookup_done: timed from the publish
+    }
+}
+
+void PubsubWorkload::summarise_cold(PubsubSummary& r) const {
+    std::array<std::vector<double>, cold_step_count> since_publish, since_previous;
+    for (std::size_t m = 0; m < published_.size(); ++m) {
+        auto const& p = published_[m];
+        if (!p.published || p.abandoned || p.warm) continue;
+        ++r.cold_published;
+        // Milestones in ms since the publish; negative: not reached.
+        std::array<double, cold_step_count> at;
+        at.fill(-1);
+        for (std::size_t s = 0; s < p.cold_at.size(); ++s) {
+            if (p.cold_at[s]) at[s] = ms(*p.cold_at[s] - p.at);
+        }
+        for (auto const& [n, sub] : subscribers_) {
+            if (!counted(sub) || sub.topic != p.topic || sub.subscribed_at > p.at) continue;
+            auto d = delivery_of_.find(key_of(n, m));
+            if (d == delivery_of_.end()) continue;
+            auto& first = at[static_cast<std::size_t>(ColdStep::first_delivery)];
+            auto& last = at[static_cast<std::size_t>(ColdStep::last_delivery)];
+            if (first < 0 || d->second.latency_ms < first) first = d->second.latency_ms;
+            last = std::max(last, d->second.latency_ms);
+        }
+        for (std::size_t s = 0; s < cold_step_count; ++s) {
+            if (at[s] < 0) continue;
+            since_publish[s].push_back(at[s]);
+            auto const prev = static_cast<std::size_t>(previous_of(static_cast<ColdStep>(s)));
+            if (prev == s) since_previous[s].push_back(at[s]);
+            else if (at[prev] >= 0) since_previous[s].push_back(at[s] - at[prev]);
+        }
+    }
+    for (std::size_t s = 0; s < cold_step_count; ++s) {
+        auto& out = r.cold_steps[s];
+        out.count = since_publish[s].size();
+        out.ms_p50 = percentile(since_publish[s], 50);
+        out.ms_p99 = percentile(since_publish[s], 99);
+        out.step_ms_p50 = percentile(since_previous[s], 50);
+        out.step_ms_p99 = percentile(since_previous[s], 99);
+    }
 }
 
 void PubsubWorkload::summarise_catchup(PubsubSummary& r) const {

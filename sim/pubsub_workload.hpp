@@ -108,6 +108,29 @@ struct MeshShape {
     std::size_t one_sided_edges = 0;   // A meshes with B, B not with A
 };
 
+// Where a cold publish's time goes: the milestones of a publish from a node outside the
+// topic, in the order they usually come. Each is timed from the publish call, on the
+// publisher (the first four) or at the subscribers expected to get it (the last two).
+enum class ColdStep : std::uint8_t {
+    first_dial,      // the first link dialed (a provider record arrived; the engine dials at once)
+    lookup_done,     // the topic's provider lookup ended (LookupDone)
+    first_link,      // the first link up: its Noise handshake done on the publisher's side
+    first_sent,      // the first copy of the message handed to a link (a pending publish sent)
+    first_delivery,  // the first expected subscriber delivered it
+    last_delivery,   // the last expected subscriber delivered it (of those that did)
+};
+inline constexpr std::size_t cold_step_count = 6;
+char const* to_string(ColdStep step);
+// The step a milestone is timed from in `since_previous` (lookup_done runs beside the
+// dials, so it is timed from the publish like first_dial).
+ColdStep previous_of(ColdStep step);
+
+struct ColdMilestone {
+    std::size_t count = 0;             // cold messages that reached it
+    double ms_p50 = 0, ms_p99 = 0;     // since the publish call
+    double step_ms_p50 = 0, step_ms_p99 = 0;  // since the previous milestone (previous_of)
+};
+
 struct PubsubSummary {
     bool ran = false;
     std::size_t subscribers = 0;
@@ -133,6 +156,9 @@ struct PubsubSummary {
     std::size_t warm_deliveries = 0;
     double warm_latency_ms_p50 = 0, warm_latency_ms_p99 = 0;
     double cold_latency_ms_p50 = 0, cold_latency_ms_p99 = 0;
+    // The cold publishes timed milestone by milestone (ColdStep).
+    std::size_t cold_published = 0;
+    std::array<ColdMilestone, cold_step_count> cold_steps{};
     // Split by how each expected delivery reached its subscriber (pubsub::Arrival), warm
     // publishers only: the mesh path against gossip (IWANT) and catch-up.
     struct ArrivalSplit {
@@ -167,6 +193,8 @@ public:
     // (a restarted subscriber subscribes again, as the runtime does from its saved list).
     void on_down(NodeIndex node);
     void on_up(NodeIndex node);
+    // The simulator's on_watched hook: times the milestones of cold publishes (ColdStep).
+    void on_watched(NodeIndex node, std::vector<node::Event> const& events);
 
     PubsubSummary summarise() const;
     static std::string topic_name(std::size_t t) { return "sim-topic-" + std::to_string(t); }
@@ -179,7 +207,19 @@ private:
         bool published = false;
         bool warm = false;  // sent on links at once (see publish())
         bool abandoned = false;
+        // Cold publishes: when the publisher reached each of its own milestones
+        // (ColdStep::first_dial .. first_sent); unset until reached.
+        std::array<std::optional<core::Instant>, 4> cold_at{};
     };
+    // A cold publish being timed: its publisher is watched until every publisher-side
+    // milestone is reached or cold_watch_max passes. Counters as they were before it.
+    struct ColdWatch {
+        std::size_t message = 0;
+        std::uint64_t streams_opened = 0;
+        std::uint64_t links_established = 0;
+        std::uint64_t pending_sent = 0;
+    };
+    static constexpr core::Duration cold_watch_max = 60s;
     struct Subscriber {
         std::size_t topic = 0;
         core::Instant subscribed_at = core::Instant::max();
@@ -196,6 +236,9 @@ private:
     void go_offline(NodeIndex node);
     void come_back(NodeIndex node);
     void summarise_catchup(PubsubSummary& r) const;
+    void summarise_cold(PubsubSummary& r) const;
+    ColdWatch cold_counters(NodeIndex node) const;
+    void stop_watching(NodeIndex node);
     MeshShape mesh_shape() const;
     // Whether the subscriber's deliveries are expected: up all run apart from a complete
     // planned absence, and subscribed.
@@ -229,6 +272,7 @@ private:
     std::size_t double_deliveries_ = 0;
     std::size_t unknown_deliveries_ = 0;
     std::optional<std::size_t> publishing_;  // the message being published right now
+    std::unordered_map<NodeIndex, ColdWatch> cold_watch_;  // publishers being timed
 };
 
 }  // namespace sim

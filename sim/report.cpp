@@ -245,6 +245,17 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
         out << "            warm publishers (" << p.warm_deliveries << " deliveries) p50 " << fixed(p.warm_latency_ms_p50, 1)
             << " ms p99 " << fixed(p.warm_latency_ms_p99, 1) << " ms; cold (topic lookup and dial first) p50 "
             << fixed(p.cold_latency_ms_p50, 1) << " ms p99 " << fixed(p.cold_latency_ms_p99, 1) << " ms\n";
+        if (p.cold_published > 0) {
+            // Cumulative since the publish call, then the step from the milestone before.
+            out << "            cold publishes (" << p.cold_published << "), ms since publish p50/p99 [step p50/p99]:";
+            for (std::size_t s = 0; s < p.cold_steps.size(); ++s) {
+                auto const& c = p.cold_steps[s];
+                out << (s == 0 ? " " : ", ") << to_string(static_cast<ColdStep>(s)) << " " << fixed(c.ms_p50, 0) << "/"
+                    << fixed(c.ms_p99, 0) << " [" << fixed(c.step_ms_p50, 0) << "/" << fixed(c.step_ms_p99, 0) << "]";
+                if (c.count != p.cold_published) out << " (" << c.count << ")";
+            }
+            out << "\n";
+        }
         out << "            warm, by arrival:";
         for (std::size_t a = 0; a < p.warm_by_arrival.size(); ++a) {
             auto const& split = p.warm_by_arrival[a];
@@ -385,7 +396,15 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
             << ", \"warm_latency_ms_p50\": " << fixed(p.warm_latency_ms_p50, 3)
             << ", \"warm_latency_ms_p99\": " << fixed(p.warm_latency_ms_p99, 3)
             << ", \"cold_latency_ms_p50\": " << fixed(p.cold_latency_ms_p50, 3)
-            << ", \"cold_latency_ms_p99\": " << fixed(p.cold_latency_ms_p99, 3) << ", \"warm_by_arrival\": {";
+            << ", \"cold_latency_ms_p99\": " << fixed(p.cold_latency_ms_p99, 3) << ", \"cold_published\": " << p.cold_published
+            << ", \"cold_steps\": {";
+        for (std::size_t s = 0; s < p.cold_steps.size(); ++s) {
+            auto const& c = p.cold_steps[s];
+            out << (s == 0 ? "" : ", ") << "\"" << to_string(static_cast<ColdStep>(s)) << "\": {\"count\": " << c.count
+                << ", \"ms_p50\": " << fixed(c.ms_p50, 3) << ", \"ms_p99\": " << fixed(c.ms_p99, 3)
+                << ", \"step_ms_p50\": " << fixed(c.step_ms_p50, 3) << ", \"step_ms_p99\": " << fixed(c.step_ms_p99, 3) << "}";
+        }
+        out << "}, \"warm_by_arrival\": {";
         for (std::size_t a = 0; a < p.warm_by_arrival.size(); ++a) {
             auto const& split = p.warm_by_arrival[a];
             out << (a == 0 ? "" : ", ") << "\"" << pubsub::to_string(static_cast<pubsub::Arrival>(a))

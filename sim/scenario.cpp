@@ -85,6 +85,7 @@ public:
         if (o.pubsub.enabled()) {
             pubsub_.emplace(sim_, o.pubsub, o.seed);
             sim_.on_delivered = [this](NodeIndex i, pubsub::Delivered& d) { pubsub_->on_delivered(i, d); };
+            sim_.on_watched = [this](NodeIndex i, std::vector<node::Event> const& ev) { pubsub_->on_watched(i, ev); };
         }
     }
 

@@ -88,6 +88,8 @@ struct SimNode {
     // Consecutive timeouts handled at one instant (detects a wakeup that never advances).
     std::uint32_t same_instant_timeouts = 0;
     core::Instant last_timeout_at{core::Duration{-1}};
+    // The simulator calls its on_watched hook after each input of this node.
+    bool watched = false;
     // Counters of earlier lives, summed when the engine is destroyed.
     dht::Stats stats_before;
     std::uint64_t link_bytes_before = 0;        // link bytes sent in earlier lives

@@ -184,6 +184,7 @@ void Simulator::flush(NodeIndex i) {
     write_streams(i);
     arm_wakeup(i);
     queue_peak_ = std::max(queue_peak_, queue_.size());
+    if (n.watched && on_watched) on_watched(i, events);
     for (auto& ev : events) {
         if (auto* d = std::get_if<dht::Event>(&ev)) {
             if (on_event) on_event(i, *d);

@@ -122,6 +122,10 @@ public:
     // Stream events of links the test opened itself (open_link); links the engines open
     // are handled by the simulator.
     std::function<void(NodeIndex, StreamEvent&)> on_stream;
+    // Called after each input of a node whose `watched` flag is set, with the engine's
+    // events of that input (the workload times cold publishes with it). Must not command
+    // the node.
+    std::function<void(NodeIndex, std::vector<node::Event> const&)> on_watched;
 
     // --- Observation. ---
     std::uint64_t events() const { return events_; }

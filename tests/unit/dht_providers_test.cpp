@@ -460,6 +460,7 @@ TEST_CASE("providers: nodes announce; another node finds every one of them, veri
 TEST_CASE("providers: a lookup stops once it holds providers_enough", "[unit]") {
     auto config = small_config();
     config.providers_enough = 2;
+    config.providers_alpha = config.alpha;  // as wide as the node lookup it is compared with
     TestNet net(config, 5);
     for (int i = 0; i < 16; ++i) net.add_node();
     net.bootstrap_all();
@@ -469,6 +470,28 @@ TEST_CASE("providers: a lookup stops once it holds providers_enough", "[unit]") 
     auto d = net.wait_done(0, net[0].node->find_providers(net.now(), topic));
     CHECK(d.providers.size() >= 2);
     CHECK(d.queried < full.queried);
+}
+
+TEST_CASE("providers: a provider lookup asks providers_alpha nodes at once, other lookups alpha", "[unit]") {
+    auto config = small_config();
+    config.alpha = 3;
+    config.providers_alpha = 6;
+    TestNet net(config, 9);
+    for (int i = 0; i < 16; ++i) net.add_node();
+    net.bootstrap_all();
+    net.drain(0);
+    // The queries a lookup sends before any answer: taken straight from node 0.
+    auto first_round = [&] {
+        std::size_t sent = 0;
+        while (net[0].node->poll_transmit()) ++sent;
+        return sent;
+    };
+    net[0].node->find_providers(net.now(), topic_key("wide"));
+    CHECK(first_round() == 6);
+    net[0].node->find_node(net.now(), topic_key("narrow"));
+    CHECK(first_round() == 3);
+    net[0].node->announce(net.now(), topic_key("announced"), addrs_of(net[0]));
+    CHECK(first_round() == 3);
 }
 
 TEST_CASE("providers: re-announced every 30 min with jitter until withdrawn, then they expire", "[unit]") {

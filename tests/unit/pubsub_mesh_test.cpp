@@ -379,6 +379,81 @@ TEST_CASE("pubsub mesh: a publish before any peer is known waits for the first t
     CHECK(f.stats().drop(DropReason::pending_expired) == 0);  // it did reach someone
 }
 
+TEST_CASE("pubsub mesh: a cold publish goes to a dialed provider as its link comes up, before its subscription",
+          "[unit][pubsub]") {
+    // A publisher outside the topic: the message waits for the providers the DHT names.
+    test::RouterFixture f;
+    auto const r = f.publish("news", "first words");
+    CHECK(r.peers == 0);
+    CHECK(f.events_of<pubsub::NeedPeers>().size() == 1);
+    std::vector<pubsub::PeerAddress> providers;
+    for (int n = 1; n <= 3; ++n) providers.push_back({f.peer(n), {core::Endpoint::v4(10, 3, std::uint8_t(n), 1, 4000)}});
+    f.clear();
+    f.router().add_peers(f.now(), pubsub::topic_key("news"), providers);
+    f.drain();
+    CHECK(f.events_of<pubsub::Dial>().size() == 3);
+    // The first dialed link up: the message leaves at once (with the handshake's last
+    // message), not a round trip later when the peer's subscription arrives.
+    f.clear();
+    f.link_up(2);
+    CHECK(f.messages_to(2) == 1);
+    CHECK(f.stats().pending_sent == 1);
+    f.announce(2, "news");
+    CHECK(f.messages_to(2) == 1);  // not again
+    // A link we did not dial for the topic (inbound, or a peer no record named) waits for
+    // the peer's subscription, as before.
+    f.link_up(7, false);
+    f.link_up(8);
+    CHECK(f.messages_to(7) == 0);
+    CHECK(f.messages_to(8) == 0);
+    f.announce(8, "news");
+    CHECK(f.messages_to(8) == 1);
+    // A provider whose record was stale gets it once too (it drops it, no score cost);
+    // the message stays pending for the topic peers still to come.
+    f.clear();
+    f.link_up(3);
+    CHECK(f.messages_to(3) == 1);
+    f.link_up(1);
+    CHECK(f.messages_to(1) == 1);
+    CHECK(f.stats().pending_sent == 4);
+}
+
+TEST_CASE("pubsub mesh: a cold publish dials pending_dials providers at once, then D again", "[unit][pubsub]") {
+    pubsub::Config config;
+    config.pending_dials = 9;
+    config.dials_in_flight_max = 12;
+    test::RouterFixture f(config);
+    std::vector<pubsub::PeerAddress> providers;
+    for (int n = 1; n <= 14; ++n) providers.push_back({f.peer(n), {core::Endpoint::v4(10, 4, std::uint8_t(n), 1, 4000)}});
+    SECTION("a message waits: pending_dials at once, none more once one peer carries it") {
+        f.publish("news", "cold");
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), providers);
+        f.drain();
+        auto dials = f.events_of<pubsub::Dial>();
+        REQUIRE(dials.size() == 9);
+        // The first link up takes the message; once its subscription makes it a usable peer
+        // the topic wants D again, and the dials still on the way already make more than
+        // D: a failure is not replaced.
+        f.clear();
+        auto const first = static_cast<int>(std::find(providers.begin(), providers.end(), dials[0].peer) - providers.begin()) + 1;
+        f.link_up(first);
+        CHECK(f.messages_to(first) == 1);
+        f.announce(first, "news");
+        f.clear();
+        f.router().handle_dial_failed(f.now(), dials[1].peer.id);
+        f.drain();
+        CHECK(f.events_of<pubsub::Dial>().empty());
+    }
+    SECTION("nothing waits (a subscriber): D dials") {
+        f.subscribe("news");
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), providers);
+        f.drain();
+        CHECK(f.events_of<pubsub::Dial>().size() == config.d);
+    }
+}
+
 TEST_CASE("pubsub mesh: unsubscribe prunes the mesh and tells every link", "[unit][pubsub]") {
     test::RouterFixture f;
     f.subscribe("chat");
