@@ -257,7 +257,7 @@ private:
     // Ends an input's batch: commits it when it holds puts that outputs wait for, else
     // leaves it open (written-behind messages only) for the flush timer.
     void end_input_batch() {
-        if (confirming_puts() > 0 || !held_transmits_.empty() || !held_events_.empty()) return end_batch();
+        if (holding()) return end_batch();
         mark_written_behind();
     }
     // Commits the receive burst's batch, then sends the held transmits (or, when the

@@ -20,6 +20,11 @@ std::vector<Contact> random_contacts(core::Rng& rng, std::size_t n) {
     }
     return out;
 }
+
+// Closest to `target` first.
+void sort_by_distance(std::vector<Contact>& contacts, NodeId const& target) {
+    std::sort(contacts.begin(), contacts.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+}
 }  // namespace
 
 TEST_CASE("lookup: at most alpha in flight, and done only when the k closest answered", "[unit]") {
@@ -33,7 +38,7 @@ TEST_CASE("lookup: at most alpha in flight, and done only when the k closest ans
     auto first = l.next_queries();
     CHECK(first.size() == 2);
     CHECK(l.next_queries().empty());  // both slots busy
-    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    sort_by_distance(seeds, target);
     CHECK(first[0].contact.id == seeds[0].id);
     CHECK(first[1].contact.id == seeds[1].id);
     // Answers bring nothing new; the lookup walks down the 4 closest and stops.
@@ -58,7 +63,7 @@ TEST_CASE("lookup: a slow candidate frees its slot; beta decides whether it bloc
     rng.fill(self.bytes);
     rng.fill(target.bytes);
     auto seeds = random_contacts(rng, 6);
-    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    sort_by_distance(seeds, target);
     for (std::size_t beta : {std::size_t{0}, std::size_t{2}}) {
         Lookup l(self, target, 4, 1, beta);
         l.add(seeds, 1);
@@ -134,7 +139,7 @@ TEST_CASE("lookup: unresponsive candidates stop counting among the k closest; a 
     rng.fill(self.bytes);
     rng.fill(target.bytes);
     auto seeds = random_contacts(rng, 8);
-    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    sort_by_distance(seeds, target);
     Lookup l(self, target, 3, 3, 0);  // beta = 0: waits for every one of the k that is alive
     l.add(seeds, 1);
     auto first = l.next_queries();
@@ -180,7 +185,7 @@ TEST_CASE("lookup: suspects are skipped, and asked only when the lookup runs sho
     rng.fill(self.bytes);
     rng.fill(target.bytes);
     auto seeds = random_contacts(rng, 6);
-    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    sort_by_distance(seeds, target);
     auto suspect = [&](NodeId const& id) { return id == seeds[0].id || id == seeds[1].id; };
     {
         Lookup l(self, target, 3, 3);
@@ -217,7 +222,7 @@ TEST_CASE("lookup: once the beta closest have answered, the rest of the k closes
     rng.fill(target.bytes);
     Lookup l(self, target, 20, 3, 3);
     auto seeds = random_contacts(rng, 30);
-    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    sort_by_distance(seeds, target);
     // The seeds minus the 5 closest: those come in answers, as a walk towards the target finds them.
     std::vector<Contact> near(seeds.begin(), seeds.begin() + 5), far(seeds.begin() + 5, seeds.end());
     l.add(far, 1);
@@ -255,7 +260,7 @@ TEST_CASE("lookup: with no_retry_wait even the closest slow candidate does not h
     rng.fill(self.bytes);
     rng.fill(target.bytes);
     auto seeds = random_contacts(rng, 6);
-    std::sort(seeds.begin(), seeds.end(), [&](Contact const& a, Contact const& b) { return target.closer(a.id, b.id); });
+    sort_by_distance(seeds, target);
     for (std::size_t beta : {std::size_t{1}, Lookup::no_retry_wait}) {
         Lookup l(self, target, 4, 2, beta);
         l.add(seeds, 1);
