@@ -273,7 +273,7 @@ struct DhtNode::Impl {
           providers(provider_limits(c), st, stats),
           hellos{c.hello_burst, now},
           new_keys{c.new_keys_burst, now} {
-        CORE_ASSERT(config.k <= wire::contacts_max && config.alpha > 0);
+        CORE_ASSERT(config.k <= wire::contacts_max && config.alpha > 0 && config.replicas > 0);
         CORE_ASSERT(config.value_size_max <= wire::value_size_max);
         CORE_ASSERT(config.providers_per_reply <= wire::providers_max);
         CORE_ASSERT(!signer || signer->public_key() == public_key);
@@ -853,7 +853,7 @@ struct DhtNode::Impl {
         std::size_t beta = stores_after_search(kind) && !config.put_waits_for_retries ? Lookup::no_retry_wait
                                                                                        : config.lookup_resiliency;
         std::size_t const alpha = kind == LookupKind::find_providers ? std::max(config.alpha, config.providers_alpha) : config.alpha;
-        LookupState l(lid, kind, internal, Lookup(id, target, config.k, alpha, beta), now,
+        LookupState l(lid, kind, internal, Lookup(id, target, width(kind), alpha, beta), now,
                       now + config.lookup_deadline);
         l.value = std::move(value);
         l.ttl_s = ttl_s;
@@ -899,8 +899,8 @@ struct DhtNode::Impl {
         if (l.kind == LookupKind::announce) return announce_to_closest(now, l);
         if (l.kind != LookupKind::put) return finish(now, l);
         l.storing = true;
-        // We hold a replica too when we are among the k closest known to the target.
-        bool self_among_closest = l.closest.size() < config.k ||
+        // We hold a replica too when we are among the replicas closest known to the target.
+        bool self_among_closest = l.closest.size() < replicas() ||
                                   l.lookup.target().closer(id, l.closest.back().id);
         if (self_among_closest) {
             ++l.stores_tried;
@@ -923,6 +923,13 @@ struct DhtNode::Impl {
         else if (l.stores_accepted >= put_quorum(l)) acknowledge(now, l);
     }
 
+    // Fewer replicas stored than a majority of those a put should have had: the replicas
+    // closest, or everyone we know in a smaller network. (A put's own quorum counts only
+    // the nodes its search found; one cut off from the rest finds few or none.)
+    bool under_replicated(LookupState const& l) const {
+        std::size_t const should = std::min(replicas(), table.size() + 1);
+        return l.stores_accepted < should / 2 + 1;
+    }
     // A put's write quorum: see Config::put_quorum.
     std::size_t put_quorum(LookupState const& l) const {
         std::size_t q = config.put_quorum > 0 ? config.put_quorum : l.stores_tried / 2 + 1;
@@ -968,6 +975,16 @@ struct DhtNode::Impl {
         if (l.kind == LookupKind::get)
             for (auto& v : local_values(now, l.lookup.target(), wire::values_bytes_budget)) add_value(l, v);
         if (l.kind == LookupKind::find_providers) add_local_providers(now, l);
+        // A replication that did not reach its quorum (a partition, loss) is tried again
+        // at the next scan instead of once per republish_interval: with few replicas
+        // the misplaced copy may be the only one left.
+        // So is an own put (or its republish): at the next replication tick.
+        if (l.kind == LookupKind::put && l.value && under_replicated(l)) {
+            auto value_key = std::make_pair(l.lookup.target(), core::blake2b_256(*l.value));
+            replicated.erase(value_key);
+            if (auto own = own_puts.find(value_key); own != own_puts.end())
+                own->second.next_republish = std::min(own->second.next_republish, now + config.replicate_interval);
+        }
         LookupId lid = l.id;
         bool joined_through = lid == join_lookup && !l.closest.empty();
         if (!l.acknowledged) emit_done(now, l);
@@ -1152,15 +1169,16 @@ struct DhtNode::Impl {
         }
         if (now >= next_replicate) {
             replicate(now);
+            // Republishing rides on the replication timer: 30 s is plenty of precision for
+            // an hourly republish, soon enough to retry a put that missed its quorum, and
+            // next_wakeup() need not scan every own put.
+            republish_due(now);
             next_replicate = now + jitter(config.replicate_interval);
         }
         reannounce_due(now);
         if (now >= next_sweep) {
             providers.prune(unix_ms(now));
             if (store.erase_expired(unix_now(now), config.expiry_sweep_batch) > 0) rebuild_usage();
-            // Republishing rides on the sweep timer: a minute's precision is plenty for an
-            // hourly republish, and next_wakeup() need not scan every own put.
-            republish_due(now);
             next_sweep = now + jitter(config.expiry_sweep_interval);
         }
     }
@@ -1197,8 +1215,8 @@ struct DhtNode::Impl {
             }
             last = rec.key;
             if (rec.source == id || rec.expires_at <= unix || providers.is_store_key(rec.key)) return true;
-            auto closest = table.closest(rec.key, config.k);
-            bool among = closest.size() < config.k || rec.key.closer(id, closest.back().id);
+            auto closest = table.closest(rec.key, replicas());
+            bool among = closest.size() < replicas() || rec.key.closer(id, closest.back().id);
             if (!among && !replicated.contains({rec.key, core::blake2b_256(rec.value)})) misplaced.push_back(rec);
             return true;
         });
@@ -1251,6 +1269,13 @@ struct DhtNode::Impl {
     }
     // Lookups whose search phase is followed by a store phase (they wait for all k).
     static bool stores_after_search(LookupKind kind) { return kind == LookupKind::put || kind == LookupKind::announce; }
+    // A value's replicas (Config::replicas, never more than k).
+    std::size_t replicas() const { return std::min(config.replicas, config.k); }
+    // How many closest nodes a lookup looks for: a value's replicas for puts and gets
+    // (Config::replicas), k for the rest.
+    std::size_t width(LookupKind kind) const {
+        return kind == LookupKind::put || kind == LookupKind::get ? replicas() : config.k;
+    }
 
     // A node may announce only itself: the subnet cap then counts real senders.
     bool accept_announce(Instant now, Contact const& from, ProviderRecord const& record) {

@@ -82,7 +82,7 @@ void write_failed_gets(std::ostream& out, std::vector<GetRecord> const& gets) {
         ++shown;
         out << "            failed get " << i << " of put " << g.put << " from node " << g.origin << ": " << g.values
             << " values found; the value was held by " << g.holders_up << " running nodes, " << g.holders_reachable
-            << " of them reachable, " << g.holders_closest << " of the k closest to the key\n";
+            << " of them reachable, " << g.holders_closest << " of the replicas closest to the key\n";
     }
 }
 
@@ -164,7 +164,7 @@ void write_summary(std::ostream& out, ScenarioResult const& r) {
     auto const& s = r.summary;
     out << "kadmium-sim: " << o.nodes << " nodes, seed " << o.seed << ", crypto " << crypto_name(o.crypto) << ", latency "
         << o.network.latency.describe() << ", loss " << o.network.loss << ", churn " << o.churn << "\n";
-    out << "  config:   alpha " << o.dht.alpha << ", k " << o.dht.k << ", rpc_timeout " << o.dht.rpc_timeout.count() / 1000
+    out << "  config:   alpha " << o.dht.alpha << ", k " << o.dht.k << ", replicas " << o.dht.replicas << ", rpc_timeout " << o.dht.rpc_timeout.count() / 1000
         << " ms, rpc_retries " << o.dht.rpc_retries << "; duplicate " << o.network.duplicate << ", reorder "
         << o.network.reorder_window.count() / 1000 << " ms, crashes " << o.crashes << " (down "
         << fixed(core::to_seconds(o.downtime), 1) << " s), partitions";

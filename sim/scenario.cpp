@@ -741,7 +741,7 @@ private:
             if (net.reachable(rec.origin, n) && net.reachable(n, rec.origin)) ++rec.holders_reachable;
         }
         auto closest = live_.entries();
-        auto const k = std::min(o_.dht.k, closest.size());
+        auto const k = std::min({o_.dht.replicas, o_.dht.k, closest.size()});
         std::nth_element(closest.begin(), closest.begin() + static_cast<std::ptrdiff_t>(k), closest.end(),
                          [&](LiveSet::Entry const& a, LiveSet::Entry const& b) { return put.key.closer(a.id, b.id); });
         rec.holders_closest = 0;
