@@ -52,7 +52,7 @@ ProviderRecord make_provider_record(core::Signer const& signer, Key const& topic
     return r;
 }
 
-std::optional<ProviderReject> check_provider_record(ProviderRecord const& r, std::uint64_t now_ms,
+std::optional<ProviderReject> check_provider_fields(ProviderRecord const& r, std::uint64_t now_ms,
                                                     std::uint64_t lifetime_max_ms) {
     if (r.addrs.empty() || r.addrs.size() > provider_addrs_max) return ProviderReject::bad_addrs;
     for (auto const& a : r.addrs)
@@ -60,7 +60,17 @@ std::optional<ProviderReject> check_provider_record(ProviderRecord const& r, std
     if (r.node_id != core::node_id_of(r.public_key)) return ProviderReject::id_mismatch;
     if (r.expires_ms <= now_ms) return ProviderReject::expired;
     if (r.expires_ms - now_ms > lifetime_max_ms) return ProviderReject::expiry_too_far;
-    if (!core::verify(r.public_key, provider_signed_bytes(r), r.signature)) return ProviderReject::bad_signature;
+    return std::nullopt;
+}
+
+bool provider_signature_valid(ProviderRecord const& r) {
+    return core::verify(r.public_key, provider_signed_bytes(r), r.signature);
+}
+
+std::optional<ProviderReject> check_provider_record(ProviderRecord const& r, std::uint64_t now_ms,
+                                                    std::uint64_t lifetime_max_ms) {
+    if (auto bad = check_provider_fields(r, now_ms, lifetime_max_ms)) return bad;
+    if (!provider_signature_valid(r)) return ProviderReject::bad_signature;
     return std::nullopt;
 }
 

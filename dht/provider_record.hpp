@@ -57,6 +57,11 @@ ProviderRecord make_provider_record(core::Signer const& signer, Key const& topic
 // nullopt when the record is good.
 std::optional<ProviderReject> check_provider_record(ProviderRecord const& r, std::uint64_t now_ms,
                                                     std::uint64_t lifetime_max_ms);
+// The two halves of check_provider_record, for a holder that checks the cheap fields of
+// many records and verifies only those it uses (pub/sub peer exchange).
+std::optional<ProviderReject> check_provider_fields(ProviderRecord const& r, std::uint64_t now_ms,
+                                                    std::uint64_t lifetime_max_ms);
+bool provider_signature_valid(ProviderRecord const& r);
 
 // Wire form: [topic: bin(32), public_key: bin(32), [address] (<= 4), expires_ms: uint,
 // signature: bin(64)]. Decoding bounds everything and derives node_id; it does not verify.

@@ -237,13 +237,14 @@ void Engine::pump_dht_events(core::Instant now) {
 
 void Engine::give_providers(core::Instant now, pubsub::TopicKey const& topic,
                             std::vector<dht::ProviderRecord> const& records) {
-    std::vector<pubsub::PeerAddress> peers;
+    // The records themselves, not just addresses: the router may pass them on in PX.
+    std::vector<pubsub::PeerRecord> peers;
     for (auto const& r : records) {
         if (r.node_id == identity_.id) continue;
-        peers.push_back({r.node_id, r.addrs});
+        peers.push_back(r);
     }
     if (peers.empty()) return;
-    router_.add_peers(now, topic, std::move(peers));
+    router_.add_provider_records(now, topic, std::move(peers));
     progress_ = true;
 }
 

@@ -140,6 +140,16 @@ struct Config {
     // A PRUNE's backoff_s above this is clamped (a peer cannot lock us out forever).
     core::Duration prune_backoff_max = 1h;
     std::size_t px_max = 16;
+    // Signed peer records (docs/protocol.md, "Peer exchange"). This node signs its own
+    // record per subscribed topic for record_ttl (the DHT's provider TTL) and signs it
+    // again once less than record_refresh is left; records valid for longer than
+    // record_lifetime_max (TTL plus the DHT's packet clock window) are refused. Clocks may
+    // differ by record_clock_skew: a record expired by less is dropped without blame, and
+    // none that close to expiry is passed on.
+    core::Duration record_ttl = 2h;
+    core::Duration record_refresh = 1h;
+    core::Duration record_lifetime_max = 2h + 60s;
+    core::Duration record_clock_skew = 60s;
     bool flood_publish = true;
     // Opportunistic grafting is not implemented: PUBSUB-NOTES §1 keeps it off until scores
     // are tuned on real traffic, and a switch that does nothing would mislead.

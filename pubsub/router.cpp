@@ -20,6 +20,7 @@ Router::Impl::Impl(Config const& c, core::Identity const& s, MessageStore& st, c
       rng(r),
       wall(w),
       next_seqno(first_seqno),
+      signer(s),
       seen(c.seen_ttl, c.seen_max),
       mcache(c.mcache_windows, c.mcache_gossip_windows),
       scores(c.score),
@@ -196,10 +197,10 @@ void Router::handle_link_up(core::Instant now, LinkId link, NodeId const& peer_i
     p.link = link;
     p.outbound = outbound;
     m.scores.on_connected(peer_id, ip_group);
-    // Announce every subscription on the new link (GossipSub hello).
+    // Announce every subscription on the new link (GossipSub hello). Our signed records
+    // follow once the peer says which of these topics it shares (on_subscription).
     Rpc& hello = m.out(link, links::Priority::control);
     for (auto const& [key, topic] : m.topics) hello.subscriptions.push_back(SubOpt{key, true});
-    hello.listen = m.listen;
     // A publisher outside the topic (fanout) dials the providers the DHT named and holds
     // its message pending until a topic peer shows up. The peer we dialed as a provider
     // is one: send the pending publishes now, in the same flight as the handshake's last
@@ -285,7 +286,10 @@ core::Result<void, PublishError> Router::subscribe(core::Instant now, std::strin
     auto& topic = m.topics[key];
     topic.name = std::string(name);
     topic.need.interval = m.config.need_peers_interval;
-    for (auto const& [id, p] : m.peers) m.out(p.link, links::Priority::control).subscriptions.push_back(SubOpt{key, true});
+    for (auto& [id, p] : m.peers) {
+        m.out(p.link, links::Priority::control).subscriptions.push_back(SubOpt{key, true});
+        if (p.topics.contains(key)) m.send_own_record(now, key, p);
+    }
     m.emit(Announce{key});
     // Fanout peers already carry our messages for this topic: they become the mesh first.
     if (auto f = m.fanout.find(key); f != m.fanout.end()) {
@@ -315,6 +319,7 @@ void Router::unsubscribe(core::Instant now, std::string_view name) {
     }
     for (auto const& [id, p] : m.peers) m.out(p.link, links::Priority::control).subscriptions.push_back(SubOpt{key, false});
     m.topics.erase(it);
+    m.own_records.erase(key);
     m.forget_catchup(key);
     m.emit(Withdraw{key});
 }
@@ -420,13 +425,26 @@ void Router::Impl::ask_for_peers(core::Instant now, TopicKey const& key) {
 void Router::set_listen_addresses(std::vector<core::Endpoint> addrs) {
     // A wildcard or port-0 address names no place to dial.
     std::erase_if(addrs, [](core::Endpoint const& e) { return e.port == 0 || e.is_unspecified(); });
-    if (addrs.size() > impl_->config.limits.addrs_max) addrs.resize(impl_->config.limits.addrs_max);
+    std::size_t const max = std::min(impl_->config.limits.addrs_max, dht::provider_addrs_max);
+    if (addrs.size() > max) addrs.resize(max);
     impl_->listen = std::move(addrs);
+    // Records naming the old addresses are signed again at the next heartbeat.
+    impl_->own_records.clear();
 }
 
 void Router::add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers) {
     impl_->add_candidates(now, topic, std::move(peers));
     impl_->maybe_dial(now);
+}
+
+void Router::add_provider_records(core::Instant now, TopicKey const& topic, std::vector<PeerRecord> records) {
+    auto& m = *impl_;
+    for (auto& r : records) {
+        if (r.topic != topic) continue;  // the host asked for `topic`; nothing else is a candidate for it
+        PeerAddress peer{r.node_id, r.addrs};
+        m.add_candidate(now, topic, Impl::Candidate{std::move(peer), Impl::HeldRecord{std::move(r), true}, std::nullopt, {}, false});
+    }
+    m.maybe_dial(now);
 }
 
 void Router::set_validator(Validator validator) { impl_->validator = std::move(validator); }

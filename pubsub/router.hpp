@@ -5,7 +5,7 @@
 // scoring, message validation in the order of §3, and delivery to the application.
 // It sees links as authenticated peers exchanging decoded Rpcs: it does not encrypt,
 // frame, dial or look anything up itself. It asks the host for topic peers (NeedPeers,
-// answered with add_peers from DHT provider lookups), for links (Dial, CloseLink) and for
+// answered with add_provider_records from DHT provider lookups), for links (Dial, CloseLink) and for
 // provider announcements (Announce, Withdraw), and hands it Rpcs to send.
 //
 // Polling contract: after every handle_* call or command, drain poll_send() and
@@ -66,7 +66,7 @@ struct Delivered {
     bool caught_up() const { return arrival == Arrival::catchup; }
 };
 // The router wants (more) peers for a topic: the host runs a provider lookup for `topic`
-// and answers with add_peers (possibly several times as records arrive).
+// and answers with add_provider_records (possibly several times as records arrive).
 struct NeedPeers {
     TopicKey topic;
 };
@@ -156,11 +156,17 @@ public:
     core::Result<PublishReceipt, PublishError> republish(core::Instant now, std::string_view topic,
                                                          Message const& message);
     // Where this node takes links (the host's listen addresses, at most addrs_max kept):
-    // told to each new peer, so a node we dialed can name us in peer exchange.
+    // named in the record the router signs for each subscribed topic and gives the topic's
+    // peers, so they can name us in peer exchange. Without a usable address (a wildcard,
+    // port 0) no record is made and peers can pass us on only from our DHT record.
     void set_listen_addresses(std::vector<core::Endpoint> addrs);
-    // Peers for a topic, from the DHT (provider records) or configuration: kept as dial
-    // candidates (bounded, expiring) and dialed while the topic has fewer than D usable peers.
+    // Peers for a topic, from configuration: kept as dial candidates (bounded, expiring)
+    // and dialed while the topic has fewer than D usable peers. Never passed on in PX
+    // (nothing signed says where they are).
     void add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
+    // The same for provider records the host's DHT lookup found for `topic` and verified
+    // (dht::DhtNode checks each record it reports): candidates that PX may pass on.
+    void add_provider_records(core::Instant now, TopicKey const& topic, std::vector<PeerRecord> records);
 
     // Installs the application validator (default: accept everything that is signed).
     void set_validator(Validator validator);

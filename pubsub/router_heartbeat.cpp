@@ -23,6 +23,7 @@ void Router::Impl::heartbeat(core::Instant now) {
     for (auto& [key, topic] : topics) maintain_mesh(now, key, topic);
     maintain_fanout(now);
     emit_gossip(now);
+    refresh_own_records(now);
     mcache.shift();
     expire_state(now);
     for (auto& [key, topic] : topics) need_peers(now, key, topic.need);
@@ -100,7 +101,7 @@ void Router::Impl::expire_state(core::Instant now) {
     }
     for (auto it = candidates.begin(); it != candidates.end();) {
         bool const wanted = topics.contains(it->first) || fanout.contains(it->first);
-        std::erase_if(it->second, [&](auto const& c) { return !wanted || now >= c.expires; });
+        std::erase_if(it->second, [&](auto const& c) { return !wanted || c.rejected || now >= c.expires; });
         it = it->second.empty() ? candidates.erase(it) : std::next(it);
     }
     for (auto it = dials.begin(); it != dials.end();) {
@@ -141,9 +142,9 @@ void Router::Impl::maybe_dial(core::Instant now) {
         // Dials already on the way to this topic's candidates count as peers to come.
         std::size_t const usable = usable_peers(now, topic);
         std::size_t expected = usable;
-        std::vector<Candidate const*> eligible;
-        for (auto const& c : list) {
-            if (peers.contains(c.peer.id)) continue;
+        std::vector<Candidate*> eligible;
+        for (auto& c : list) {
+            if (c.rejected || peers.contains(c.peer.id)) continue;
             auto d = dials.find(c.peer.id);
             if (d != dials.end() && d->second.in_flight) ++expected;
             if (d != dials.end() && (d->second.in_flight || now < d->second.retry_after)) continue;
@@ -155,13 +156,17 @@ void Router::Impl::maybe_dial(core::Instant now) {
         shuffle(eligible, rng);
         // Two passes: first one per new subnet, then anyone.
         for (int pass = 0; pass < 2 && wanted > 0; ++pass) {
-            for (auto const* c : eligible) {
+            for (auto* c : eligible) {
                 if (wanted == 0) break;
                 if (dials_in_flight >= config.dials_in_flight_max || peers.size() + dials_in_flight >= config.links_max) return;
-                auto& d = dials[c->peer.id];
-                if (d.in_flight) continue;
+                if (c->rejected) continue;
+                if (auto d = dials.find(c->peer.id); d != dials.end() && d->second.in_flight) continue;
                 std::uint64_t const subnet = c->peer.addrs.front().subnet_key();
-                if (pass == 0 && !subnets_chosen.insert(subnet).second) continue;
+                if (pass == 0 && subnets_chosen.contains(subnet)) continue;
+                // Verified here, not on arrival: only the records actually dialed cost a verify.
+                if (!candidate_verified(*c)) continue;
+                if (pass == 0) subnets_chosen.insert(subnet);
+                auto& d = dials[c->peer.id];
                 d.in_flight = true;
                 d.started = now;
                 ++dials_in_flight;

@@ -3,7 +3,8 @@
 //   router.cpp           public surface, links, commands (subscribe/publish), outputs
 //   router_receive.cpp   one Rpc in: subscriptions, messages in the §3 validation order,
 //                        IHAVE/IWANT/IDONTWANT
-//   router_mesh.cpp      GRAFT/PRUNE in and out, backoff, PX, mesh repair, fanout
+//   router_mesh.cpp      GRAFT/PRUNE in and out, backoff, mesh repair, fanout, candidates
+//   router_px.cpp        signed peer records: our own, those peers give us, PX in and out
 //   router_heartbeat.cpp the heartbeat: gossip emission, expiries, NeedPeers, dialing
 //   router_catchup.cpp   catch-up and anti-entropy: SYNC/FETCH/HISTORY, both roles
 //                        (state in catchup_state.hpp)
@@ -13,6 +14,7 @@
 // peers_ agree.
 #pragma once
 
+#include "core/signer.hpp"
 #include "pubsub/catchup_state.hpp"
 #include "pubsub/envelope.hpp"
 #include "pubsub/mcache.hpp"
@@ -32,13 +34,20 @@ namespace pubsub {
 std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message_bytes_max);
 
 struct Router::Impl {
+    // A signed peer record as held: `verified` once its signature was checked (or its
+    // source, the host's DHT lookup, checked it), so each record costs one verify at most.
+    struct HeldRecord {
+        PeerRecord record;
+        bool verified = false;
+    };
     struct PeerState {
         NodeId id;
         LinkId link = 0;                 // the link we send on
         std::vector<LinkId> extra_links; // duplicate links we asked the host to close
         bool outbound = false;
         std::set<TopicKey> topics;       // what the peer announced it subscribes to
-        std::vector<core::Endpoint> listen;  // where it takes links, as it told us (Rpc::listen)
+        // Its own records, per topic it subscribes to (Rpc::records): what we pass on in PX.
+        std::map<TopicKey, HeldRecord> records;
         // Ids the peer has (it sent them, or said IDONTWANT), with when to forget them.
         std::unordered_map<MessageId, core::Instant, core::NodeIdHash> has;
         // Per-heartbeat budgets (PUBSUB-NOTES §2).
@@ -78,8 +87,11 @@ struct Router::Impl {
         std::set<NodeId> sent_to;
     };
     struct Candidate {
-        PeerAddress peer;
+        PeerAddress peer;                  // whom to dial (the record's id and addresses if signed)
+        std::optional<HeldRecord> record;  // signed (DHT or PX): checked before dialing, passed on in PX
+        std::optional<NodeId> px_from;     // the peer whose PX named it: blamed if the record fails
         core::Instant expires{};
+        bool rejected = false;             // its record failed verification: erased by the next sweep
     };
     struct DialState {
         bool in_flight = false;
@@ -144,10 +156,33 @@ struct Router::Impl {
     void maintain_mesh(core::Instant now, TopicKey const& key, TopicState& topic);
     void trim_mesh(core::Instant now, TopicKey const& key, TopicState& topic);
     void maintain_fanout(core::Instant now);
-    std::vector<PeerAddress> px_for(TopicKey const& topic, NodeId const& exclude);
     void add_candidates(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
+    // Keeps one candidate per peer per topic (bounded): a record checked already is not
+    // replaced by one still unchecked, nor by an older one.
+    void add_candidate(core::Instant now, TopicKey const& topic, Candidate fresh);
     std::size_t known_peers(TopicKey const& topic) const;
     std::size_t usable_peers(core::Instant now, TopicKey const& topic) const;
+
+    // router_px.cpp
+    // Our own record for a subscribed topic, signed now or earlier and not due for
+    // refresh; nullptr when we have no usable listen address to name.
+    PeerRecord const* own_record(core::Instant now, TopicKey const& key);
+    void send_own_record(core::Instant now, TopicKey const& key, PeerState& peer);
+    // Heartbeat: records signed again before they expire go to the topic's peers.
+    void refresh_own_records(core::Instant now);
+    void on_peer_record(core::Instant now, PeerState& peer, PeerRecord record);
+    // Checks one signature (at most once per held record); counts it.
+    bool verify(HeldRecord& held);
+    // Up to px_max records of other linked peers of the topic, each checked before it goes.
+    std::vector<PeerRecord> px_for(core::Instant now, TopicKey const& topic, NodeId const& exclude);
+    // A record of this topic's PX, checked for what it names and when; nullopt if usable.
+    std::optional<DropReason> px_field_problem(core::Instant now, TopicKey const& topic, PeerRecord const& record,
+                                               bool& blame) const;
+    // The PX of a PRUNE from `peer` (above accept_px): cheap checks now, the signature
+    // just before a dial (maybe_dial); candidates.
+    void take_px(core::Instant now, PeerState& peer, Prune const& prune);
+    // maybe_dial's last check of a PX candidate; false (counted, sender blamed) if forged.
+    bool candidate_verified(Candidate& candidate);
 
     // router_heartbeat.cpp
     void heartbeat(core::Instant now);
@@ -199,7 +234,9 @@ struct Router::Impl {
     core::WallClockAnchor wall;
     std::uint64_t next_seqno;
     Validator validator;
-    std::vector<core::Endpoint> listen;  // our link addresses, told to every new peer
+    core::IdentitySigner signer;         // signs our own peer records
+    std::vector<core::Endpoint> listen;  // our link addresses, named in our own records
+    std::map<TopicKey, PeerRecord> own_records;  // per subscribed topic, re-signed before expiry
 
     SeenCache seen;
     MessageCache mcache;

@@ -1,7 +1,8 @@
-// The mesh: GRAFT and PRUNE in and out, backoffs, peer exchange (PX), mesh repair to
-// D/D_lo/D_hi with D_score and the D_out outbound quota, fanout upkeep, and dial
-// candidates (from the DHT via add_peers and from PX). GossipSub v1.1 §"Mesh
-// Maintenance", with the choices of PUBSUB-NOTES §1–§2.
+// The mesh: GRAFT and PRUNE in and out, backoffs, mesh repair to D/D_lo/D_hi with D_score
+// and the D_out outbound quota, fanout upkeep, and dial candidates (from the DHT via
+// add_provider_records, configuration via add_peers, and PX). GossipSub v1.1 §"Mesh
+// Maintenance", with the choices of PUBSUB-NOTES §1–§2. The PX records themselves (what a
+// PRUNE names, how a received one is checked) are in router_px.cpp.
 #include "core/assert.hpp"
 #include "pubsub/router_impl.hpp"
 
@@ -57,40 +58,12 @@ void Router::Impl::graft(core::Instant now, TopicKey const& key, TopicState& top
 void Router::Impl::prune(core::Instant now, TopicKey const& key, PeerState& p, core::Duration backoff, bool with_px) {
     Prune message{key, {}, static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(backoff).count())};
     if (with_px && score(now, p.id) >= config.score.accept_px_threshold) {
-        message.px = px_for(key, p.id);
+        message.px = px_for(now, key, p.id);
         stats.px_sent += message.px.size();
     }
     out(p.link, links::Priority::control).prune.push_back(std::move(message));
     ++stats.control_count(ControlType::prune, Direction::out);
     backoffs[{key, p.id}] = Backoff{now + backoff, now};
-}
-
-// Up to px_max other linked peers of the topic, at the addresses they told us (Rpc::listen)
-// or, for those that did not, the ones their provider records or PX gave: the peers a
-// pruned node can graft instead (a peer that dialed us is as good as one we dialed).
-std::vector<PeerAddress> Router::Impl::px_for(TopicKey const& topic, NodeId const& exclude) {
-    std::vector<PeerAddress> out_px;
-    auto tp = topic_peers.find(topic);
-    if (tp == topic_peers.end()) return out_px;
-    auto const c = candidates.find(topic);
-    auto address_of = [&](PeerState const& p) -> std::vector<core::Endpoint> const* {
-        if (!p.listen.empty()) return &p.listen;
-        if (c == candidates.end()) return nullptr;
-        auto it = std::find_if(c->second.begin(), c->second.end(), [&](auto const& cand) { return cand.peer.id == p.id; });
-        return it == c->second.end() || it->peer.addrs.empty() ? nullptr : &it->peer.addrs;
-    };
-    std::vector<NodeId> known(tp->second.begin(), tp->second.end());
-    shuffle(known, rng);
-    for (auto const& id : known) {
-        if (out_px.size() >= config.px_max) break;
-        if (id == exclude) continue;
-        auto const* addrs = address_of(peers.at(id));
-        if (addrs == nullptr) continue;
-        PeerAddress a{id, *addrs};
-        if (a.addrs.size() > config.limits.addrs_max) a.addrs.resize(config.limits.addrs_max);
-        out_px.push_back(std::move(a));
-    }
-    return out_px;
 }
 
 void Router::Impl::on_graft(core::Instant now, PeerState& p, Graft const& g) {
@@ -152,13 +125,7 @@ void Router::Impl::on_prune(core::Instant now, PeerState& p, Prune const& pr) {
         ++stats.drop(DropReason::px_rejected);
         return;
     }
-    std::vector<PeerAddress> fresh;
-    for (std::size_t i = 0; i < pr.px.size() && i < config.px_max; ++i) {
-        if (pr.px[i].id == self.id || peers.contains(pr.px[i].id) || pr.px[i].addrs.empty()) continue;
-        fresh.push_back(pr.px[i]);
-    }
-    stats.px_received += fresh.size();
-    add_candidates(now, pr.topic, std::move(fresh));
+    take_px(now, p, pr);
     maybe_dial(now);
 }
 
@@ -262,26 +229,33 @@ void Router::Impl::maintain_fanout(core::Instant now) {
 }
 
 void Router::Impl::add_candidates(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> fresh) {
+    for (auto& p : fresh) add_candidate(now, topic, Candidate{std::move(p), std::nullopt, std::nullopt, {}, false});
+}
+
+void Router::Impl::add_candidate(core::Instant now, TopicKey const& topic, Candidate fresh) {
     if (!topics.contains(topic) && !fanout.contains(topic)) return;
+    auto& p = fresh.peer;
+    if (p.id == self.id || p.addrs.empty()) return;
+    if (p.addrs.size() > config.limits.addrs_max) p.addrs.resize(config.limits.addrs_max);
+    fresh.expires = now + config.candidate_ttl;
     auto& list = candidates[topic];
-    for (auto& p : fresh) {
-        if (p.id == self.id || p.addrs.empty()) continue;
-        if (p.addrs.size() > config.limits.addrs_max) p.addrs.resize(config.limits.addrs_max);
-        auto it = std::find_if(list.begin(), list.end(), [&](auto const& c) { return c.peer.id == p.id; });
-        if (it != list.end()) {
-            it->peer = std::move(p);
-            it->expires = now + config.candidate_ttl;
-            continue;
-        }
-        if (list.size() >= config.candidates_per_topic_max) {
-            // Full: the candidate closest to expiry makes room (the stalest information).
-            auto oldest = std::min_element(list.begin(), list.end(),
-                                           [](auto const& a, auto const& b) { return a.expires < b.expires; });
-            *oldest = Candidate{std::move(p), now + config.candidate_ttl};
-            continue;
-        }
-        list.push_back(Candidate{std::move(p), now + config.candidate_ttl});
+    auto it = std::find_if(list.begin(), list.end(), [&](auto const& c) { return c.peer.id == p.id; });
+    if (it != list.end()) {
+        // Proof beats hearsay: a checked record stays unless a newer checked one comes.
+        bool const held_checked = it->record && it->record->verified && !it->rejected;
+        bool const fresh_checked = fresh.record && fresh.record->verified;
+        if (held_checked && (!fresh_checked || fresh.record->record.expires_ms <= it->record->record.expires_ms)) return;
+        *it = std::move(fresh);
+        return;
     }
+    if (list.size() >= config.candidates_per_topic_max) {
+        // Full: the candidate closest to expiry makes room (the stalest information).
+        auto oldest = std::min_element(list.begin(), list.end(),
+                                       [](auto const& a, auto const& b) { return a.expires < b.expires; });
+        *oldest = std::move(fresh);
+        return;
+    }
+    list.push_back(std::move(fresh));
 }
 
 }  // namespace pubsub

@@ -21,10 +21,9 @@ void Router::Impl::on_rpc(core::Instant now, PeerState& p, Rpc rpc) {
         ++stats.drop(DropReason::graylisted);
         return;
     }
-    // Where the peer takes links: what we name it by in PX (a hint; the dialer's handshake
-    // checks the identity). The decoder bounds it to addrs_max.
-    if (!rpc.listen.empty()) p.listen = std::move(rpc.listen);
     for (auto const& sub : rpc.subscriptions) on_subscription(now, p, sub);
+    // After the subscriptions: a record is kept only for a topic the peer announced.
+    for (auto& record : rpc.records) on_peer_record(now, p, std::move(record));
     // IDONTWANT first: a message in the same frame must not go back to the peer that has it.
     for (auto const& d : rpc.idontwant) on_idontwant(now, p, d);
     for (auto& encoded : rpc.messages) on_message(now, p, std::move(encoded), rpc.flooded);
@@ -40,6 +39,7 @@ void Router::Impl::on_rpc(core::Instant now, PeerState& p, Rpc rpc) {
 void Router::Impl::on_subscription(core::Instant now, PeerState& p, SubOpt const& sub) {
     if (!sub.subscribe) {
         if (p.topics.erase(sub.topic) == 0) return;
+        p.records.erase(sub.topic);
         if (auto tp = topic_peers.find(sub.topic); tp != topic_peers.end()) {
             tp->second.erase(p.id);
             if (tp->second.empty()) topic_peers.erase(tp);
@@ -57,6 +57,8 @@ void Router::Impl::on_subscription(core::Instant now, PeerState& p, SubOpt const
     }
     p.topics.insert(sub.topic);
     topic_peers[sub.topic].insert(p.id);
+    // A topic we share: our signed record, so the peer can name us in its PX.
+    if (topics.contains(sub.topic)) send_own_record(now, sub.topic, p);
     send_pending_to(now, sub.topic, p);
     // A new topic peer joins a thin mesh at once rather than at the next heartbeat: the
     // first seconds after subscribe are when messages get lost (PUBSUB-NOTES §7).

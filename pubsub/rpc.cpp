@@ -3,7 +3,7 @@
 // parser (the messages stay opaque bytes here) and not the link framing.
 //
 // Layout: [version, subscriptions, messages, graft, prune, ihave, iwant, idontwant, sync,
-// fetch, fetched, listen, flooded], every
+// fetch, fetched, records, flooded], every
 // field always present (an empty array when unused), so one Rpc has exactly one encoding.
 // Every count is checked against RpcLimits by the Reader before anything is reserved.
 #include "pubsub/rpc.hpp"
@@ -11,7 +11,6 @@
 #include "core/assert.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 
 namespace pubsub {
@@ -21,7 +20,7 @@ using core::DecodeError;
 bool Rpc::empty() const {
     return subscriptions.empty() && messages.empty() && graft.empty() && prune.empty() && ihave.empty() &&
            iwant.empty() && idontwant.empty() && sync.empty() && fetch.empty() && fetched.empty() &&
-           listen.empty() && flooded.empty();
+           records.empty() && flooded.empty();
 }
 
 namespace {
@@ -43,27 +42,14 @@ std::uint32_t bound(std::size_t limit) {
 
 void encode_id(core::Writer& w, NodeId const& id) { w.bin(id.bytes); }
 
-// The shape dht::wire uses: the IPv4 (4) or IPv6 (16) address, then the port big-endian,
-// as one bin of 6 or 18 bytes. Repeated here so that pubsub links core only.
-void encode_endpoint(core::Writer& w, core::Endpoint const& e) {
-    std::byte buf[18];
-    std::size_t const n = e.is_v4() ? 4 : 16;
-    std::memcpy(buf, e.addr.data(), n);
-    buf[n] = static_cast<std::byte>(e.port >> 8);
-    buf[n + 1] = static_cast<std::byte>(e.port & 0xff);
-    w.bin({buf, n + 2});
-}
-
 void encode_ids(core::Writer& w, std::vector<MessageId> const& ids) {
     w.array(count_of(ids.size()));
     for (auto const& id : ids) encode_id(w, id);
 }
 
-void encode_peer(core::Writer& w, PeerAddress const& p) {
-    w.array(2);
-    encode_id(w, p.id);
-    w.array(count_of(p.addrs.size()));
-    for (auto const& a : p.addrs) encode_endpoint(w, a);
+void encode_records(core::Writer& w, std::vector<PeerRecord> const& records) {
+    w.array(count_of(records.size()));
+    for (auto const& r : records) dht::encode_provider_record(w, r);
 }
 
 void encode_control(core::Writer& w, Rpc const& rpc) {
@@ -74,8 +60,7 @@ void encode_control(core::Writer& w, Rpc const& rpc) {
     for (auto const& p : rpc.prune) {
         w.array(3);
         encode_id(w, p.topic);
-        w.array(count_of(p.px.size()));
-        for (auto const& peer : p.px) encode_peer(w, peer);
+        encode_records(w, p.px);
         w.uint(p.backoff_s);
     }
 
@@ -153,22 +138,6 @@ std::optional<NodeId> decode_id(core::Reader& r) {
     return NodeId::from_span(*b);
 }
 
-std::optional<core::Endpoint> decode_endpoint(core::Reader& r) {
-    auto b = r.bin(18);
-    if (!b) return std::nullopt;
-    if (b->size() != 6 && b->size() != 18) {
-        r.fail(DecodeError::bad_value);
-        return std::nullopt;
-    }
-    core::Endpoint e;
-    std::size_t const n = b->size() - 2;
-    e.family = n == 4 ? core::Endpoint::Family::v4 : core::Endpoint::Family::v6;
-    std::memcpy(e.addr.data(), b->data(), n);
-    e.port = static_cast<std::uint16_t>((std::to_integer<unsigned>((*b)[n]) << 8) |
-                                        std::to_integer<unsigned>((*b)[n + 1]));
-    return e;
-}
-
 // An array of ids whose length counts against `budget` (the frame-wide bound for this
 // kind of id), so many small lists cannot add up past it.
 void decode_ids(core::Reader& r, std::size_t& budget, std::vector<MessageId>& out) {
@@ -180,14 +149,20 @@ void decode_ids(core::Reader& r, std::size_t& budget, std::vector<MessageId>& ou
         if (auto id = decode_id(r)) out.push_back(*id);
 }
 
-void decode_peer(core::Reader& r, RpcLimits const& limits, PeerAddress& out) {
-    if (!tuple(r, 2)) return;
-    if (auto id = decode_id(r)) out.id = *id;
-    auto n = r.array(bound(limits.addrs_max));
+// An array of at most `max` provider records (each bounded by its own decoder: four
+// addresses, fixed-size keys and signature). Decoded, not verified: the router checks them.
+void decode_records(core::Reader& r, std::size_t max, std::vector<PeerRecord>& out) {
+    auto n = r.array(bound(max));
     if (!n) return;
-    out.addrs.reserve(*n);
-    for (std::uint32_t i = 0; i < *n && r.ok(); ++i)
-        if (auto e = decode_endpoint(r)) out.addrs.push_back(*e);
+    out.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && r.ok(); ++i) {
+        auto rec = dht::decode_provider_record(r);
+        if (!rec) {
+            if (r.ok()) r.fail(DecodeError::bad_value);
+            return;
+        }
+        out.push_back(std::move(*rec));
+    }
 }
 
 void decode_subscriptions(core::Reader& r, RpcLimits const& limits, std::vector<SubOpt>& out) {
@@ -225,13 +200,7 @@ void decode_prune(core::Reader& r, RpcLimits const& limits, std::vector<Prune>& 
     for (std::uint32_t i = 0; i < *n && tuple(r, 3); ++i) {
         Prune p;
         if (auto topic = decode_id(r)) p.topic = *topic;
-        if (auto px = r.array(bound(limits.px_max))) {
-            p.px.resize(*px);
-            for (auto& peer : p.px) {
-                if (!r.ok()) break;
-                decode_peer(r, limits, peer);
-            }
-        }
+        decode_records(r, limits.px_max, p.px);
         if (auto backoff = r.uint(std::numeric_limits<std::uint32_t>::max()))
             p.backoff_s = static_cast<std::uint32_t>(*backoff);
         if (r.ok()) out.push_back(std::move(p));
@@ -379,8 +348,7 @@ void encode(Rpc const& rpc, core::Bytes& out) {
     encode_control(w, rpc);
     encode_catchup(w, rpc);
 
-    w.array(count_of(rpc.listen.size()));
-    for (auto const& a : rpc.listen) encode_endpoint(w, a);
+    encode_records(w, rpc.records);
 
     w.array(count_of(rpc.flooded.size()));
     for (auto const& h : rpc.flooded) {
@@ -408,11 +376,7 @@ core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const&
     decode_sync(r, limits, rpc.sync);
     decode_fetch(r, limits, rpc.fetch);
     decode_fetched(r, limits, rpc.fetched);
-    if (auto n = r.array(bound(limits.addrs_max))) {
-        rpc.listen.reserve(*n);
-        for (std::uint32_t i = 0; i < *n && r.ok(); ++i)
-            if (auto e = decode_endpoint(r)) rpc.listen.push_back(*e);
-    }
+    decode_records(r, limits.records_max, rpc.records);
     decode_flooded(r, limits, rpc.flooded);
     r.finish();
     if (!r.ok()) return core::Err(r.error());

@@ -7,6 +7,7 @@
 
 #include "core/codec.hpp"
 #include "core/result.hpp"
+#include "dht/provider_record.hpp"
 #include "pubsub/message_store.hpp"
 #include "pubsub/types.hpp"
 
@@ -17,8 +18,10 @@
 namespace pubsub {
 
 // The first element of every encoded Rpc (docs/protocol.md, "Pub/sub").
-// Version 2 added the catch-up fields (sync, fetch, fetched), 3 `listen`, 4 `flooded`.
-inline constexpr std::uint8_t rpc_version = 4;
+// Version 2 added the catch-up fields (sync, fetch, fetched), 3 `listen`, 4 `flooded`;
+// 5 made peer exchange signed: PRUNE's px and `records` (which replaced `listen`) carry
+// provider records signed by the peer they name.
+inline constexpr std::uint8_t rpc_version = 5;
 // Bytes of a signed envelope besides its payload: the fixed header (version 1, topic 32,
 // author 32, seqno 8, ts_ms 8, payload length 4) and the signature (64).
 inline constexpr std::size_t envelope_overhead = 85 + 64;
@@ -40,7 +43,8 @@ struct RpcLimits {
     std::size_t iwant_ids_max = 5000;
     std::size_t idontwant_ids_max = 1000;
     std::size_t px_max = 16;                   // peer records in one PRUNE
-    std::size_t addrs_max = 4;                 // endpoints per peer record
+    std::size_t addrs_max = 4;                 // endpoints per peer record (= dht::provider_addrs_max)
+    std::size_t records_max = 64;              // the sender's own records in one frame
     std::size_t topics_per_control_max = 64;   // GRAFT/PRUNE/IHAVE entries per frame
     // Catch-up (PUBSUB-NOTES §4): entries per frame, and their sizes.
     std::size_t sync_max = 4;                  // SYNC entries
@@ -72,9 +76,14 @@ struct Graft {
     TopicKey topic;
     friend bool operator==(Graft const&, Graft const&) = default;
 };
+// A peer record: "node N takes links for topic T at these addresses until E", signed by N
+// (the DHT's provider record, dht/provider_record.hpp). Peer exchange carries only these,
+// so a relay can pass on what it was given but cannot invent addresses under any id.
+using PeerRecord = dht::ProviderRecord;
+
 struct Prune {
     TopicKey topic;
-    std::vector<PeerAddress> px;
+    std::vector<PeerRecord> px;  // each for `topic`, at most px_max
     std::uint32_t backoff_s = 60;
     friend bool operator==(Prune const&, Prune const&) = default;
 };
@@ -152,10 +161,10 @@ struct Rpc {
     std::vector<Sync> sync;
     std::vector<Fetch> fetch;
     std::vector<Fetched> fetched;
-    // Version 3: the sender's own link (listen) addresses, at most addrs_max, sent in the
-    // first frame of a link. The receiver learns where a peer that dialed it can be
-    // dialed, so it can name it in peer exchange (PX).
-    std::vector<core::Endpoint> listen;
+    // Version 5: the sender's own records (signed by itself) for topics both sides
+    // subscribe to, at most records_max: the receiver keeps the latest per peer and topic
+    // and passes them on in peer exchange (PX). Replaced version 3's unsigned `listen`.
+    std::vector<PeerRecord> records;
     std::vector<FloodHint> flooded;
     bool empty() const;
     friend bool operator==(Rpc const&, Rpc const&) = default;

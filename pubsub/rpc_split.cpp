@@ -21,6 +21,11 @@ public:
         if (cur().subscriptions.size() >= limits_.subscriptions_max) next();
         cur().subscriptions.push_back(s);
     }
+    // After the subscriptions, so a record never reaches a peer before the SubOpt of its topic.
+    void record(PeerRecord r) {
+        if (cur().records.size() >= limits_.records_max) next();
+        cur().records.push_back(std::move(r));
+    }
     void message(core::Bytes m) {
         if (cur().messages.size() >= limits_.messages_max ||
             (!cur().messages.empty() && message_bytes_ + m.size() > message_bytes_max_)) {
@@ -37,10 +42,8 @@ public:
     void prune(Prune p) {
         if (control_entries_ >= limits_.topics_per_control_max) next();
         ++control_entries_;
+        // Records are signed: whole ones are dropped to fit, never trimmed.
         if (p.px.size() > limits_.px_max) p.px.resize(limits_.px_max);
-        for (auto& a : p.px) {
-            if (a.addrs.size() > limits_.addrs_max) a.addrs.resize(limits_.addrs_max);
-        }
         cur().prune.push_back(std::move(p));
     }
     void ihave(IHave const& h) {
@@ -108,6 +111,7 @@ std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message
     FrameBuilder b(limits, message_bytes_max);
     // Subscriptions and control first, so a peer learns our topics before our messages.
     for (auto const& s : rpc.subscriptions) b.subscription(s);
+    for (auto& r : rpc.records) b.record(std::move(r));
     for (auto const& g : rpc.graft) b.graft(g);
     for (auto& p : rpc.prune) b.prune(std::move(p));
     for (auto const& d : rpc.idontwant) for (auto const& id : d.ids) b.idontwant(id);
@@ -117,8 +121,6 @@ std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message
     // Catch-up entries travel alone, one per frame: each is already bounded in size by its
     // maker (a reconciliation message, ids_max ids, or reply_bytes_max of envelopes).
     auto frames = b.take();
-    // The listen addresses (at most addrs_max: Router::set_listen_addresses) ride in the first.
-    frames.front().listen = std::move(rpc.listen);
     for (auto& s : rpc.sync) frames.emplace_back().sync.push_back(std::move(s));
     for (auto& f : rpc.fetch) frames.emplace_back().fetch.push_back(std::move(f));
     for (auto& f : rpc.fetched) frames.emplace_back().fetched.push_back(std::move(f));

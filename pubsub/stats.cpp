@@ -48,6 +48,15 @@ char const* to_string(DropReason r) {
         case DropReason::graft_negative_score: return "graft_negative_score";
         case DropReason::graft_mesh_full: return "graft_mesh_full";
         case DropReason::px_rejected: return "px_rejected";
+        case DropReason::px_wrong_topic: return "px_wrong_topic";
+        case DropReason::px_bad_addrs: return "px_bad_addrs";
+        case DropReason::px_expired: return "px_expired";
+        case DropReason::px_expiry_too_far: return "px_expiry_too_far";
+        case DropReason::px_bad_signature: return "px_bad_signature";
+        case DropReason::px_known: return "px_known";
+        case DropReason::record_not_own: return "record_not_own";
+        case DropReason::record_not_subscribed: return "record_not_subscribed";
+        case DropReason::record_invalid: return "record_invalid";
         case DropReason::ihave_below_gossip: return "ihave_below_gossip";
         case DropReason::ihave_unknown_topic: return "ihave_unknown_topic";
         case DropReason::ihave_over_limit: return "ihave_over_limit";

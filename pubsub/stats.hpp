@@ -43,6 +43,18 @@ enum class DropReason : std::uint8_t {
     graft_negative_score,     // GRAFT from a peer with a negative score (answered with PRUNE)
     graft_mesh_full,          // GRAFT at D_hi from an inbound peer (outbound quota)
     px_rejected,              // PX records from a peer below accept_px
+    // Signed peer exchange (docs/protocol.md, "Peer exchange"): each PX record dropped,
+    // by the first check it failed. Those marked * cost the sender P4 like an invalid frame.
+    px_wrong_topic,           // * a record for another topic than its PRUNE's
+    px_bad_addrs,             // * no address, more than four, or an unusable one
+    px_expired,               // expired on arrival (* when by more than record_clock_skew)
+    px_expiry_too_far,        // * valid for longer than record_lifetime_max
+    px_bad_signature,         // * not signed by the node it names (checked just before dialing it)
+    px_known,                 // names ourselves, a peer already linked, or one named twice
+    // A peer's own records (Rpc::records), kept to pass on in PX.
+    record_not_own,           // * a record of another node than the link's peer
+    record_not_subscribed,    // for a topic the peer has not announced (a race with its unsubscribe)
+    record_invalid,           // * failed a field check, or its signature when first passed on
     ihave_below_gossip,       // IHAVE/IWANT from a peer below the gossip threshold
     ihave_unknown_topic,      // IHAVE for a topic we have not joined
     ihave_over_limit,         // more than ihave_per_heartbeat_max IHAVEs, or ids beyond the ask budget
@@ -101,6 +113,8 @@ struct Stats {
     std::uint64_t heartbeats = 0;
     std::uint64_t px_received = 0;       // PX records accepted as dial candidates
     std::uint64_t px_sent = 0;
+    std::uint64_t record_verifies = 0;   // ed25519 checks of peer records (each record at most once)
+    std::uint64_t records_sent = 0;      // own signed records sent to topic peers
     // Catch-up (PUBSUB-NOTES §4).
     std::uint64_t catchup_messages = 0;     // messages found by catch-up, new to this node
     std::uint64_t sync_bytes_sent = 0;      // SYNC/FETCH/HISTORY requests and replies, bytes

@@ -3,7 +3,10 @@
 // again when the wire format changes; the files are small and checked in. Not a fuzzer.
 // Usage: fuzz_make_corpus DIR   (DIR is usually tests/fuzz/corpus)
 #include "core/crypto.hpp"
+#include "core/signer.hpp"
 #include "dht/wire.hpp"
+#include "pubsub/envelope.hpp"
+#include "pubsub/rpc.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -58,6 +61,74 @@ std::vector<std::pair<std::string, Message>> messages() {
     return out;
 }
 
+core::Identity identity(std::uint8_t n) {
+    std::array<std::byte, 32> seed{};
+    seed[0] = std::byte{n};
+    return core::Identity::from_seed(seed);
+}
+
+core::NodeId topic_of(std::uint8_t n) {
+    core::NodeId t;
+    t.bytes.fill(std::byte{n});
+    return t;
+}
+
+// A peer record of identity `n` for `topic`, signed (Rpc v5: PX and Rpc::records).
+pubsub::PeerRecord record(std::uint8_t n, core::NodeId const& topic) {
+    core::IdentitySigner signer(identity(n));
+    return dht::make_provider_record(signer, topic,
+                                     {core::Endpoint::v4(10, 0, n, 1, 4000), *core::Endpoint::parse("[2001:db8::1]:4000")},
+                                     1'800'000'000'000);
+}
+
+// fuzz_pubsub_rpc: one valid frame of each kind at the current Rpc version, and one that
+// has every field.
+std::vector<std::pair<std::string, pubsub::Rpc>> rpcs() {
+    std::vector<std::pair<std::string, pubsub::Rpc>> out;
+    out.emplace_back("empty", pubsub::Rpc{});
+    pubsub::Rpc r;
+    r.subscriptions = {{topic_of(1), true}, {topic_of(2), false}};
+    out.emplace_back("subscriptions", r);
+    pubsub::Rpc one;
+    one.messages = {pubsub::sign_message(identity(3), topic_of(1), 7, 1'700'000'000'000, core::to_bytes("hello")).encoded};
+    out.emplace_back("one_message", one);
+    pubsub::Rpc g;
+    g.graft = {{topic_of(3)}, {topic_of(4)}};
+    out.emplace_back("graft", g);
+    pubsub::Rpc px;
+    px.prune = {{topic_of(1), {record(5, topic_of(1)), record(6, topic_of(1))}, 60}, {topic_of(2), {}, 0}};
+    out.emplace_back("prune_px", px);
+    pubsub::Rpc gossip;
+    core::NodeId id;
+    id.bytes.fill(std::byte{0x31});
+    gossip.ihave = {{topic_of(1), {id, topic_of(9)}}};
+    gossip.iwant = {{{id}}};
+    gossip.idontwant = {{{topic_of(9)}}};
+    out.emplace_back("gossip", gossip);
+    pubsub::Rpc records;
+    records.subscriptions = {{topic_of(1), true}};
+    records.records = {record(7, topic_of(1))};
+    out.emplace_back("records_v5", records);
+    pubsub::Rpc flooded;
+    flooded.messages = one.messages;
+    flooded.flooded = {{7, {1, 2, 0xffffffffffffffffull}}};
+    out.emplace_back("flooded_v5", flooded);
+    pubsub::Rpc all = r;
+    all.messages = one.messages;
+    all.graft = g.graft;
+    all.prune = px.prune;
+    all.ihave = gossip.ihave;
+    all.iwant = gossip.iwant;
+    all.idontwant = gossip.idontwant;
+    all.sync = {{1, pubsub::SyncKind::request, topic_of(1), 1'700'000'000'000, 1'700'000'060'000, core::Bytes(8, std::byte{1})}};
+    all.fetch = {{2, topic_of(1), {id}, 0, 0, std::nullopt, 0}, {3, topic_of(1), {}, 0, 1, pubsub::StoreCursor{5, id}, 100}};
+    all.fetched = {{2, one.messages, pubsub::StoreCursor{6, id}}};
+    all.records = records.records;
+    all.flooded = flooded.flooded;
+    out.emplace_back("everything", all);
+    return out;
+}
+
 void write(std::filesystem::path const& path, core::Bytes const& bytes) {
     std::ofstream f(path, std::ios::binary);
     f.write(reinterpret_cast<char const*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -76,6 +147,7 @@ core::Bytes junk(std::size_t n, std::uint8_t seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    core::crypto_init();
     if (argc != 2) {
         std::fprintf(stderr, "usage: fuzz_make_corpus DIR\n");
         return 2;
@@ -107,6 +179,13 @@ int main(int argc, char** argv) {
         write(node_dir / ("junk-" + std::to_string(i)), junk(17 + 60 * i, i));
     }
     write(wire_dir / "empty", {});
+    auto rpc_dir = root / "fuzz_pubsub_rpc";
+    std::filesystem::create_directories(rpc_dir);
+    for (auto const& [name, rpc] : rpcs()) {
+        core::Bytes frame;
+        pubsub::encode(rpc, frame);
+        write(rpc_dir / name, frame);
+    }
     std::printf("corpus written under %s\n", root.c_str());
     return 0;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/crypto.hpp"
+#include "core/signer.hpp"
 #include "pubsub/memory_store.hpp"
 #include "pubsub/router.hpp"
 #include "pubsub/topic.hpp"
@@ -52,6 +53,8 @@ public:
         auto const jitter = core::Duration(static_cast<std::int64_t>(rng_.uniform(1'000'000)));
         n->router = std::make_unique<pubsub::Router>(config_, n->identity, *n->store, rng_.split(), now_ - jitter, wall,
                                                      1);
+        // Its link address, named in the records it signs for its topics (PX passes them on).
+        n->router->set_listen_addresses({endpoint(nodes_.size())});
         index_[n->identity.id] = nodes_.size();
         nodes_.push_back(std::move(n));
         return nodes_.size() - 1;
@@ -60,9 +63,15 @@ public:
     Node& node(std::size_t i) { return *nodes_[i]; }
     std::size_t size() const { return nodes_.size(); }
     core::Instant now() const { return now_; }
-    pubsub::PeerAddress address(std::size_t i) const {
-        auto const e = core::Endpoint::v4(10, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 1, 4000);
-        return pubsub::PeerAddress{nodes_[i]->identity.id, {e}};
+    static core::Endpoint endpoint(std::size_t i) {
+        return core::Endpoint::v4(10, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 1, 4000);
+    }
+    pubsub::PeerAddress address(std::size_t i) const { return pubsub::PeerAddress{nodes_[i]->identity.id, {endpoint(i)}}; }
+    // Node i's provider record for `topic`, as its DHT announcement would carry it.
+    pubsub::PeerRecord provider_record(std::size_t i, pubsub::TopicKey const& topic) const {
+        core::IdentitySigner signer(nodes_[i]->identity);
+        auto const expires = static_cast<std::uint64_t>(wall.to_unix_ms(now_)) + 2 * 3'600'000;
+        return dht::make_provider_record(signer, topic, {endpoint(i)}, expires);
     }
 
     // `a` dials `b` now.
@@ -230,9 +239,9 @@ private:
         std::erase(all, i);
         for (std::size_t k = all.size(); k > 1; --k) std::swap(all[k - 1], all[rng_.uniform(k)]);
         if (all.size() > 20) all.resize(20);
-        std::vector<pubsub::PeerAddress> peers;
-        for (auto p : all) peers.push_back(address(p));
-        nodes_[i]->router->add_peers(now_, topic, std::move(peers));
+        std::vector<pubsub::PeerRecord> records;
+        for (auto p : all) records.push_back(provider_record(p, topic));
+        nodes_[i]->router->add_provider_records(now_, topic, std::move(records));
         drain(i);
     }
 

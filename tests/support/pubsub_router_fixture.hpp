@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/crypto.hpp"
+#include "core/signer.hpp"
 #include "pubsub/envelope.hpp"
 #include "pubsub/memory_store.hpp"
 #include "pubsub/router.hpp"
@@ -86,7 +87,33 @@ public:
         r.graft.push_back(pubsub::Graft{pubsub::topic_key(topic)});
         rpc(n, std::move(r));
     }
-    void prune(int n, std::string const& topic, std::uint32_t backoff_s = 60, std::vector<pubsub::PeerAddress> px = {}) {
+    // Where peer n takes links, in the records the fixture signs for it.
+    static core::Endpoint address(int n) {
+        return core::Endpoint::v4(10, std::uint8_t(n >> 8), std::uint8_t(n & 0xff), 1, 4000);
+    }
+    // Peer n's own record for `topic` at `addrs` (default: address(n)), expiring `ttl` from now.
+    pubsub::PeerRecord record(int n, std::string const& topic, core::Duration ttl = 1h,
+                              std::vector<core::Endpoint> addrs = {}) const {
+        if (addrs.empty()) addrs = {address(n)};
+        core::IdentitySigner signer(identity(n));
+        auto const expires = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
+        return dht::make_provider_record(signer, pubsub::topic_key(topic), std::move(addrs),
+                                         static_cast<std::uint64_t>(expires));
+    }
+    // Records of peers [first, last] for `topic`.
+    std::vector<pubsub::PeerRecord> records(int first, int last, std::string const& topic) const {
+        std::vector<pubsub::PeerRecord> out;
+        for (int n = first; n <= last; ++n) out.push_back(record(n, topic));
+        return out;
+    }
+    // Peer n gives us its own records (Rpc::records).
+    void give_records(int n, std::vector<pubsub::PeerRecord> records) {
+        pubsub::Rpc r;
+        r.records = std::move(records);
+        rpc(n, std::move(r));
+    }
+    double score(int n) const { return router_->peer_score(now_, peer(n)); }
+    void prune(int n, std::string const& topic, std::uint32_t backoff_s = 60, std::vector<pubsub::PeerRecord> px = {}) {
         pubsub::Rpc r;
         r.prune.push_back(pubsub::Prune{pubsub::topic_key(topic), std::move(px), backoff_s});
         rpc(n, std::move(r));

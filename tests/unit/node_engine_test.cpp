@@ -36,6 +36,12 @@ TEST_CASE("engine: subscribers find each other through the DHT and get a message
         auto topics = net.engine(i).pubsub().topics();
         REQUIRE(topics.size() == 1);
         CHECK(topics[0].mesh_peers >= 1);
+        // Each gave its topic peers its own signed record (what PX passes on); none was refused.
+        auto const& st = net.engine(i).pubsub().stats();
+        CHECK(st.records_sent >= 1);
+        for (auto r : {pubsub::DropReason::record_not_own, pubsub::DropReason::record_not_subscribed,
+                       pubsub::DropReason::record_invalid})
+            CHECK(st.drop(r) == 0);
     }
     // Node 5 is not subscribed: it publishes through fanout peers it finds in the DHT.
     auto r = net.engine(5).publish(net.now(), "chat", core::as_bytes("hello"));

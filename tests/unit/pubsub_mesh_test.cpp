@@ -166,12 +166,8 @@ TEST_CASE("pubsub mesh: outbound quota grafts dialed peers into an all-inbound m
 }
 
 TEST_CASE("pubsub mesh: PX is accepted only from peers above accept_px and becomes dials", "[unit][pubsub]") {
-    auto px = [] {
-        std::vector<pubsub::PeerAddress> v;
-        for (int n = 20; n < 40; ++n) v.push_back(pubsub::PeerAddress{test::RouterFixture::peer(n),
-                                                                      {core::Endpoint::v4(10, 0, std::uint8_t(n), 1, 4000)}});
-        return v;
-    };
+    // Records of peers 20..39, each signed by the peer it names (router_px.cpp).
+    auto px = [](test::RouterFixture const& f) { return f.records(20, 39, "chat"); };
     // Peer 1 prunes us with PX; the PX must be refused and dial no one.
     auto check_refused = [&](pubsub::Config const& config, int invalid_messages) {
         test::RouterFixture f(config);
@@ -179,9 +175,10 @@ TEST_CASE("pubsub mesh: PX is accepted only from peers above accept_px and becom
         f.topic_peers(1, 1, "chat");
         f.spoil(1, invalid_messages);
         f.clear();
-        f.prune(1, "chat", 60, px());
+        f.prune(1, "chat", 60, px(f));
         CHECK(f.stats().drop(DropReason::px_rejected) == 1);
         CHECK(f.events_of<pubsub::Dial>().empty());
+        CHECK(f.stats().record_verifies == 0);
     };
     SECTION("the default (0) refuses a peer with a negative score") { check_refused({}, 1); }
     SECTION("a threshold above a fresh peer's score (0) refuses it") {
@@ -196,17 +193,21 @@ TEST_CASE("pubsub mesh: PX is accepted only from peers above accept_px and becom
         f.subscribe("chat");
         f.topic_peers(1, 1, "chat");
         f.clear();
-        f.prune(1, "chat", 60, px());
+        f.prune(1, "chat", 60, px(f));
         CHECK(f.stats().px_received == 16);
         auto dials = f.events_of<pubsub::Dial>();
         // The peer that pruned us is in backoff, so it counts for nothing: D new peers.
         CHECK(dials.size() == config.d);
         for (auto const& d : dials) CHECK(d.peer.addrs.size() == 1);
+        // Only the records dialed were verified.
+        CHECK(f.stats().record_verifies == config.d);
         // Failures and successes free dial slots.
         f.clear();
         f.router().handle_dial_failed(f.now(), dials[0].peer.id);
         f.drain();
         CHECK(f.events_of<pubsub::Dial>().size() == 1);
+        CHECK(f.stats().record_verifies == config.d + 1);
+        CHECK(f.score(1) == 0);
     }
 }
 
@@ -221,8 +222,7 @@ TEST_CASE("pubsub mesh: pruned by every known topic peer, a node dials the PX it
     f.topic_peers(1, static_cast<int>(config.d), "chat", true);
     REQUIRE(f.mesh_size("chat") == config.d);
     f.clear();
-    std::vector<pubsub::PeerAddress> px;
-    for (int n = 50; n < 60; ++n) px.push_back({f.peer(n), {core::Endpoint::v4(10, 2, std::uint8_t(n), 1, 4000)}});
+    auto const px = f.records(50, 59, "chat");
     for (int n = 1; n <= static_cast<int>(config.d); ++n) f.prune(n, "chat", 60, px);
     CHECK(f.mesh_size("chat") == 0);
     // D known topic peers, none usable: it dials D of the PX candidates at once...
@@ -238,10 +238,8 @@ TEST_CASE("pubsub mesh: PRUNE with PX goes to good peers when the mesh is full",
     config.score.accept_px_threshold = 0;
     test::RouterFixture f(config);
     f.subscribe("chat");
-    // Peers we know addresses for (provider records), then linked.
-    std::vector<pubsub::PeerAddress> known;
-    for (int n = 1; n <= 12; ++n) known.push_back({f.peer(n), {core::Endpoint::v4(10, 1, std::uint8_t(n), 1, 4000)}});
-    f.router().add_peers(f.now(), pubsub::topic_key("chat"), known);
+    // Peers whose provider records the DHT gave us (checked there), then linked.
+    f.router().add_provider_records(f.now(), pubsub::topic_key("chat"), f.records(1, 12, "chat"));
     f.drain();
     for (int n = 1; n <= 12; ++n) {
         f.link_up(n, false);
@@ -255,26 +253,34 @@ TEST_CASE("pubsub mesh: PRUNE with PX goes to good peers when the mesh is full",
     auto prunes = f.prunes_to(13);
     REQUIRE(prunes.size() == 1);
     CHECK(prunes[0].px.size() == 12);
-    for (auto const& p : prunes[0].px) CHECK(p.id != f.peer(13));
+    for (auto const& p : prunes[0].px) {
+        CHECK(p.node_id != f.peer(13));
+        // Passed on as signed, untouched.
+        CHECK(p.topic == pubsub::topic_key("chat"));
+        CHECK(dht::check_provider_record(p, static_cast<std::uint64_t>(f.now_ms()), 3'600'000 * 3) == std::nullopt);
+    }
+    CHECK(f.stats().record_verifies == 0);  // the DHT's records came checked
 }
 
-// Peers that dialed us have no provider record we know of: what they say in Rpc::listen is
-// how a full mesh can still point a pruned node at them.
-TEST_CASE("pubsub mesh: PX names inbound peers at the listen addresses they told us", "[unit][pubsub]") {
+// Peers that dialed us have no provider record we know of: the records they give us of
+// themselves (Rpc::records) are how a full mesh can still point a pruned node at them.
+TEST_CASE("pubsub mesh: PX passes on the records inbound peers gave of themselves", "[unit][pubsub]") {
     test::RouterFixture f;
     f.router().set_listen_addresses({core::Endpoint::v4(10, 9, 0, 1, 4000), core::Endpoint::v4(0, 0, 0, 0, 4000)});
     f.subscribe("chat");
-    auto listen_of = [](int n) { return core::Endpoint::v4(10, 3, std::uint8_t(n), 1, 4000); };
     for (int n = 1; n <= 12; ++n) {
         f.link_up(n, false);
-        // Our hello on the new link names our usable address only (not the wildcard).
-        auto hello = f.sends_to(n);
-        REQUIRE(!hello.empty());
-        CHECK(hello.front().rpc.listen == std::vector{core::Endpoint::v4(10, 9, 0, 1, 4000)});
+        f.clear();
         pubsub::Rpc r;
         r.subscriptions.push_back(pubsub::SubOpt{pubsub::topic_key("chat"), true});
-        if (n % 2 == 0) r.listen = {listen_of(n)};  // the odd ones never say
+        if (n % 2 == 0) r.records = {f.record(n, "chat")};  // the odd ones never say
         f.rpc(n, std::move(r));
+        // Its subscription makes us give it our own record: our usable address only.
+        std::vector<pubsub::PeerRecord> ours;
+        for (auto const& s : f.sends_to(n)) ours.insert(ours.end(), s.rpc.records.begin(), s.rpc.records.end());
+        REQUIRE(ours.size() == 1);
+        CHECK(ours[0].node_id == f.self_id());
+        CHECK(ours[0].addrs == std::vector{core::Endpoint::v4(10, 9, 0, 1, 4000)});
         f.graft(n, "chat");
     }
     f.clear();
@@ -286,10 +292,11 @@ TEST_CASE("pubsub mesh: PX names inbound peers at the listen addresses they told
     REQUIRE(prunes[0].px.size() == 6);
     for (auto const& p : prunes[0].px) {
         int n = 1;
-        while (n <= 12 && f.peer(n) != p.id) ++n;
+        while (n <= 12 && f.peer(n) != p.node_id) ++n;
         CHECK(n % 2 == 0);
-        CHECK(p.addrs == std::vector{listen_of(n)});
+        CHECK(p == f.record(n, "chat"));
     }
+    CHECK(f.stats().record_verifies == 6);  // each checked once, before it went out
 }
 
 TEST_CASE("pubsub mesh: dials go to candidates, bounded, with backoff after failure", "[unit][pubsub]") {

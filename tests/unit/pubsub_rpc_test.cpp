@@ -4,10 +4,12 @@
 #include "pubsub/rpc.hpp"
 
 #include "core/rng.hpp"
+#include "core/signer.hpp"
 
 #include <catch2/catch.hpp>
 #include <msgpack.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 
@@ -30,6 +32,15 @@ std::vector<core::NodeId> ids(std::uint32_t first, std::size_t count) {
     return out;
 }
 
+// A record signed by identity `n` (the codec does not verify; the router tests do).
+pubsub::PeerRecord record_of(std::uint8_t n, core::NodeId const& topic, std::vector<core::Endpoint> addrs) {
+    core::crypto_init();
+    std::array<std::byte, 32> seed{};
+    seed[0] = std::byte{n};
+    core::IdentitySigner signer(core::Identity::from_seed(seed));
+    return dht::make_provider_record(signer, topic, std::move(addrs), 1'700'000'000'000 + n);
+}
+
 // One Rpc with every field and every variant of each field in use; messages of
 // `message_size` bytes (and an empty one).
 Rpc full_rpc(std::size_t message_size = 300) {
@@ -37,8 +48,9 @@ Rpc full_rpc(std::size_t message_size = 300) {
     rpc.subscriptions = {{id_of(1), true}, {id_of(2), false}};
     rpc.messages = {Bytes(message_size, std::byte{0xab}), Bytes{}, core::to_bytes("third")};
     rpc.graft = {{id_of(3)}, {id_of(4)}};
-    pubsub::PeerAddress v4_and_v6{id_of(5), {core::Endpoint::v4(127, 0, 0, 1, 4000), *core::Endpoint::parse("[2001:db8::7]:65535")}};
-    pubsub::PeerAddress no_address{id_of(6), {}};
+    auto v4_and_v6 = record_of(5, id_of(7), {core::Endpoint::v4(127, 0, 0, 1, 4000), *core::Endpoint::parse("[2001:db8::7]:65535")});
+    auto no_address = record_of(6, id_of(7), {core::Endpoint::v4(127, 0, 0, 1, 4000)});
+    no_address.addrs.clear();  // the codec carries it; the router refuses it (px_bad_addrs)
     rpc.prune = {{id_of(7), {v4_and_v6, no_address}, 60}, {id_of(8), {}, 0}, {id_of(9), {}, UINT32_MAX}};
     rpc.ihave = {{id_of(10), ids(100, 3)}, {id_of(11), {}}};
     rpc.iwant = {{ids(200, 2)}, {{}}};
@@ -49,7 +61,7 @@ Rpc full_rpc(std::size_t message_size = 300) {
                  {9, id_of(12), {}, 5, 1'700'000'000'000, pubsub::StoreCursor{6, id_of(14)}, 100}};
     rpc.fetched = {{8, {Bytes(message_size, std::byte{0xcd}), Bytes{}}, std::nullopt},
                    {9, {}, pubsub::StoreCursor{1'700'000'000'001, id_of(15)}}};
-    rpc.listen = {core::Endpoint::v4(10, 0, 0, 2, 4001), *core::Endpoint::parse("[2001:db8::9]:4001")};
+    rpc.records = {record_of(16, id_of(1), {core::Endpoint::v4(10, 0, 0, 2, 4001), *core::Endpoint::parse("[2001:db8::9]:4001")})};
     rpc.flooded = {{1'764'398'812'345'678, {0, 1, UINT64_MAX}}, {7, {}}};
     return rpc;
 }
@@ -68,7 +80,7 @@ DecodeError error_of(Bytes const& bytes, RpcLimits const& limits = {}) {
 // Writes the 13-element frame header and the given raw fields (an empty array for every
 // field not given), for frames the encoder would never produce.
 Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 13,
-                std::uint64_t version = 4) {
+                std::uint64_t version = 5) {
     Bytes out;
     core::Writer w(out);
     w.array(fields);
@@ -95,7 +107,9 @@ TEST_CASE("pubsub rpc: every field round-trips", "[unit]") {
     CHECK(d.messages[1].empty());
     REQUIRE(d.prune.size() == 3);
     REQUIRE(d.prune[0].px.size() == 2);
-    CHECK(d.prune[0].px[0].id == id_of(5));
+    CHECK(d.prune[0].px[0].node_id == record_of(5, id_of(7), {core::Endpoint::v4(1, 2, 3, 4, 5)}).node_id);
+    CHECK(d.prune[0].px[0].expires_ms == 1'700'000'000'005);
+    CHECK(d.prune[0].px[1].addrs.empty());
     REQUIRE(d.prune[0].px[0].addrs.size() == 2);
     CHECK(d.prune[0].px[0].addrs[0].to_string() == "127.0.0.1:4000");
     CHECK(d.prune[0].px[0].addrs[1].to_string() == "[2001:db8::7]:65535");
@@ -112,6 +126,8 @@ TEST_CASE("pubsub rpc: every field round-trips", "[unit]") {
     REQUIRE(d.fetched.size() == 2);
     CHECK(d.fetched[0].messages[0] == Bytes(300, std::byte{0xcd}));
     CHECK(d.fetched[1].next->ts_ms == 1'700'000'000'001);
+    REQUIRE(d.records.size() == 1);
+    CHECK(d.records[0].addrs[1].to_string() == "[2001:db8::9]:4001");
     // Canonical: the decoded Rpc encodes to the same bytes.
     CHECK(encoded(d) == bytes);
 }
@@ -120,7 +136,7 @@ TEST_CASE("pubsub rpc: the empty Rpc is 14 bytes and empty() sees every field", 
     Rpc rpc;
     CHECK(rpc.empty());
     auto bytes = encoded(rpc);
-    Bytes expected{std::byte{0x9d}, std::byte{0x04}};
+    Bytes expected{std::byte{0x9d}, std::byte{0x05}};
     expected.resize(14, std::byte{0x90});
     CHECK(bytes == expected);
     auto back = pubsub::decode_rpc(bytes, {});
@@ -134,7 +150,7 @@ TEST_CASE("pubsub rpc: the empty Rpc is 14 bytes and empty() sees every field", 
         [&](Rpc& r) { r.ihave = full.ihave; },                 [&](Rpc& r) { r.iwant = full.iwant; },
         [&](Rpc& r) { r.idontwant = full.idontwant; },         [&](Rpc& r) { r.sync = full.sync; },
         [&](Rpc& r) { r.fetch = full.fetch; },                 [&](Rpc& r) { r.fetched = full.fetched; },
-        [&](Rpc& r) { r.listen = full.listen; },             [&](Rpc& r) { r.flooded = full.flooded; },
+        [&](Rpc& r) { r.records = full.records; },           [&](Rpc& r) { r.flooded = full.flooded; },
     };
     for (auto const& set : keep_one) {
         Rpc one;
@@ -155,8 +171,10 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
         DecodeError over;
     };
     auto topic = id_of(42);
-    auto peer = [](std::size_t addrs) {
-        pubsub::PeerAddress p{id_of(1), {}};
+    auto const one = record_of(1, topic, {core::Endpoint::v4(10, 0, 0, 1, 1)});
+    auto peer = [&](std::size_t addrs) {
+        auto p = one;
+        p.addrs.clear();
         for (std::size_t i = 0; i < addrs; ++i) p.addrs.push_back(core::Endpoint::v4(10, 0, 0, 1, static_cast<std::uint16_t>(i)));
         return p;
     };
@@ -187,9 +205,7 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
          limits.idontwant_ids_max, DecodeError::too_many},
         {"px", [&](Rpc& r, std::size_t n) { r.prune = {{topic, std::vector(n, peer(1)), 5}}; }, limits.px_max,
          DecodeError::too_many},
-        {"addrs", [&](Rpc& r, std::size_t n) { r.prune = {{topic, {peer(n)}, 5}}; }, limits.addrs_max,
-         DecodeError::too_many},
-        {"listen addrs", [&](Rpc& r, std::size_t n) { r.listen = peer(n).addrs; }, limits.addrs_max,
+        {"records", [&](Rpc& r, std::size_t n) { r.records.assign(n, one); }, limits.records_max,
          DecodeError::too_many},
         {"flood hints", [](Rpc& r, std::size_t n) { r.flooded.assign(n, {5, {1}}); }, limits.flood_hints_max,
          DecodeError::too_many},
@@ -208,6 +224,17 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
         {"fetched messages", [](Rpc& r, std::size_t n) { r.fetched = {{1, std::vector<Bytes>(n, Bytes(3)), std::nullopt}}; },
          limits.fetched_messages_max, DecodeError::too_many},
     };
+    // Records with four addresses pass; five are refused (the encoder cannot even write them).
+    Rpc four;
+    four.prune = {{topic, {peer(4)}, 5}};
+    four.records = {peer(4)};
+    REQUIRE(pubsub::decode_rpc(encoded(four), limits));
+    auto five = encoded(four);
+    Bytes const four_v4{std::byte{0x94}, std::byte{0xc4}, std::byte{6}};  // fixarray(4), bin8 of 6
+    auto const pos = std::search(five.begin(), five.end(), four_v4.begin(), four_v4.end());
+    REQUIRE(pos != five.end());
+    *pos = std::byte{0x95};  // the first record claims five addresses (and the frame breaks)
+    CHECK(error_of(five, limits) == DecodeError::too_many);
     for (auto const& c : cases) {
         INFO(c.name);
         Rpc at, over;
@@ -238,6 +265,7 @@ TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
     CHECK(error_of(raw_frame(empty_fields, 11, 2)) == DecodeError::bad_value);  // version 2 (no listen)
     CHECK(error_of(raw_frame(empty_fields, 12, 3)) == DecodeError::bad_value);  // version 3 (no flooded)
     CHECK(error_of(raw_frame(empty_fields, 13, 3)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 13, 4)) == DecodeError::bad_value);  // version 4 (unsigned PX)
     CHECK(error_of(raw_frame(empty_fields, 13, 256)) == DecodeError::out_of_range);
 
     // One malformed field, the others empty.
@@ -264,15 +292,31 @@ TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
             w.uint(backoff);
         });
     };
-    auto peer_with_addr = [&](std::size_t addr_len) {
-        return [&, addr_len](core::Writer& w) { w.array(2); w.bin(topic); w.array(1); w.bin(Bytes(addr_len)); };
+    // A PX record: [topic, public_key, [address], expires_ms, signature].
+    auto record_with = [&](std::size_t addr_len, std::size_t key_len = 32, std::size_t sig_len = 64) {
+        return [&, addr_len, key_len, sig_len](core::Writer& w) {
+            w.array(5);
+            w.bin(topic);
+            w.bin(Bytes(key_len));
+            w.array(1);
+            w.bin(Bytes(addr_len));
+            w.uint(1'700'000'000'000);
+            w.bin(Bytes(sig_len));
+        };
     };
-    CHECK(prune_with_peer(peer_with_addr(6)) == DecodeError::none);
-    CHECK(prune_with_peer(peer_with_addr(18)) == DecodeError::none);
-    CHECK(prune_with_peer(peer_with_addr(7)) == DecodeError::bad_value);
-    CHECK(prune_with_peer(peer_with_addr(19)) == DecodeError::too_long);
-    CHECK(prune_with_peer(peer_with_addr(6), 1ull << 32) == DecodeError::out_of_range);
+    CHECK(prune_with_peer(record_with(6)) == DecodeError::none);
+    CHECK(prune_with_peer(record_with(18)) == DecodeError::none);
+    CHECK(prune_with_peer(record_with(7)) == DecodeError::bad_value);
+    CHECK(prune_with_peer(record_with(19)) == DecodeError::too_long);
+    CHECK(prune_with_peer(record_with(6, 31)) == DecodeError::bad_value);
+    CHECK(prune_with_peer(record_with(6, 32, 63)) == DecodeError::bad_value);
+    CHECK(prune_with_peer(record_with(6), 1ull << 32) == DecodeError::out_of_range);
+    // Version 4's unsigned [id, [address]] entry is not a record.
+    CHECK(prune_with_peer([&](auto& w) { w.array(2); w.bin(topic); w.array(1); w.bin(Bytes(6)); }) == DecodeError::bad_value);
     CHECK(prune_with_peer([&](auto& w) { w.array(3); w.bin(topic); w.array(0); w.nil(); }) == DecodeError::bad_value);
+    // Field 11 records: the same record form.
+    CHECK(with(11, [&](auto& w) { w.array(1); record_with(6)(w); }) == DecodeError::none);
+    CHECK(with(11, [&](auto& w) { w.array(1); record_with(6, 33)(w); }) == DecodeError::too_long);
     CHECK(with(5, [&](auto& w) { w.array(1); w.array(1); w.bin(topic); }) == DecodeError::bad_value);
     CHECK(with(6, [&](auto& w) { w.array(1); w.bin(topic); }) == DecodeError::wrong_type);
     CHECK(with(7, [&](auto& w) { w.array(1); w.array(1); w.uint(5); }) == DecodeError::wrong_type);
@@ -336,13 +380,14 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     REQUIRE(top.type == msgpack::type::ARRAY);
     REQUIRE(top.via.array.size == 13);
     auto field = [&](int i) { return top.via.array.ptr[i]; };
-    CHECK(field(0).as<unsigned>() == 4);
+    CHECK(field(0).as<unsigned>() == 5);
     REQUIRE(field(12).via.array.size == 2);  // flooded: two hints
     CHECK(field(12).via.array.ptr[0].via.array.ptr[0].as<std::uint64_t>() == 1'764'398'812'345'678);
     CHECK(field(12).via.array.ptr[0].via.array.ptr[1].via.array.size == 3);
-    REQUIRE(field(11).via.array.size == 2);  // listen: two addresses
-    CHECK(field(11).via.array.ptr[0].via.bin.size == 6);
-    CHECK(field(11).via.array.ptr[1].via.bin.size == 18);
+    REQUIRE(field(11).via.array.size == 1);  // records: one, with two addresses
+    REQUIRE(field(11).via.array.ptr[0].via.array.size == 5);
+    CHECK(field(11).via.array.ptr[0].via.array.ptr[2].via.array.ptr[0].via.bin.size == 6);
+    CHECK(field(11).via.array.ptr[0].via.array.ptr[2].via.array.ptr[1].via.bin.size == 18);
     auto sub = field(1).via.array.ptr[1];
     REQUIRE(sub.via.array.size == 2);
     CHECK(sub.via.array.ptr[0].type == msgpack::type::BIN);
@@ -354,7 +399,7 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     auto prune = field(4).via.array.ptr[0];
     REQUIRE(prune.via.array.size == 3);
     CHECK(prune.via.array.ptr[2].as<std::uint32_t>() == 60);
-    auto addrs = prune.via.array.ptr[1].via.array.ptr[0].via.array.ptr[1];
+    auto addrs = prune.via.array.ptr[1].via.array.ptr[0].via.array.ptr[2];
     REQUIRE(addrs.via.array.size == 2);
     Bytes const v4{std::byte{127}, std::byte{0}, std::byte{0}, std::byte{1}, std::byte{0x0f}, std::byte{0xa0}};
     REQUIRE(addrs.via.array.ptr[0].via.bin.size == 6);
@@ -376,8 +421,19 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
         bin(e);
     };
     auto id_list = [&](std::vector<core::NodeId> const& l) { p.pack_array(static_cast<std::uint32_t>(l.size())); for (auto const& x : l) id(x); };
+    auto record = [&](pubsub::PeerRecord const& r) {
+        p.pack_array(5);
+        id(r.topic);
+        p.pack_bin(32);
+        p.pack_bin_body(reinterpret_cast<char const*>(r.public_key.bytes.data()), 32);
+        p.pack_array(static_cast<std::uint32_t>(r.addrs.size()));
+        for (auto const& a : r.addrs) address(a);
+        p.pack_uint64(r.expires_ms);
+        p.pack_bin(64);
+        p.pack_bin_body(reinterpret_cast<char const*>(r.signature.bytes.data()), 64);
+    };
     p.pack_array(13);
-    p.pack_uint8(4);
+    p.pack_uint8(5);
     p.pack_array(2);
     for (auto const& s : rpc.subscriptions) { p.pack_array(2); id(s.topic); if (s.subscribe) p.pack_true(); else p.pack_false(); }
     p.pack_array(3);
@@ -389,12 +445,7 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
         p.pack_array(3);
         id(pr.topic);
         p.pack_array(static_cast<std::uint32_t>(pr.px.size()));
-        for (auto const& peer : pr.px) {
-            p.pack_array(2);
-            id(peer.id);
-            p.pack_array(static_cast<std::uint32_t>(peer.addrs.size()));
-            for (auto const& a : peer.addrs) address(a);
-        }
+        for (auto const& r : pr.px) record(r);
         p.pack_uint32(pr.backoff_s);  // msgpack-c packs integers in their smallest form
     }
     p.pack_array(2);
@@ -438,8 +489,8 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
         for (auto const& m : x.messages) bin(m);
         cursor(x.next);
     }
-    p.pack_array(static_cast<std::uint32_t>(rpc.listen.size()));
-    for (auto const& a : rpc.listen) address(a);
+    p.pack_array(static_cast<std::uint32_t>(rpc.records.size()));
+    for (auto const& r : rpc.records) record(r);
     p.pack_array(static_cast<std::uint32_t>(rpc.flooded.size()));
     for (auto const& h : rpc.flooded) {
         p.pack_array(2);
