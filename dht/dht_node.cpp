@@ -82,6 +82,7 @@ struct LookupState {
     std::size_t stores_accepted = 0;
     std::vector<Contact> stores_waiting;  // put: STOREs sent and not yet answered
     bool acknowledged = false;            // put: LookupDone emitted at the quorum; storing goes on
+    bool until_first = false;             // get: ends at its first value (DhtNode::get)
     Duration search_elapsed{};            // put, announce: when the STORE round began
     std::size_t search_not_answered = 0;  // put, announce: asked, and slow or worse then
     std::vector<Contact> closest;  // fixed when the search phase ends
@@ -754,7 +755,7 @@ struct DhtNode::Impl {
                 l.lookup.on_answer(from.id, response->nodes, suspect_fn(now));
                 add_values(l, response->values);
                 if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
-                if (has_enough_providers(l)) {
+                if (has_enough_providers(l) || has_first_value(l)) {
                     l.closest = l.lookup.closest_answered();
                     finish(now, l);
                     break;
@@ -845,7 +846,7 @@ struct DhtNode::Impl {
 
     LookupId start_lookup(Instant now, LookupKind kind, NodeId const& target, bool internal,
                           std::shared_ptr<Bytes const> value = nullptr, std::uint32_t ttl_s = 0,
-                          std::vector<Endpoint> addrs = {}) {
+                          std::vector<Endpoint> addrs = {}, bool until_first = false) {
         LookupId lid = next_lookup_id++;
         ++stats.lookups_started;
         // A slow candidate beyond the beta closest is not waited for (and a put stores
@@ -858,6 +859,7 @@ struct DhtNode::Impl {
         l.value = std::move(value);
         l.ttl_s = ttl_s;
         l.addrs = std::move(addrs);
+        l.until_first = until_first;
         table.touch_bucket(table.prefix_len_of(target), now);
         if (lookups.size() >= config.lookups_max) {
             // Over the limit: report at once, empty-handed, rather than queue unboundedly.
@@ -871,6 +873,10 @@ struct DhtNode::Impl {
         CORE_ASSERT(inserted);
         // A value we hold ourselves is the first one found.
         if (kind == LookupKind::get) add_values(it->second, local_values(now, target, wire::values_bytes_budget));
+        if (has_first_value(it->second)) {
+            finish(now, it->second);
+            return lid;
+        }
         advance(now, it->second);
         return lid;
     }
@@ -1334,6 +1340,9 @@ struct DhtNode::Impl {
     bool has_enough_providers(LookupState const& l) const {
         return l.kind == LookupKind::find_providers && l.found.size() >= config.providers_enough;
     }
+    // A get asked for its first value only has it: the rest of its queries would cost the
+    // network datagrams nobody waits for.
+    static bool has_first_value(LookupState const& l) { return l.until_first && !l.values.empty(); }
 
     // Records this node stores itself were checked when they were accepted.
     void add_local_providers(Instant now, LookupState& l) {
@@ -1430,7 +1439,9 @@ void DhtNode::add_known_contact(core::Instant now, Contact const& contact) {
 LookupId DhtNode::find_node(core::Instant now, NodeId const& target) {
     return impl_->start_lookup(now, LookupKind::find_node, target, false);
 }
-LookupId DhtNode::get(core::Instant now, Key const& key) { return impl_->start_lookup(now, LookupKind::get, key, false); }
+LookupId DhtNode::get(core::Instant now, Key const& key, bool until_first) {
+    return impl_->start_lookup(now, LookupKind::get, key, false, nullptr, 0, {}, until_first);
+}
 LookupId DhtNode::put(core::Instant now, Key const& key, core::Bytes value, core::Duration ttl) {
     return impl_->put(now, key, std::move(value), ttl);
 }

@@ -63,8 +63,9 @@ public:
     void add_known_contact(core::Instant now, Contact const& contact);
     // Starts a lookup for the k nodes closest to `target`.
     LookupId find_node(core::Instant now, NodeId const& target);
-    // Finds the values stored under `key`.
-    LookupId get(core::Instant now, Key const& key);
+    // Finds the values stored under `key`. With until_first the lookup ends (LookupDone)
+    // as soon as one value is found, instead of asking the rest of the closest.
+    LookupId get(core::Instant now, Key const& key, bool until_first = false);
     // Stores `value` under `key` on the k closest nodes (and locally when this node is
     // among them), and republishes it until the TTL ends. Value size must be at most
     // config.value_size_max (asserted: the host checks user input first).

@@ -236,8 +236,8 @@ std::string get_answer(core::Key const& hashed, dht::LookupDone const& done) {
     return w.take();
 }
 
-// GET /v1/get?key=K&first=1: one JSON answer as soon as one value is found (the lookup
-// goes on in the node for the rest), or the usual answer when the lookup finds none.
+// GET /v1/get?key=K&first=1: one JSON answer as soon as one value is found (the node's
+// lookup ends there too), or the usual answer when the lookup finds none.
 void get_first(ApiBackend& backend, core::Key const& hashed, std::function<void(ApiResponse)>& respond) {
     auto answered = std::make_shared<bool>(false);
     auto reply = std::make_shared<std::function<void(ApiResponse)>>(std::move(respond));
@@ -262,7 +262,8 @@ void get_first(ApiBackend& backend, core::Key const& hashed, std::function<void(
             if (*answered) return;
             *answered = true;
             (*reply)({200, get_answer(hashed, done), nullptr});
-        });
+        },
+        true);
 }
 
 // GET /v1/get?key=K&stream=1: server-sent events, one per value as it is found
@@ -296,7 +297,8 @@ void get_stream(ApiBackend& backend, core::Key const& hashed, std::function<void
             w.end_object();
             stream->push(std::to_string((*sequence)++), w.take());
             stream->end();
-        });
+        },
+        false);
 }
 
 void get_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {

@@ -119,9 +119,10 @@ public:
     virtual void put(core::Key const& key, core::Bytes value, core::Duration ttl, Done done) = 0;
     virtual void get(core::Key const& key, Done done) = 0;
     // A get that hands over values as they are found: `found` runs for each batch of new
-    // values, then `done` once. This default (for backends that cannot stream) hands
-    // over the LookupDone's values just before it.
-    virtual void get_streaming(core::Key const& key, Found found, Done done) {
+    // values, then `done` once; with until_first the lookup ends at its first value. This
+    // default (for backends that cannot stream) hands over the LookupDone's values just
+    // before it.
+    virtual void get_streaming(core::Key const& key, Found found, Done done, bool /*until_first*/) {
         get(key, [found = std::move(found), done = std::move(done)](dht::LookupDone const& d) {
             if (!d.values.empty()) found(dht::ValuesFound{d.id, d.target, d.values});
             done(d);

@@ -186,8 +186,8 @@ public:
         pending_.emplace(id, std::move(done));
         after_input();
     }
-    void get_streaming(core::Key const& key, Found found, Done done) override {
-        auto id = engine_->get(now(), key);
+    void get_streaming(core::Key const& key, Found found, Done done, bool until_first) override {
+        auto id = engine_->get(now(), key, until_first);
         pending_.emplace(id, std::move(done));
         found_.emplace(id, std::move(found));
         after_input();

@@ -92,7 +92,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     auto* get_cmd = app.add_subcommand("get", "Print every value stored under KEY, one per line.");
     get_cmd->add_option("key", cmd.key, "key (any text)")->required();
     get_cmd->add_flag("--first", cmd.first,
-                      "print the first value found and return at once (the node's lookup goes on for the rest)");
+                      "print the first value found and return at once (the node's lookup stops there too)");
     add_client_options(*get_cmd, cmd.client, c_data, c_api, c_cookie, true);
     auto* lookup_cmd = app.add_subcommand("lookup", "Find the k nodes closest to an id.");
     lookup_cmd->add_option("id", cmd.target, "target id: 64 hex digits")->required();

@@ -169,8 +169,8 @@ dht::LookupId Engine::find_node(core::Instant now, core::NodeId const& target) {
     pump(now);
     return id;
 }
-dht::LookupId Engine::get(core::Instant now, core::Key const& key) {
-    auto id = dht_.get(now, key);
+dht::LookupId Engine::get(core::Instant now, core::Key const& key, bool until_first) {
+    auto id = dht_.get(now, key, until_first);
     pump(now);
     return id;
 }

@@ -97,7 +97,7 @@ public:
     void bootstrap(core::Instant now, core::Endpoint const& address);
     void add_known_contact(core::Instant now, dht::Contact const& contact);
     dht::LookupId find_node(core::Instant now, core::NodeId const& target);
-    dht::LookupId get(core::Instant now, core::Key const& key);
+    dht::LookupId get(core::Instant now, core::Key const& key, bool until_first = false);
     dht::LookupId put(core::Instant now, core::Key const& key, core::Bytes value, core::Duration ttl);
 
     // --- Pub/sub commands. ---

@@ -574,6 +574,26 @@ TEST_CASE("dht node: a get hands over values as they are found, before its Looku
     net.wait_done(holder, g2);
 }
 
+TEST_CASE("dht node: a get until its first value ends there and asks fewer nodes", "[unit]") {
+    TestNet net(local_config(), 73);
+    for (int i = 0; i < 40; ++i) net.add_node();
+    net.bootstrap_all();
+    auto key = core::key_of("first only");
+    net.wait_done(2, net[2].node->put(net.now(), key, core::to_bytes("v"), 1h));
+    auto asker = by_distance(net, key, 2).back();  // far from the key: its get has to walk
+    auto whole = net.wait_done(asker, net[asker].node->get(net.now(), key));
+    auto first = net.wait_done(asker, net[asker].node->get(net.now(), key, true));
+    REQUIRE(whole.values.size() == 1);
+    REQUIRE(first.values.size() == 1);
+    CHECK(core::as_chars(first.values[0]) == "v");
+    CHECK(first.queried < whole.queried);
+    // A holder's own copy ends it inside get(), before any query.
+    auto holder = by_distance(net, key, 2).front();
+    auto own = net.wait_done(holder, net[holder].node->get(net.now(), key, true));
+    CHECK(own.values.size() == 1);
+    CHECK(own.queried == 0);
+}
+
 TEST_CASE("dht node: a put does not wait on dead or slow nodes among the k closest", "[unit]") {
     // 10 ms one way, so a round trip is 20 ms and a peer's expected round trip (its RTO)
     // about 25 ms once measured. A put's lookup used to wait for every one of the k

@@ -42,8 +42,9 @@ struct FakeBackend final : ApiBackend {
         get_key = key;
         pending = std::move(done);
     }
-    void get_streaming(core::Key const& key, Found f, Done done) override {
+    void get_streaming(core::Key const& key, Found f, Done done, bool first) override {
         get_key = key;
+        until_first = first;
         found = std::move(f);
         pending = std::move(done);
     }
@@ -82,6 +83,7 @@ struct FakeBackend final : ApiBackend {
     std::vector<bool> waits;  // publish_durable's wait_durable, per publish
     std::vector<std::string> subscribed, unsubscribed;
     core::Key put_key, get_key, lookup_target;
+    bool until_first = false;
     core::Bytes put_value;
     core::Duration put_ttl{};
     Done pending;
@@ -275,6 +277,7 @@ TEST_CASE("api: get with first=1 answers at the first value; stream=1 streams ev
     Answer a;
     call(b, request("GET", "/v1/get?key=k&first=1"), &a);
     CHECK(b.get_key == core::key_of("k"));
+    CHECK(b.until_first);  // the node's lookup ends at the first value too
     CHECK(a.calls == 0);
     REQUIRE(b.found);
     b.found(dht::ValuesFound{1, b.get_key, {core::to_bytes("early")}});
@@ -295,6 +298,7 @@ TEST_CASE("api: get with first=1 answers at the first value; stream=1 streams ev
 
     Answer st;
     call(b, request("GET", "/v1/get?key=k&stream=1"), &st);
+    CHECK_FALSE(b.until_first);
     REQUIRE(st.calls == 1);
     REQUIRE(st.response->stream);
     b.found(dht::ValuesFound{2, b.get_key, {core::to_bytes("one"), core::Bytes{std::byte{0xff}}}});
