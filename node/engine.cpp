@@ -240,7 +240,8 @@ void Engine::give_providers(core::Instant now, pubsub::TopicKey const& topic,
     std::vector<pubsub::PeerAddress> peers;
     for (auto const& r : records) {
         if (r.node_id == identity_.id) continue;
-        peers.push_back({r.node_id, r.addrs});
+        auto rtt = dht_.measured_rtt(r.node_id);
+        peers.push_back({r.node_id, r.addrs, rtt.value_or(core::Duration{0})});
     }
     if (peers.empty()) return;
     router_.add_peers(now, topic, std::move(peers));

@@ -269,6 +269,7 @@ void Router::Impl::add_candidates(core::Instant now, TopicKey const& topic, std:
         if (p.addrs.size() > config.limits.addrs_max) p.addrs.resize(config.limits.addrs_max);
         auto it = std::find_if(list.begin(), list.end(), [&](auto const& c) { return c.peer.id == p.id; });
         if (it != list.end()) {
+            if (p.rtt.count() == 0) p.rtt = it->peer.rtt;  // PX knows no round trip: keep ours
             it->peer = std::move(p);
             it->expires = now + config.candidate_ttl;
             continue;
