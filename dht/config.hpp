@@ -181,6 +181,16 @@ struct Config {
     // from 144 to 74 ms (p50) and 357 to 229 ms (p99) at 2,000 nodes; the cost is a few
     // more small queries per lookup, and only the pub/sub's NeedPeers starts these.
     std::size_t providers_alpha = 12;
+    // A provider lookup also asks this many of our contacts with the shortest measured
+    // round trips (RoutingTable::nearest), at once and outside the alpha window, and a
+    // provider answers with its own record beside the ones it stores. In a topic many
+    // nodes subscribe to, one of those near contacts is likely a provider, and its record
+    // arrives within a short round trip: the cold publisher dials a near peer first
+    // instead of whichever storer-named provider, often in another region. 0: off. With
+    // 10% of nodes subscribed, 24 miss every provider with probability 0.9^24 = 8% (12:
+    // 28%). Costs up to this many more queries per provider lookup, each answer carrying
+    // k contacts (~1.5 KB); docs/simulator.md has the measurements.
+    std::size_t providers_nearby = 24;
     std::size_t providers_announce_full = 64;
     std::size_t announcements_max = 1024;  // topics this node announces at once
 

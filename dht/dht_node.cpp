@@ -44,7 +44,9 @@ struct PublicKeyHash {
 };
 
 // Why we sent a request: decides what its answer (or its failure) does.
-enum class Purpose : std::uint8_t { lookup_query, eviction_ping, contact_ping, bootstrap_hello, store_for_put };
+// provider_probe: a provider lookup's query to a contact near us on the network (see
+// Config::providers_nearby), outside the lookup's own alpha window.
+enum class Purpose : std::uint8_t { lookup_query, eviction_ping, contact_ping, bootstrap_hello, store_for_put, provider_probe };
 
 struct PendingRpc {
     std::uint32_t txid = 0;
@@ -378,9 +380,12 @@ struct DhtNode::Impl {
         return std::clamp(*rto, std::min(config.rpc_timeout_min, config.rpc_timeout), config.rpc_timeout);
     }
 
-    void sample_rtt(PublicKey const& peer_key, Duration sample) {
+    void sample_rtt(Contact const& from, Duration sample) {
         rtt.sample(sample);
-        if (auto* peer = key_for(peer_key)) peer->rtt.sample(sample);
+        auto* peer = key_for(from.public_key);
+        if (peer) peer->rtt.sample(sample);
+        // The table keeps its own copy: the key cache may forget a contact it still holds.
+        table.set_rtt(from.id, peer && peer->rtt.srtt ? *peer->rtt.srtt : sample);
     }
 
     std::uint32_t fresh_txid() {
@@ -729,7 +734,7 @@ struct DhtNode::Impl {
         // An answer to a retried request could answer any attempt (Karn): timing it from
         // the first gives an upper bound, which errs towards longer timeouts; without it a
         // round trip that grew past the estimate would never be measured again.
-        if (done.purpose != Purpose::store_for_put) sample_rtt(from.public_key, now - done.sent_at);
+        if (done.purpose != Purpose::store_for_put) sample_rtt(from, now - done.sent_at);
         observe(now, from);
         on_rpc_done(now, done, from, &m);
     }
@@ -756,6 +761,24 @@ struct DhtNode::Impl {
                 add_values(l, response->values);
                 if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
                 if (has_enough_providers(l) || has_first_value(l)) {
+                    l.closest = l.lookup.closest_answered();
+                    finish(now, l);
+                    break;
+                }
+                advance(now, l);
+                break;
+            }
+            case Purpose::provider_probe: {
+                if (!response) return peer_gone(now, p.peer->id);
+                auto it = lookups.find(p.lookup);
+                if (it == lookups.end()) break;
+                auto& l = it->second;
+                // Its closer nodes help the walk too: as an answer when the lookup lists
+                // it, else as candidates one hop out.
+                if (!l.lookup.on_answer(from.id, response->nodes, suspect_fn(now)))
+                    l.lookup.add(response->nodes, 2, suspect_fn(now));
+                if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
+                if (has_enough_providers(l)) {
                     l.closest = l.lookup.closest_answered();
                     finish(now, l);
                     break;
@@ -878,7 +901,29 @@ struct DhtNode::Impl {
             return lid;
         }
         advance(now, it->second);
+        if (kind == LookupKind::find_providers) probe_nearby(now, lid);
         return lid;
+    }
+
+    // A provider lookup also asks the providers_nearby contacts with the shortest measured
+    // round trips that the lookup has not asked already. Any provider of the topic answers
+    // with its own record (answer_find_providers), so in a topic many nodes subscribe to,
+    // one of them is likely near, and its record comes back within a short round trip:
+    // the publisher's first link then is a short one too. Their answers count as records
+    // and as closer candidates for the walk; they do not hold the lookup open.
+    void probe_nearby(Instant now, LookupId lid) {
+        if (config.providers_nearby == 0) return;
+        for (auto const& c : table.nearest(config.providers_nearby)) {
+            auto it = lookups.find(lid);
+            if (it == lookups.end()) return;  // the lookup ended meanwhile
+            auto const* listed = it->second.lookup.candidate(c.id);
+            if (listed && listed->state != Lookup::State::fresh) continue;
+            if (suspects.contains(c.id)) continue;
+            Message q;
+            q.type = MsgType::find_providers;
+            q.target = it->second.lookup.target();
+            if (send_request(now, c, q, Purpose::provider_probe, lid)) ++stats.provider_probes;
+        }
     }
 
     // Sends the queries the lookup asks for; a query that cannot be sent fails at once,
@@ -1296,7 +1341,25 @@ struct DhtNode::Impl {
         auto ms = unix_ms(now);
         reply.nodes = table.closest(topic, config.k);
         reply.providers = providers.sample(topic, ms, config.providers_per_reply, rng);
+        // A provider names itself (its record first), whether or not it stores records.
+        if (auto own = own_record(now, topic)) {
+            std::erase_if(reply.providers, [&](ProviderRecord const& r) { return r.node_id == id; });
+            if (reply.providers.size() >= config.providers_per_reply && !reply.providers.empty()) reply.providers.pop_back();
+            reply.providers.insert(reply.providers.begin(), *own);
+        }
         reply.providers_held = static_cast<std::uint32_t>(std::min<std::size_t>(providers.fresh_count(topic, ms), UINT32_MAX));
+    }
+
+    // Our signed record of a topic we announce: signed on first use and again once less
+    // than half its lifetime is left (a signature per half provider_ttl, not per answer).
+    std::optional<ProviderRecord> own_record(Instant now, Key const& topic) {
+        if (!signer || config.providers_per_reply == 0) return std::nullopt;
+        auto* entry = announcements.find(topic);
+        if (!entry || !usable_addrs(entry->addrs)) return std::nullopt;
+        auto ms = unix_ms(now);
+        if (!entry->own || entry->own->expires_ms < ms + provider_ttl_ms() / 2)
+            entry->own = make_provider_record(*signer, topic, entry->addrs, ms + provider_ttl_ms());
+        return entry->own;
     }
 
     // Answers a lookup gets from providers_held are few (one per node asked); keep a bound anyway.
@@ -1485,6 +1548,11 @@ std::vector<Contact> DhtNode::closest_known(NodeId const& target, std::size_t n)
 std::size_t DhtNode::lookups_in_flight() const { return impl_->lookups.size(); }
 std::size_t DhtNode::record_count() const { return impl_->store.count(); }
 std::size_t DhtNode::provider_record_count() const { return impl_->providers.size(); }
+std::optional<core::Duration> DhtNode::measured_rtt(NodeId const& id) const {
+    auto const* entry = impl_->table.find(id);
+    if (!entry || entry->rtt_us == 0) return std::nullopt;
+    return core::Duration{static_cast<core::Duration::rep>(entry->rtt_us)};
+}
 bool DhtNode::announcing(Key const& topic) const { return impl_->announcements.contains(topic); }
 
 }  // namespace dht

@@ -104,6 +104,9 @@ public:
     std::size_t record_count() const;
     std::size_t provider_record_count() const;  // provider records this node stores
     bool announcing(Key const& topic) const;
+    // The smoothed round trip of our requests to `id` when it is in the routing table and
+    // has answered one (a hint for choosing among peers to dial); nullopt otherwise.
+    std::optional<core::Duration> measured_rtt(NodeId const& id) const;
 
 private:
     struct Impl;

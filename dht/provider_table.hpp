@@ -93,8 +93,15 @@ public:
     struct Entry {
         std::vector<Endpoint> addrs;
         core::Instant due;
+        // Our own record of the topic, signed once and reused in answers to provider
+        // lookups (a provider names itself, as a storer would); re-signed near its expiry.
+        std::optional<ProviderRecord> own;
     };
-    void set(Key const& topic, std::vector<Endpoint> addrs, core::Instant due) { entries_[topic] = {std::move(addrs), due}; }
+    void set(Key const& topic, std::vector<Endpoint> addrs, core::Instant due) { entries_[topic] = {std::move(addrs), due, {}}; }
+    Entry* find(Key const& topic) {
+        auto it = entries_.find(topic);
+        return it == entries_.end() ? nullptr : &it->second;
+    }
     void remove(Key const& topic) { entries_.erase(topic); }
     bool contains(Key const& topic) const { return entries_.contains(topic); }
     std::size_t size() const { return entries_.size(); }

@@ -3,6 +3,7 @@
 #include "core/assert.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 namespace dht {
@@ -117,6 +118,32 @@ void RoutingTable::remove(NodeId const& id) {
     if (b.pinging == id) b.pinging.reset();
     b.entries.erase(it);
     --size_;
+}
+
+void RoutingTable::set_rtt(NodeId const& id, core::Duration rtt) {
+    if (id == self_) return;
+    auto prefix = prefix_len_of(id);
+    if (prefix >= buckets_.size()) return;
+    for (auto& e : buckets_[prefix].entries) {
+        if (e.contact.id != id) continue;
+        auto const us = std::clamp<std::int64_t>(rtt.count(), 1, std::numeric_limits<std::uint32_t>::max());
+        e.rtt_us = static_cast<std::uint32_t>(us);
+        return;
+    }
+}
+
+std::vector<Contact> RoutingTable::nearest(std::size_t n) const {
+    std::vector<Entry const*> measured;
+    for (auto const& b : buckets_)
+        for (auto const& e : b.entries)
+            if (e.rtt_us > 0 && e.failures == 0) measured.push_back(&e);
+    auto const count = std::min(n, measured.size());
+    auto const by_rtt = [](Entry const* a, Entry const* b) { return a->rtt_us < b->rtt_us; };
+    std::partial_sort(measured.begin(), measured.begin() + static_cast<std::ptrdiff_t>(count), measured.end(), by_rtt);
+    std::vector<Contact> out;
+    out.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) out.push_back(measured[i]->contact);
+    return out;
 }
 
 RoutingTable::Entry const* RoutingTable::find(NodeId const& id) const {

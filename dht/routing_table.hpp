@@ -15,6 +15,7 @@
 #include "dht/contact.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -26,6 +27,9 @@ public:
         Contact contact;
         core::Instant last_seen;
         unsigned failures = 0;  // consecutive failed RPCs; reset by any answer
+        // Smoothed round trip of our requests to it in µs (0: never measured). 32 bits fit
+        // the entry's padding: no memory per entry.
+        std::uint32_t rtt_us = 0;
     };
 
     enum class Outcome {
@@ -64,6 +68,12 @@ public:
     // on_failure replaces it). nullopt otherwise.
     std::optional<Contact> verify_after_failure(NodeId const& id);
     void remove(NodeId const& id);
+    // Records the smoothed round trip to `id` (ignored when it is not in the table).
+    void set_rtt(NodeId const& id, core::Duration rtt);
+
+    // Up to `n` healthy entries (no failure since their last answer) with a measured round
+    // trip, shortest first: the nodes nearest us on the network rather than in id space.
+    std::vector<Contact> nearest(std::size_t n) const;
 
     // Up to `n` contacts closest to `target`, healthy entries before stale ones.
     std::vector<Contact> closest(NodeId const& target, std::size_t n) const;

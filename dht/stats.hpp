@@ -69,6 +69,7 @@ struct Stats {
     std::uint64_t lookups_started = 0;
     std::uint64_t lookups_done = 0;
     std::uint64_t store_errors = 0;  // the record store failed an operation (e.g. map full)
+    std::uint64_t provider_probes = 0;  // provider lookups' queries to nearby contacts (Config::providers_nearby)
     std::uint64_t evictions = 0;     // routing table entries that left after failed RPCs (replaced or removed)
 
     std::array<std::uint64_t, provider_reject_count> providers_rejected{};

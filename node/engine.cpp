@@ -239,12 +239,14 @@ void Engine::give_providers(core::Instant now, pubsub::TopicKey const& topic,
                             std::vector<dht::ProviderRecord> const& records) {
     // The records themselves, not just addresses: the router may pass them on in PX.
     std::vector<pubsub::PeerRecord> peers;
+    std::vector<core::Duration> rtts;  // measured round trips, for dialing the near first
     for (auto const& r : records) {
         if (r.node_id == identity_.id) continue;
         peers.push_back(r);
+        rtts.push_back(dht_.measured_rtt(r.node_id).value_or(core::Duration{0}));
     }
     if (peers.empty()) return;
-    router_.add_provider_records(now, topic, std::move(peers));
+    router_.add_provider_records(now, topic, std::move(peers), rtts);
     progress_ = true;
 }
 

@@ -173,7 +173,7 @@ struct Config {
     std::size_t topic_name_max = 256;          // bytes
     std::size_t subscriptions_per_peer_max = 256;
     std::size_t links_max = 64;                // the router never dials beyond this many links
-    std::size_t dials_in_flight_max = 12;
+    std::size_t dials_in_flight_max = 16;  // pending_dials + pending_near_dials
     // While own publishes of a topic are pending and no topic peer is usable yet (a
     // publisher outside the topic, just after its provider lookup), up to this many of its
     // candidates are dialed at once instead of D (within dials_in_flight_max): the pending
@@ -181,6 +181,11 @@ struct Config {
     // of more providers answers sooner), and the rest become further topic peers. In the
     // simulator 12 instead of 6 cut the first link's p99 from 360 to 240 ms after its dial.
     std::size_t pending_dials = 12;
+    // ...and beyond those, up to this many candidates whose round trip the host measured
+    // (PeerAddress::rtt: a provider that answered the DHT's near probe, dht::Config::
+    // providers_nearby), which arrive a little after the first records and are likely the
+    // nearest: measured candidates are dialed first, nearest first, in any case.
+    std::size_t pending_near_dials = 4;
     std::size_t candidates_per_topic_max = 64;  // dial candidates kept per topic
     core::Duration candidate_ttl = 10min;
     core::Duration dial_timeout = 30s;         // a dial the host never reported on is forgotten

@@ -437,11 +437,13 @@ void Router::add_peers(core::Instant now, TopicKey const& topic, std::vector<Pee
     impl_->maybe_dial(now);
 }
 
-void Router::add_provider_records(core::Instant now, TopicKey const& topic, std::vector<PeerRecord> records) {
+void Router::add_provider_records(core::Instant now, TopicKey const& topic, std::vector<PeerRecord> records,
+                                  std::vector<core::Duration> const& rtts) {
     auto& m = *impl_;
-    for (auto& r : records) {
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        auto& r = records[i];
         if (r.topic != topic) continue;  // the host asked for `topic`; nothing else is a candidate for it
-        PeerAddress peer{r.node_id, r.addrs};
+        PeerAddress peer{r.node_id, r.addrs, i < rtts.size() ? rtts[i] : core::Duration{0}};
         m.add_candidate(now, topic, Impl::Candidate{std::move(peer), Impl::HeldRecord{std::move(r), true}, std::nullopt, {}, false});
     }
     m.maybe_dial(now);

@@ -166,7 +166,10 @@ public:
     void add_peers(core::Instant now, TopicKey const& topic, std::vector<PeerAddress> peers);
     // The same for provider records the host's DHT lookup found for `topic` and verified
     // (dht::DhtNode checks each record it reports): candidates that PX may pass on.
-    void add_provider_records(core::Instant now, TopicKey const& topic, std::vector<PeerRecord> records);
+    // rtts[i], when given and non-zero, is the round trip the host measured to records[i]'s
+    // node (PeerAddress::rtt: measured candidates are dialed first).
+    void add_provider_records(core::Instant now, TopicKey const& topic, std::vector<PeerRecord> records,
+                              std::vector<core::Duration> const& rtts = {});
 
     // Installs the application validator (default: accept everything that is signed).
     void set_validator(Validator validator);

@@ -133,27 +133,50 @@ void Router::Impl::need_peers(core::Instant now, TopicKey const& topic, NeedPeer
     need.interval = std::min(need.interval * 2, config.need_peers_interval_max);
 }
 
-// Dials candidates of topics with fewer than D usable peers (usable_peers), within the link and in-flight
-// bounds, preferring candidates from subnets not already chosen (diversity against one
-// operator filling the mesh).
+// Dials candidates of topics with fewer than D usable peers (usable_peers), within the
+// link and in-flight bounds: candidates the host measured a round trip to first, nearest
+// first (the link's handshake costs two round trips, so a near peer is up soonest), then
+// the others in random order; in each, candidates from subnets not already chosen first
+// (diversity against one operator filling the mesh).
 void Router::Impl::maybe_dial(core::Instant now) {
     std::set<std::uint64_t> subnets_chosen;
     for (auto& [topic, list] : candidates) {
         // Dials already on the way to this topic's candidates count as peers to come.
         std::size_t const usable = usable_peers(now, topic);
         std::size_t expected = usable;
+        std::size_t near_in_flight = 0;
         std::vector<Candidate*> eligible;
         for (auto& c : list) {
             if (c.rejected || peers.contains(c.peer.id)) continue;
             auto d = dials.find(c.peer.id);
-            if (d != dials.end() && d->second.in_flight) ++expected;
-            if (d != dials.end() && (d->second.in_flight || now < d->second.retry_after)) continue;
+            bool const in_flight = d != dials.end() && d->second.in_flight;
+            expected += in_flight;
+            near_in_flight += in_flight && c.peer.rtt.count() > 0;
+            if (in_flight || (d != dials.end() && now < d->second.retry_after)) continue;
             eligible.push_back(&c);
         }
-        std::size_t const target = usable == 0 && has_pending(now, topic) ? std::max(config.d, config.pending_dials) : config.d;
-        if (expected >= target) continue;
-        std::size_t wanted = target - expected;
+        bool const waiting = usable == 0 && has_pending(now, topic);
+        std::size_t const target = waiting ? std::max(config.d, config.pending_dials) : config.d;
+        std::size_t wanted = expected >= target ? 0 : target - expected;
+        // An own message waits for its first link: a measured candidate (a provider that
+        // answered our near probe) is dialed even beyond the target, up to pending_near_dials
+        // in flight, since it is likely the first link up.
+        std::size_t near_extra = waiting && near_in_flight < config.pending_near_dials
+                                     ? config.pending_near_dials - near_in_flight : 0;
+        if (wanted == 0 && near_extra == 0) continue;
         shuffle(eligible, rng);
+        std::stable_sort(eligible.begin(), eligible.end(), [](Candidate const* a, Candidate const* b) {
+            auto const ra = a->peer.rtt.count(), rb = b->peer.rtt.count();
+            return ra > 0 && (rb == 0 || ra < rb);
+        });
+        auto const start_dial = [&](Candidate const& c) {
+            auto& d = dials[c.peer.id];
+            d.in_flight = true;
+            d.started = now;
+            ++dials_in_flight;
+            ++stats.dials;
+            emit(Dial{c.peer});
+        };
         // Two passes: first one per new subnet, then anyone.
         for (int pass = 0; pass < 2 && wanted > 0; ++pass) {
             for (auto* c : eligible) {
@@ -166,14 +189,20 @@ void Router::Impl::maybe_dial(core::Instant now) {
                 // Verified here, not on arrival: only the records actually dialed cost a verify.
                 if (!candidate_verified(*c)) continue;
                 if (pass == 0) subnets_chosen.insert(subnet);
-                auto& d = dials[c->peer.id];
-                d.in_flight = true;
-                d.started = now;
-                ++dials_in_flight;
-                ++stats.dials;
+                start_dial(*c);
                 --wanted;
-                emit(Dial{c->peer});
+                if (c->peer.rtt.count() > 0 && near_extra > 0) --near_extra;
             }
+        }
+        for (auto* c : eligible) {
+            if (near_extra == 0 || c->peer.rtt.count() == 0) break;  // measured ones are first
+            if (dials_in_flight >= config.dials_in_flight_max || peers.size() + dials_in_flight >= config.links_max) return;
+            if (c->rejected) continue;
+            if (auto d = dials.find(c->peer.id); d != dials.end() && d->second.in_flight) continue;
+            if (!candidate_verified(*c)) continue;
+            start_dial(*c);
+            --near_extra;
+            ++stats.near_dials;
         }
     }
 }

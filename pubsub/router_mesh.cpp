@@ -241,6 +241,9 @@ void Router::Impl::add_candidate(core::Instant now, TopicKey const& topic, Candi
     auto& list = candidates[topic];
     auto it = std::find_if(list.begin(), list.end(), [&](auto const& c) { return c.peer.id == p.id; });
     if (it != list.end()) {
+        // A round trip we measured stays (PX knows none); a new measurement replaces it.
+        if (p.rtt.count() == 0) p.rtt = it->peer.rtt;
+        else it->peer.rtt = p.rtt;
         // Proof beats hearsay: a checked record stays unless a newer checked one comes.
         bool const held_checked = it->record && it->record->verified && !it->rejected;
         bool const fresh_checked = fresh.record && fresh.record->verified;

@@ -107,6 +107,7 @@ struct Stats {
     std::uint64_t pending_sent = 0;      // pending publishes sent once a peer appeared
     std::uint64_t need_peers = 0;        // NeedPeers events
     std::uint64_t dials = 0;             // Dial events
+    std::uint64_t near_dials = 0;        // of which beyond the target, to measured candidates (Config::pending_near_dials)
     std::uint64_t dials_failed = 0;
     std::uint64_t links_up = 0;
     std::uint64_t links_down = 0;

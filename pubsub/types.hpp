@@ -7,6 +7,7 @@
 #include "core/crypto.hpp"
 #include "core/endpoint.hpp"
 #include "core/node_id.hpp"
+#include "core/time.hpp"
 
 #include <cstdint>
 #include <string>
@@ -41,6 +42,10 @@ struct Message {
 struct PeerAddress {
     NodeId id;
     std::vector<core::Endpoint> addrs;  // TCP link endpoints (same port numbers as the DHT)
+    // The host's hint, never on the wire: the round trip it measured to this peer (the
+    // DHT's estimate for a routing-table contact), 0 when unknown. Dials go to the
+    // nearest measured candidates first.
+    core::Duration rtt{0};
     friend bool operator==(PeerAddress const&, PeerAddress const&) = default;
 };
 

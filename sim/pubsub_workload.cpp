@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 
 namespace sim {
 
@@ -317,7 +319,35 @@ PubsubSummary PubsubWorkload::summarise() const {
     r.mesh_at_end = mesh_shape();
     summarise_catchup(r);
     summarise_cold(r);
+    dump_deliveries();
     return r;
+}
+
+// Analysis aid: KADMIUM_SIM_DELIVERY_DUMP=FILE writes one CSV row per expected delivery
+// (message, warm, publisher region, cold milestones in ms, subscriber region, latency ms,
+// arrival). Not part of the report.
+void PubsubWorkload::dump_deliveries() const {
+    char const* path = std::getenv("KADMIUM_SIM_DELIVERY_DUMP");
+    if (path == nullptr) return;
+    std::ofstream out(path);
+    auto const& net = sim_.network();
+    out << "msg,warm,origin_region,first_dial,lookup_done,first_link,first_sent,sub,sub_region,latency_ms,arrival\n";
+    for (std::size_t m = 0; m < published_.size(); ++m) {
+        auto const& p = published_[m];
+        if (!p.published || p.abandoned) continue;
+        std::string steps;
+        for (std::size_t s = 0; s < 4; ++s) {
+            steps += ',';
+            steps += p.cold_at[s] ? std::to_string(ms(*p.cold_at[s] - p.at)) : std::string("-1");
+        }
+        for (auto const& [n, sub] : subscribers_) {
+            if (!counted(sub) || sub.topic != p.topic || sub.subscribed_at > p.at) continue;
+            auto d = delivery_of_.find(key_of(n, m));
+            out << m << ',' << p.warm << ',' << net.region_of(p.origin) << steps << ',' << n << ',' << net.region_of(n) << ','
+                << (d == delivery_of_.end() ? -1.0 : d->second.latency_ms) << ','
+                << (d == delivery_of_.end() ? "none" : pubsub::to_string(d->second.arrival)) << '\n';
+        }
+    }
 }
 
 char const* to_string(ColdStep step) {

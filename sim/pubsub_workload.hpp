@@ -237,6 +237,7 @@ private:
     void come_back(NodeIndex node);
     void summarise_catchup(PubsubSummary& r) const;
     void summarise_cold(PubsubSummary& r) const;
+    void dump_deliveries() const;
     ColdWatch cold_counters(NodeIndex node) const;
     void stop_watching(NodeIndex node);
     MeshShape mesh_shape() const;

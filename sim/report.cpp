@@ -370,7 +370,8 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
         << r.links_opened << "},\n";
     out << "  \"dht\": {\"packets_out\": " << r.dht.packets_out << ", \"packets_in\": " << r.dht.packets_in
         << ", \"bytes_out\": " << r.dht.bytes_out << ", \"lookups_started\": " << r.dht.lookups_started
-        << ", \"lookups_done\": " << r.dht.lookups_done << ", \"evictions\": " << r.dht.evictions
+        << ", \"lookups_done\": " << r.dht.lookups_done << ", \"provider_probes\": " << r.dht.provider_probes
+        << ", \"evictions\": " << r.dht.evictions
         << ", \"store_errors\": " << r.dht.store_errors << ", \"dropped\": {";
     for (std::size_t i = 0; i < r.dht.dropped.size(); ++i) {
         out << (i ? ", " : "") << json_string(dht::to_string(static_cast<dht::DropReason>(i))) << ": " << r.dht.dropped[i];

@@ -93,6 +93,7 @@ void add_stats(dht::Stats& a, dht::Stats const& b) {
     a.lookups_done += b.lookups_done;
     a.store_errors += b.store_errors;
     a.evictions += b.evictions;
+    a.provider_probes += b.provider_probes;
 }
 
 }  // namespace sim

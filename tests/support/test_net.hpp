@@ -76,7 +76,11 @@ public:
         while (auto t = n.node->poll_transmit()) {
             if (loss_ > 0 && rng_.chance(loss_)) continue;
             if (intercept_ && !intercept_(i, *t)) continue;
-            in_flight_.emplace(std::make_pair(now_ + latency_, seq_++), Packet{n.address, std::move(*t)});
+            auto delay = latency_;
+            if (latency_of_) {
+                if (auto to = by_address_.find(t->to); to != by_address_.end()) delay = latency_of_(i, to->second);
+            }
+            in_flight_.emplace(std::make_pair(now_ + delay, seq_++), Packet{n.address, std::move(*t)});
         }
         while (auto e = n.node->poll_event()) n.events.push_back(std::move(*e));
     }
@@ -153,6 +157,8 @@ public:
     }
 
     void set_loss(double p) { loss_ = p; }
+    // One-way delay from node `from` to node `to` (default: 10 ms for every pair).
+    void set_latency(std::function<core::Duration(std::size_t from, std::size_t to)> f) { latency_of_ = std::move(f); }
     // `f` sees every datagram a node sends; returning false drops it.
     void set_intercept(std::function<bool(std::size_t, core::Transmit const&)> f) { intercept_ = std::move(f); }
 
@@ -171,6 +177,7 @@ private:
     std::map<core::Endpoint, std::size_t> by_address_;
     std::map<std::pair<core::Instant, std::uint64_t>, Packet> in_flight_;
     std::function<bool(std::size_t, core::Transmit const&)> intercept_;
+    std::function<core::Duration(std::size_t, std::size_t)> latency_of_;
 };
 
 }  // namespace test

@@ -476,6 +476,7 @@ TEST_CASE("providers: a provider lookup asks providers_alpha nodes at once, othe
     auto config = small_config();
     config.alpha = 3;
     config.providers_alpha = 6;
+    config.providers_nearby = 0;  // only the alpha window here (the near probes: below)
     TestNet net(config, 9);
     for (int i = 0; i < 16; ++i) net.add_node();
     net.bootstrap_all();
@@ -492,6 +493,61 @@ TEST_CASE("providers: a provider lookup asks providers_alpha nodes at once, othe
     CHECK(first_round() == 3);
     net[0].node->announce(net.now(), topic_key("announced"), addrs_of(net[0]));
     CHECK(first_round() == 3);
+}
+
+// Node 0 is 5 ms from one provider and 100 ms from everyone else. The provider is not
+// among the storers, and the lookup's alpha window is one node: its record can reach node
+// 0 within a short round trip only through the near probe, and only because a provider
+// answers with its own record.
+TEST_CASE("providers: a provider lookup probes the nearest contacts; a provider names itself", "[unit]") {
+    auto run = [](std::size_t nearby) {
+        auto config = small_config();
+        config.alpha = 1;
+        config.providers_alpha = 1;
+        config.providers_nearby = nearby;
+        TestNet net(config, 21);
+        for (int i = 0; i < 12; ++i) net.add_node();  // few enough that node 0's table holds every one
+        auto topic = topic_key("near");
+        // The near provider: not among the k closest of all nodes to the topic.
+        std::vector<std::size_t> by_distance;
+        for (std::size_t i = 1; i < net.size(); ++i) by_distance.push_back(i);
+        std::sort(by_distance.begin(), by_distance.end(),
+                  [&](auto a, auto b) { return topic.closer(net[a].node->id(), net[b].node->id()); });
+        std::size_t const near = by_distance.back();
+        net.set_latency([near](std::size_t from, std::size_t to) {
+            bool const short_path = (from == 0 && to == near) || (from == near && to == 0);
+            return short_path ? core::Duration{5ms} : core::Duration{100ms};
+        });
+        net.bootstrap_all();
+        net.wait_done(near, net[near].node->announce(net.now(), topic, addrs_of(net[near])));
+        CHECK(net[near].node->provider_record_count() == 0);  // not a storer of its own record
+        // Node 0 has measured its round trip to the near node.
+        net[0].node->add_known_contact(net.now(), Contact::make(net[near].identity.public_key, net[near].address));
+        net.drain(0);
+        net.run_for(1s);
+        REQUIRE(net[0].node->measured_rtt(net[near].node->id()).has_value());
+        CHECK(*net[0].node->measured_rtt(net[near].node->id()) < 20ms);
+        net[0].events.clear();
+        auto lid = net[0].node->find_providers(net.now(), topic);
+        net.drain(0);
+        net.run_for(30ms);
+        bool found_near = false;
+        for (auto const& e : net[0].events)
+            if (auto f = std::get_if<ProvidersFound>(&e); f && f->id == lid)
+                for (auto const& r : f->providers) found_near |= r.node_id == net[near].node->id();
+        auto const probes = net[0].node->stats().provider_probes;
+        // The lookup still ends, with the storers' records too.
+        auto d = net.wait_done(0, lid);
+        CHECK(ids_of(d.providers).contains(net[near].node->id()));
+        return std::make_pair(found_near, probes);
+    };
+    auto [found, probes] = run(4);
+    CHECK(found);
+    CHECK(probes >= 1);
+    CHECK(probes <= 4);
+    auto [found_off, probes_off] = run(0);
+    CHECK_FALSE(found_off);
+    CHECK(probes_off == 0);
 }
 
 TEST_CASE("providers: re-announced every 30 min with jitter until withdrawn, then they expire", "[unit]") {

@@ -229,3 +229,38 @@ TEST_CASE("routing table: an entry failing twice in a row gives way to a waiting
     CHECK(table.on_failure(far[0].id));
     CHECK_FALSE(table.contains(far[0].id));
 }
+
+TEST_CASE("routing table: nearest() lists measured, healthy entries by round trip", "[unit]") {
+    core::Rng rng(5);
+    NodeId self;
+    rng.fill(self.bytes);
+    RoutingTable table(self, 20, 2, true);
+    std::vector<Contact> all;
+    for (int i = 0; i < 8; ++i) {
+        auto c = contact_in_bucket(self, static_cast<std::size_t>(i % 3), rng, static_cast<std::uint8_t>(i));
+        REQUIRE(table.observe(c, Instant{}).outcome == RoutingTable::Outcome::added);
+        all.push_back(c);
+    }
+    CHECK(table.nearest(5).empty());  // nothing measured yet
+    table.set_rtt(all[0].id, 90ms);
+    table.set_rtt(all[1].id, 10ms);
+    table.set_rtt(all[2].id, 40ms);
+    table.set_rtt(all[3].id, 20ms);
+    table.set_rtt(all[3].id, 30ms);  // the latest estimate counts
+    auto near = table.nearest(3);
+    REQUIRE(near.size() == 3);
+    CHECK(near[0].id == all[1].id);
+    CHECK(near[1].id == all[3].id);
+    CHECK(near[2].id == all[2].id);
+    CHECK(table.nearest(10).size() == 4);
+    // An entry that failed since its last answer is left out until it answers again.
+    table.on_failure(all[1].id);
+    CHECK(table.nearest(1).front().id == all[3].id);
+    table.observe(all[1], Instant{} + 1s);
+    CHECK(table.nearest(1).front().id == all[1].id);  // observe keeps the estimate
+    // Ids not in the table are ignored.
+    auto stranger = contact_in_bucket(self, 5, rng, 99);
+    table.set_rtt(stranger.id, 1ms);
+    CHECK(table.nearest(10).size() == 4);
+    CHECK(table.check_invariants());
+}

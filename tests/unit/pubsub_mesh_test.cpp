@@ -461,6 +461,71 @@ TEST_CASE("pubsub mesh: a cold publish dials pending_dials providers at once, th
     }
 }
 
+TEST_CASE("pubsub mesh: measured candidates are dialed first, nearest first, and a few beyond the target",
+          "[unit][pubsub]") {
+    pubsub::Config config;
+    config.pending_dials = 6;
+    config.pending_near_dials = 2;
+    config.dials_in_flight_max = 10;
+    test::RouterFixture f(config);
+    auto provider = [&](int n, int rtt_ms) {
+        pubsub::PeerAddress p{f.peer(n), {core::Endpoint::v4(10, 4, std::uint8_t(n), 1, 4000)}};
+        p.rtt = std::chrono::milliseconds(rtt_ms);
+        return p;
+    };
+    std::vector<pubsub::PeerAddress> unmeasured;
+    for (int n = 1; n <= 10; ++n) unmeasured.push_back(provider(n, 0));
+    SECTION("in one batch: the measured ones first, by round trip") {
+        f.publish("news", "cold");
+        auto batch = unmeasured;
+        batch.push_back(provider(11, 80));
+        batch.push_back(provider(12, 20));
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), batch);
+        f.drain();
+        auto dials = f.events_of<pubsub::Dial>();
+        REQUIRE(dials.size() == 6);
+        CHECK(dials[0].peer.id == f.peer(12));
+        CHECK(dials[1].peer.id == f.peer(11));
+        CHECK(f.stats().near_dials == 0);
+    }
+    SECTION("measured ones arriving after the target is full: up to pending_near_dials more") {
+        f.publish("news", "cold");
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), unmeasured);
+        f.drain();
+        REQUIRE(f.events_of<pubsub::Dial>().size() == 6);
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), {provider(11, 30), provider(12, 10), provider(13, 20)});
+        f.drain();
+        auto dials = f.events_of<pubsub::Dial>();
+        REQUIRE(dials.size() == 2);
+        CHECK(dials[0].peer.id == f.peer(12));
+        CHECK(dials[1].peer.id == f.peer(13));
+        CHECK(f.stats().near_dials == 2);
+        // Unmeasured candidates get no such allowance.
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), {provider(14, 0)});
+        f.drain();
+        CHECK(f.events_of<pubsub::Dial>().empty());
+    }
+    SECTION("nothing waits (a subscriber): D dials, measured first, none beyond") {
+        f.subscribe("news");
+        auto batch = unmeasured;
+        batch.push_back(provider(11, 30));
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), batch);
+        f.drain();
+        auto dials = f.events_of<pubsub::Dial>();
+        REQUIRE(dials.size() == config.d);
+        CHECK(dials[0].peer.id == f.peer(11));
+        f.clear();
+        f.router().add_peers(f.now(), pubsub::topic_key("news"), {provider(12, 5)});
+        f.drain();
+        CHECK(f.events_of<pubsub::Dial>().empty());
+    }
+}
+
 TEST_CASE("pubsub mesh: unsubscribe prunes the mesh and tells every link", "[unit][pubsub]") {
     test::RouterFixture f;
     f.subscribe("chat");
