@@ -22,6 +22,8 @@ Router::Impl::Impl(Config const& c, core::Identity const& s, MessageStore& st, c
       next_seqno(first_seqno),
       signer(s),
       seen(c.seen_ttl, c.seen_max),
+      // Per peer as many ids as its IDONTWANTs may name while they are honoured.
+      has_index(c.idontwant_per_heartbeat_max * (c.idontwant_heartbeats + 1)),
       mcache(c.mcache_windows, c.mcache_gossip_windows),
       scores(c.score),
       next_heartbeat(now + c.heartbeat) {
@@ -71,6 +73,7 @@ void Router::Impl::remove_peer(core::Instant now, NodeId const& id) {
     // Outbox entries for its links would go nowhere.
     std::erase_if(outbox, [&](auto const& entry) { return entry.first.first == it->second.link; });
     scores.on_disconnected(now, id);
+    if (it->second.has_slot) has_index.release(*it->second.has_slot);
     peers.erase(it);
 }
 
@@ -196,6 +199,7 @@ void Router::handle_link_up(core::Instant now, LinkId link, NodeId const& peer_i
     p.id = peer_id;
     p.link = link;
     p.outbound = outbound;
+    p.has_slot = m.has_index.acquire();
     m.scores.on_connected(peer_id, ip_group);
     // Announce every subscription on the new link (GossipSub hello). Our signed records
     // follow once the peer says which of these topics it shares (on_subscription).

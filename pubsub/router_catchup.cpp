@@ -469,10 +469,11 @@ std::optional<MessageId> Router::Impl::accept_caught_up(core::Instant now, PeerS
 void Router::Impl::relay_caught_up(core::Instant now, PeerState const& from, TopicState const& topic,
                                    Message const& message) {
     mcache.put(message.id, message.topic, message.encoded);
+    auto const* has = has_index.find(message.id, now);
     for (auto const& mesh_peer : topic.mesh) {
         if (mesh_peer == from.id) continue;
         auto& target = *peer(mesh_peer);
-        if (auto h = target.has.find(message.id); h != target.has.end() && h->second > now) continue;
+        if (peer_has(has, target)) continue;
         out(target.link, links::Priority::forward).messages.push_back(message.encoded);
         ++stats.forwarded;
     }

@@ -75,7 +75,7 @@ void Router::Impl::emit_gossip(core::Instant now) {
             auto& p = peers.at(id);
             IHave ihave{key, {}};
             for (auto const& mid : ids) {
-                if (auto h = p.has.find(mid); h != p.has.end() && h->second > now) continue;
+                if (peer_has(has_index.find(mid, now), p)) continue;
                 ihave.ids.push_back(mid);
             }
             if (ihave.ids.empty()) continue;
@@ -92,8 +92,8 @@ void Router::Impl::expire_state(core::Instant now) {
         p.ihave_in = 0;
         p.iwant_ids_asked = 0;
         p.idontwant_in = 0;
-        std::erase_if(p.has, [&](auto const& entry) { return now >= entry.second; });
     }
+    has_index.expire(now);
     while (!pending.empty() && now >= pending.front().expires) {
         if (pending.front().sent_to.empty()) ++stats.drop(DropReason::pending_expired);
         pending_bytes -= pending.front().encoded.size();

@@ -17,6 +17,7 @@
 #include "core/signer.hpp"
 #include "pubsub/catchup_state.hpp"
 #include "pubsub/envelope.hpp"
+#include "pubsub/has_index.hpp"
 #include "pubsub/mcache.hpp"
 #include "pubsub/router.hpp"
 #include "pubsub/score.hpp"
@@ -48,8 +49,9 @@ struct Router::Impl {
         std::set<TopicKey> topics;       // what the peer announced it subscribes to
         // Its own records, per topic it subscribes to (Rpc::records): what we pass on in PX.
         std::map<TopicKey, HeldRecord> records;
-        // Ids the peer has (it sent them, or said IDONTWANT), with when to forget them.
-        std::unordered_map<MessageId, core::Instant, core::NodeIdHash> has;
+        // Its slot in `has_index` (which ids it has: it sent them, or said IDONTWANT);
+        // none when all slots are taken (then nothing it has is remembered).
+        std::optional<HasIndex::Slot> has_slot;
         // Per-heartbeat budgets (PUBSUB-NOTES §2).
         std::size_t ihave_in = 0;
         std::size_t iwant_ids_asked = 0;
@@ -143,6 +145,8 @@ struct Router::Impl {
     void invalid(PeerState& peer, InvalidReason reason, bool penalise);
     void invalid_envelope(PeerState& peer, EnvelopeError error);  // parse_message failed
     void note_has(core::Instant now, PeerState& peer, MessageId const& id);
+    // Whether `peer` has `id` by the has-index entry `has` (HasIndex::find).
+    static bool peer_has(HasIndex::Entry const* has, PeerState const& peer) { return HasIndex::has(has, peer.has_slot); }
     void fulfil_promise(MessageId const& id);
 
     // router_mesh.cpp
@@ -239,6 +243,7 @@ struct Router::Impl {
     std::map<TopicKey, PeerRecord> own_records;  // per subscribed topic, re-signed before expiry
 
     SeenCache seen;
+    HasIndex has_index;
     MessageCache mcache;
     ScoreTable scores;
     Stats stats;

@@ -83,10 +83,8 @@ void Router::Impl::invalid_envelope(PeerState& p, EnvelopeError error) {
 }
 
 void Router::Impl::note_has(core::Instant now, PeerState& p, MessageId const& id) {
-    // Bounded: beyond this a peer's claims are simply not remembered (costs a duplicate).
-    std::size_t const has_max = config.idontwant_per_heartbeat_max * (config.idontwant_heartbeats + 1);
-    if (p.has.size() >= has_max) return;
-    p.has[id] = now + config.heartbeat * static_cast<int>(config.idontwant_heartbeats);
+    // Bounded per peer by the index: beyond it a claim is not remembered (costs a duplicate).
+    if (p.has_slot) has_index.note(id, *p.has_slot, now + config.heartbeat * static_cast<int>(config.idontwant_heartbeats));
 }
 
 void Router::Impl::fulfil_promise(MessageId const& id) {
@@ -193,6 +191,7 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
     // 10. Forward.
     if (relay) {
         mcache.put(id, message.topic, message.encoded);
+        auto const* has = has_index.find(id, now);
         for (auto const& mesh_peer : topic->second.mesh) {
             if (mesh_peer == p.id || mesh_peer == author) continue;
             if (named_in(flooded, mesh_peer)) {
@@ -200,7 +199,7 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
                 continue;
             }
             auto& target = *peer(mesh_peer);
-            if (auto h = target.has.find(id); h != target.has.end() && h->second > now) continue;
+            if (peer_has(has, target)) continue;
             out(target.link, links::Priority::forward).messages.push_back(message.encoded);
             ++stats.forwarded;
         }

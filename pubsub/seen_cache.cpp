@@ -11,12 +11,14 @@ SeenCache::SeenCache(core::Duration ttl, std::size_t max, core::Duration bucket)
 }
 
 bool SeenCache::insert(core::Instant now, MessageId const& id) {
-    if (ids_.contains(id)) return false;
+    // One lookup: a relay inserts every new id, and each lookup in a table this large is
+    // a cache miss or two.
+    if (!ids_.insert(id).second) return false;
     expire(now);
-    while (ids_.size() >= max_) evict_oldest_one();
+    // The new id is in no bucket yet, so eviction cannot take it.
+    while (ids_.size() > max_) evict_oldest_one();
     if (buckets_.empty() || now - buckets_.back().start >= bucket_) buckets_.push_back(Bucket{now, {}});
     buckets_.back().ids.push_back(id);
-    ids_.insert(id);
     return true;
 }
 

@@ -14,9 +14,11 @@
 #include <time.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -41,6 +43,10 @@ struct EngineHost {
     // thread CPU clock, a system call of several µs on some VMs (EngineNet::timer_cost).
     std::chrono::nanoseconds cpu{0};
     std::uint64_t timed_calls = 0;
+    std::uint64_t datagrams_in = 0;  // DHT datagrams handled while measuring
+    // Timed calls into this host go through EngineNet::profiled_call, so that callgrind
+    // can count this host's work alone: --collect-atstart=no --toggle-collect='*profiled_call*'.
+    bool profiled = false;
 };
 
 class EngineNet {
@@ -76,6 +82,10 @@ public:
     // Time every call into an engine and add it to that host's `cpu` (benchmarks).
     bool measure = false;
 
+    // When set, a stream from host i to host j opens only if may_link(i, j): a benchmark
+    // shapes the mesh with it (a refused dial fails as an unreachable address would).
+    std::function<bool(std::size_t, std::size_t)> may_link;
+
     // What one timed call adds to `cpu` by itself: the mean thread CPU between two
     // back-to-back clock readings. A benchmark subtracts timed_calls * this from `cpu` to
     // get the engine's own work (and reports both).
@@ -102,7 +112,22 @@ public:
                 ++h.timed_calls;
             }
         } add{*hosts_[i], t0};
+        if (hosts_[i]->profiled) return profiled_call(fn);
         return fn();
+    }
+
+    // Not inlined and not a tail call (the empty asm after the call), so that the frame
+    // shows in callgrind and in perf's call chains.
+    template <class Fn>
+    [[gnu::noinline]] static auto profiled_call(Fn& fn) {
+        if constexpr (std::is_void_v<decltype(fn())>) {
+            fn();
+            asm volatile("" ::: "memory");
+        } else {
+            auto result = fn();
+            asm volatile("" ::: "memory");
+            return result;
+        }
     }
 
     EngineHost& host(std::size_t i) { return *hosts_.at(i); }
@@ -176,7 +201,9 @@ private:
         while (auto t = timed(i, [&] { return h.engine->poll_transmit(); })) {
             any = true;
             auto to = host_at(t->to);
-            if (to) timed(*to, [&] { hosts_[*to]->engine->handle_datagram(now_, h.address, t->bytes); });
+            if (!to) continue;
+            if (measure) ++hosts_[*to]->datagrams_in;
+            timed(*to, [&] { hosts_[*to]->engine->handle_datagram(now_, h.address, t->bytes); });
         }
         while (auto e = timed(i, [&] { return h.engine->poll_event(); })) {
             any = true;
@@ -208,7 +235,7 @@ private:
         auto& h = *hosts_[i];
         auto j = host_at(to);
         std::optional<node::StreamId> accepted;
-        if (j && *j != i) accepted = hosts_[*j]->engine->handle_stream_accepted(now_, h.address);
+        if (j && *j != i && (!may_link || may_link(i, *j))) accepted = hosts_[*j]->engine->handle_stream_accepted(now_, h.address);
         if (!accepted) {
             h.engine->handle_stream_closed(now_, sid);
             return;

@@ -1,5 +1,6 @@
-// The seen-cache, the message cache and the in-memory message store.
+// The seen-cache, the has-index, the message cache and the in-memory message store.
 #include "pubsub/envelope.hpp"
+#include "pubsub/has_index.hpp"
 #include "pubsub/mcache.hpp"
 #include "pubsub/memory_store.hpp"
 #include "pubsub/seen_cache.hpp"
@@ -47,6 +48,60 @@ TEST_CASE("pubsub seen cache: bounded by count, oldest first", "[unit][pubsub]")
     for (int i = 0; i < 10; ++i) old_left += seen.contains(id_of(i));
     CHECK(old_left == 9);  // one of the first bucket went
     for (int i = 10; i < 100; ++i) CHECK(seen.contains(id_of(i)));
+}
+
+TEST_CASE("pubsub has-index: claims per peer slot, expiry, per-peer bound, release", "[unit][pubsub]") {
+    pubsub::HasIndex index(3);
+    auto const a = index.acquire(), b = index.acquire();
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*a != *b);
+    index.note(id_of(1), *a, at(3s));
+    index.note(id_of(1), *b, at(4s));
+    index.note(id_of(2), *b, at(3s));
+    auto const* one = index.find(id_of(1), at(1s));
+    CHECK(pubsub::HasIndex::has(one, a));
+    CHECK(pubsub::HasIndex::has(one, b));
+    CHECK_FALSE(pubsub::HasIndex::has(index.find(id_of(2), at(1s)), a));
+    CHECK(pubsub::HasIndex::has(index.find(id_of(2), at(1s)), b));
+    CHECK_FALSE(pubsub::HasIndex::has(index.find(id_of(3), at(1s)), a));
+    CHECK_FALSE(pubsub::HasIndex::has(one, std::nullopt));  // a peer without a slot has nothing
+    // Claims on one id expire together, at the latest one's time.
+    CHECK(index.find(id_of(1), at(3500ms)) != nullptr);
+    CHECK(index.find(id_of(2), at(3s)) == nullptr);  // expired, not yet dropped
+    index.expire(at(3s));
+    CHECK(index.size() == 1);
+    CHECK(index.count(*b) == 1);
+    CHECK(index.count(*a) == 1);
+    index.expire(at(4s));
+    CHECK(index.size() == 0);
+    CHECK(index.count(*a) == 0);
+    CHECK(index.count(*b) == 0);
+    // At its bound a peer's further claims are not remembered; another peer's still are.
+    for (int i = 10; i < 14; ++i) index.note(id_of(i), *a, at(10s));
+    CHECK(index.count(*a) == 3);
+    CHECK_FALSE(pubsub::HasIndex::has(index.find(id_of(13), at(5s)), a));
+    index.note(id_of(13), *b, at(10s));
+    CHECK(pubsub::HasIndex::has(index.find(id_of(13), at(5s)), b));
+    // Noting an id twice counts once.
+    index.note(id_of(10), *a, at(11s));
+    CHECK(index.count(*a) == 3);
+    // Release forgets the peer's claims (a new peer in the slot starts with none).
+    index.release(*a);
+    CHECK(index.size() == 1);  // id 13, b's
+    auto const c = index.acquire();
+    REQUIRE(c);
+    CHECK(*c == *a);
+    CHECK(index.count(*c) == 0);
+    CHECK_FALSE(pubsub::HasIndex::has(index.find(id_of(10), at(5s)), c));
+}
+
+TEST_CASE("pubsub has-index: slots are bounded", "[unit][pubsub]") {
+    pubsub::HasIndex index(10);
+    for (std::size_t i = 0; i < pubsub::HasIndex::slots; ++i) REQUIRE(index.acquire());
+    CHECK_FALSE(index.acquire());
+    index.release(5);
+    CHECK(index.acquire() == std::optional<pubsub::HasIndex::Slot>(5));
 }
 
 TEST_CASE("pubsub mcache: windows, gossip ids and the serve limit", "[unit][pubsub]") {
