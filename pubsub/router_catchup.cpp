@@ -193,13 +193,7 @@ void Router::Impl::explore(core::Instant now, TopicKey const& key) {
         unlinked.push_back(&cand);
     }
     if (unlinked.empty()) return;
-    auto const& pick = *unlinked[rng.uniform(unlinked.size())];
-    auto& d = dials[pick.peer.id];
-    d.in_flight = true;
-    d.started = now;
-    ++dials_in_flight;
-    ++stats.dials;
-    emit(Dial{pick.peer});
+    start_dial(now, unlinked[rng.uniform(unlinked.size())]->peer);
 }
 
 bool Router::Impl::topic_in_sync(TopicKey const& key) const {

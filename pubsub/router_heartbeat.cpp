@@ -138,6 +138,15 @@ void Router::Impl::need_peers(core::Instant now, TopicKey const& topic, NeedPeer
 // first (the link's handshake costs two round trips, so a near peer is up soonest), then
 // the others in random order; in each, candidates from subnets not already chosen first
 // (diversity against one operator filling the mesh).
+void Router::Impl::start_dial(core::Instant now, PeerAddress const& peer) {
+    auto& d = dials[peer.id];
+    d.in_flight = true;
+    d.started = now;
+    ++dials_in_flight;
+    ++stats.dials;
+    emit(Dial{peer});
+}
+
 void Router::Impl::maybe_dial(core::Instant now) {
     std::set<std::uint64_t> subnets_chosen;
     for (auto& [topic, list] : candidates) {
@@ -169,14 +178,6 @@ void Router::Impl::maybe_dial(core::Instant now) {
             auto const ra = a->peer.rtt.count(), rb = b->peer.rtt.count();
             return ra > 0 && (rb == 0 || ra < rb);
         });
-        auto const start_dial = [&](Candidate const& c) {
-            auto& d = dials[c.peer.id];
-            d.in_flight = true;
-            d.started = now;
-            ++dials_in_flight;
-            ++stats.dials;
-            emit(Dial{c.peer});
-        };
         // Two passes: first one per new subnet, then anyone.
         for (int pass = 0; pass < 2 && wanted > 0; ++pass) {
             for (auto* c : eligible) {
@@ -189,7 +190,7 @@ void Router::Impl::maybe_dial(core::Instant now) {
                 // Verified here, not on arrival: only the records actually dialed cost a verify.
                 if (!candidate_verified(*c)) continue;
                 if (pass == 0) subnets_chosen.insert(subnet);
-                start_dial(*c);
+                start_dial(now, c->peer);
                 --wanted;
                 if (c->peer.rtt.count() > 0 && near_extra > 0) --near_extra;
             }
@@ -200,7 +201,7 @@ void Router::Impl::maybe_dial(core::Instant now) {
             if (c->rejected) continue;
             if (auto d = dials.find(c->peer.id); d != dials.end() && d->second.in_flight) continue;
             if (!candidate_verified(*c)) continue;
-            start_dial(*c);
+            start_dial(now, c->peer);
             --near_extra;
             ++stats.near_dials;
         }

@@ -195,6 +195,8 @@ struct Router::Impl {
     void expire_state(core::Instant now);
     void need_peers(core::Instant now, TopicKey const& topic, NeedPeersState& need);
     void maybe_dial(core::Instant now);
+    // Asks the host for a link to `peer` (Dial) and counts the dial as in flight.
+    void start_dial(core::Instant now, PeerAddress const& peer);
 
     // router_catchup.cpp
     reconcile::Limits reconcile_limits() const;
