@@ -760,12 +760,7 @@ struct DhtNode::Impl {
                 l.lookup.on_answer(from.id, response->nodes, suspect_fn(now));
                 add_values(l, response->values);
                 if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
-                if (has_enough_providers(l) || has_first_value(l)) {
-                    l.closest = l.lookup.closest_answered();
-                    finish(now, l);
-                    break;
-                }
-                advance(now, l);
+                continue_or_finish(now, l);
                 break;
             }
             case Purpose::provider_probe: {
@@ -778,12 +773,7 @@ struct DhtNode::Impl {
                 if (!l.lookup.on_answer(from.id, response->nodes, suspect_fn(now)))
                     l.lookup.add(response->nodes, 2, suspect_fn(now));
                 if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
-                if (has_enough_providers(l)) {
-                    l.closest = l.lookup.closest_answered();
-                    finish(now, l);
-                    break;
-                }
-                advance(now, l);
+                continue_or_finish(now, l);
                 break;
             }
             case Purpose::store_for_put: {
@@ -1402,6 +1392,13 @@ struct DhtNode::Impl {
 
     bool has_enough_providers(LookupState const& l) const {
         return l.kind == LookupKind::find_providers && l.found.size() >= config.providers_enough;
+    }
+    // After an answer: a lookup that has what it was asked for (enough providers, or a
+    // first-value get's value) ends; any other asks on.
+    void continue_or_finish(Instant now, LookupState& l) {
+        if (!has_enough_providers(l) && !has_first_value(l)) return advance(now, l);
+        l.closest = l.lookup.closest_answered();
+        finish(now, l);
     }
     // A get asked for its first value only has it: the rest of its queries would cost the
     // network datagrams nobody waits for.
