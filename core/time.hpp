@@ -37,11 +37,13 @@ struct WallClockAnchor {
     UnixTime to_unix(Instant now) const {
         return {unix.seconds + std::chrono::duration_cast<std::chrono::seconds>(now - instant).count()};
     }
-    // Unix time in milliseconds at `now`.
-    std::int64_t to_unix_ms(Instant now) const {
+    // Unix time in microseconds at `now`.
+    std::int64_t to_unix_us(Instant now) const {
         std::int64_t const base_us = unix_us != 0 ? unix_us : unix.seconds * 1'000'000;
-        return (base_us + (now - instant).count()) / 1000;
+        return base_us + (now - instant).count();
     }
+    // Unix time in milliseconds at `now`.
+    std::int64_t to_unix_ms(Instant now) const { return to_unix_us(now) / 1000; }
 };
 
 inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }

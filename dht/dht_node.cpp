@@ -293,8 +293,11 @@ struct DhtNode::Impl {
         return base - Duration(static_cast<Duration::rep>(span / 2)) + Duration(static_cast<Duration::rep>(rng.uniform(span)));
     }
     core::UnixTime unix_now(Instant now) const { return wall.to_unix(now); }
+    // Microseconds, not whole seconds plus the time since start: packet counters start
+    // here, and a node restarted within the same second must not start below the
+    // counters its last run sent (the peers would drop everything as replays).
     std::uint64_t unix_us(Instant now) const {
-        auto us = wall.unix.seconds * 1'000'000 + (now - wall.instant).count();
+        auto us = wall.to_unix_us(now);
         return us < 0 ? 0 : static_cast<std::uint64_t>(us);
     }
     void drop(DropReason r) { ++stats.drop(r); }

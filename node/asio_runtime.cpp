@@ -214,7 +214,8 @@ private:
     core::Result<void, std::string> open_sockets();
     core::Result<std::unique_ptr<UdpListener>, std::string> open_udp(core::Endpoint const& address);
     core::Result<void, std::string> write_api_files();
-    void load_snapshot();
+    // Pings the contacts saved by the last run; returns how many.
+    std::size_t ping_snapshot();
     void save_snapshot();
     void start_bootstrap();
     void on_resolved(HostPort const& hp, boost::system::error_code ec, udp::resolver::results_type const& results);
@@ -354,6 +355,7 @@ private:
     udp::resolver resolver_;
     core::Rng rng_{0};  // jitter for the runtime's own timers; seeded in start()
     Backoff bootstrap_backoff_;
+    std::size_t snapshot_contacts_ = 0;  // contacts the last run saved (pinged again while the table is empty)
     std::size_t resolves_in_flight_ = 0;
     std::set<std::string> warned_unreachable_;
 
@@ -563,7 +565,8 @@ core::Result<void, std::string> Runtime::start() {
         if (!e) shutdown(signal);
     });
 
-    load_snapshot();
+    snapshot_contacts_ = ping_snapshot();
+    if (snapshot_contacts_ > 0) spdlog::info("routing snapshot: pinging {} contacts from the last run", snapshot_contacts_);
     load_subscriptions();
     start_bootstrap();
     after_input();
@@ -572,18 +575,20 @@ core::Result<void, std::string> Runtime::start() {
     arm_metrics();
     arm_snapshot(snapshot_first);
     arm_history();
-    if (!config_.bootstrap.empty()) {
+    // Retried while the table stays thin: the bootstrap addresses, and while it is empty
+    // the saved contacts too (their pings may all have been lost).
+    if (!config_.bootstrap.empty() || snapshot_contacts_ > 0) {
         arm_bootstrap_retry(std::chrono::duration_cast<Clock::duration>(bootstrap_backoff_.next(rng_)));
     }
     return {};
 }
 
-void Runtime::load_snapshot() {
+std::size_t Runtime::ping_snapshot() {
     auto loaded = store_->load_routing();
     if (!loaded) {
         spdlog::error("store: cannot load the routing table snapshot ({}); joining through --bootstrap only",
                       store::to_string(loaded.error()));
-        return;
+        return 0;
     }
     auto const t = now();
     std::size_t n = 0;
@@ -593,7 +598,7 @@ void Runtime::load_snapshot() {
         drain_outputs();
         ++n;
     }
-    if (n > 0) spdlog::info("routing snapshot: pinging {} contacts from the last run", n);
+    return n;
 }
 
 void Runtime::save_snapshot() {
@@ -973,9 +978,15 @@ void Runtime::arm_bootstrap_retry(std::chrono::steady_clock::duration after) {
             arm_bootstrap_retry(bootstrap_check_interval);
             return;
         }
-        if (peers == 0) spdlog::info("bootstrap: routing table still empty, resolving the bootstrap addresses again");
-        else spdlog::debug("bootstrap: routing table thin ({} peers), resolving the bootstrap addresses again", peers);
-        start_bootstrap();
+        if (peers == 0 && snapshot_contacts_ > 0) {
+            spdlog::info("bootstrap: routing table still empty, pinging the {} saved contacts again", snapshot_contacts_);
+            ping_snapshot();
+        }
+        if (!config_.bootstrap.empty()) {
+            if (peers == 0) spdlog::info("bootstrap: routing table still empty, resolving the bootstrap addresses again");
+            else spdlog::debug("bootstrap: routing table thin ({} peers), resolving the bootstrap addresses again", peers);
+            start_bootstrap();
+        }
         arm_bootstrap_retry(std::chrono::duration_cast<Clock::duration>(bootstrap_backoff_.next(rng_)));
     });
 }

@@ -59,10 +59,11 @@ public:
 
     // Replaces node i's DhtNode with a new one over the same identity and store, as a
     // restart would (what the store persisted is all the new node knows).
-    void restart(std::size_t i) {
+    // `anchor` is the new process's wall clock (a real restart reads it again at start).
+    void restart(std::size_t i, core::WallClockAnchor const& anchor = wall) {
         auto& n = *nodes_[i];
         n.node = std::make_unique<dht::DhtNode>(config_, n.identity.public_key, *n.crypto, *n.store, rng_.split(), now_,
-                                                wall, n.signer.get());
+                                                anchor, n.signer.get());
         n.events.clear();
     }
 

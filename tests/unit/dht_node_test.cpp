@@ -386,6 +386,29 @@ TEST_CASE("dht node: packets overtaken in the network are not mistaken for repla
     CHECK(dropped(net, 0, DropReason::replayed) == 10);
 }
 
+TEST_CASE("dht node: a node restarted within the same wall-clock second is not taken for a replay", "[unit]") {
+    TestNet net(local_config());
+    net.add_node();
+    net.add_node();
+    net.bootstrap_all(100ms);
+    // Node 1 keeps node 0 busy, so its packet counter runs ahead of its start time.
+    for (int i = 0; i < 20; ++i) (void)net[1].node->find_node(net.now(), net[0].node->id());
+    net.run_for(100ms);
+    REQUIRE(net[0].node->peer_count() == 1);
+    // It restarts 0.9 s into the same second. The host reads the wall clock again: the
+    // whole second is the same, the microseconds are not.
+    std::int64_t const restart_us = TestNet::wall.unix.seconds * 1'000'000 + 900'000;
+    REQUIRE(net.now() - TestNet::wall.instant < 900ms);
+    net.run_until(TestNet::wall.instant + 900ms);
+    net.restart(1, core::WallClockAnchor{net.now(), TestNet::wall.unix, restart_us});
+    REQUIRE(net[1].node->peer_count() == 0);
+    // Rejoining from the saved table is one ping; node 0 must answer it.
+    net[1].node->add_known_contact(net.now(), dht::Contact::make(net[0].identity.public_key, net[0].address));
+    net.run_for(3s);
+    CHECK(dropped(net, 0, DropReason::replayed) == 0);
+    CHECK(net[1].node->peer_count() == 1);
+}
+
 TEST_CASE("dht node: a holder that is not among the k closest stores the record on them", "[unit]") {
     Config c = local_config();
     c.k = 3;
