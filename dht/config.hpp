@@ -75,6 +75,11 @@ struct Config {
     // nodes it found, and this node when it is among them) have stored the value; 0 means
     // a majority of them. It keeps storing on the rest in the background.
     std::size_t put_quorum = 0;
+    // A put's search queries become the STOREs themselves (answered with nodes) once its
+    // walk has settled, or from the start when the routing table's bucket for the key is
+    // not full (we know every node near it): half the requests per put in a converged
+    // network. See DhtNode's stores_while_searching and docs/protocol.md, "Replicas".
+    bool put_stores_while_searching = true;
     std::size_t pending_rpcs_max = 4096;
     std::size_t lookups_max = 256;
     // A lookup that has not converged by then finishes with what it has.

@@ -83,6 +83,9 @@ struct LookupState {
     std::size_t stores_tried = 0;
     std::size_t stores_accepted = 0;
     std::vector<Contact> stores_waiting;  // put: STOREs sent and not yet answered
+    // put: nodes whose search query was a STORE (stores_while_searching), and whether
+    // they accepted; the store phase counts them instead of asking them again.
+    std::vector<std::pair<NodeId, bool>> stored_while_searching;
     bool acknowledged = false;            // put: LookupDone emitted at the quorum; storing goes on
     bool until_first = false;             // get: ends at its first value (DhtNode::get)
     Duration search_elapsed{};            // put, announce: when the STORE round began
@@ -653,6 +656,9 @@ struct DhtNode::Impl {
             case MsgType::store:
                 reply.accepted = accept_store(now, from.id, m);
                 if (!reply.accepted) outcome = RpcOutcome::rejected;
+                // A put's search query: the nodes a FIND_NODE would have named too.
+                reply.want_nodes = m.want_nodes;
+                if (m.want_nodes) reply.nodes = table.closest(m.target, config.k);
                 break;
             case MsgType::announce:
                 reply.accepted = accept_announce(now, from, m.providers.front());
@@ -761,6 +767,7 @@ struct DhtNode::Impl {
                 if (it == lookups.end()) break;
                 auto& l = it->second;
                 l.lookup.on_answer(from.id, response->nodes, suspect_fn(now));
+                note_stored_while_searching(l, from.id, *response);
                 add_values(l, response->values);
                 if (response->type == MsgType::providers) on_providers_answer(now, l, *response);
                 continue_or_finish(now, l);
@@ -926,14 +933,35 @@ struct DhtNode::Impl {
         for (;;) {
             auto queries = l.lookup.next_queries();
             if (queries.empty()) break;
-            for (auto const& c : queries) {
-                Message q;
-                q.type = query_type(l.kind);
-                q.target = l.lookup.target();
-                if (!send_request(now, c.contact, q, Purpose::lookup_query, l.id)) l.lookup.on_failure(c.contact.id);
-            }
+            for (auto const& c : queries)
+                if (!send_request(now, c.contact, query_for(l), Purpose::lookup_query, l.id)) l.lookup.on_failure(c.contact.id);
         }
         if (l.lookup.finished()) search_done(now, l);
+    }
+
+    Message query_for(LookupState const& l) const {
+        Message q;
+        q.target = l.lookup.target();
+        q.type = query_type(l.kind);
+        if (l.kind == LookupKind::put && stores_while_searching(l)) {
+            q.type = MsgType::store;
+            q.value = l.value;
+            q.ttl_s = l.ttl_s;
+            q.want_nodes = true;
+        }
+        return q;
+    }
+    // A put asks only the replicas closest it knows of (its lookup's width). Once the
+    // closest has answered without naming anyone closer (the last round), or from the
+    // start when our own table is complete around the key, the ones it asks are almost
+    // surely where the value belongs: the query is then the STORE itself, answered with
+    // nodes like a FIND_NODE, and a converged network sees one request per replica
+    // instead of a FIND_NODE and a STORE each. A guess that turns out wrong (an answer
+    // names closer nodes) leaves one spare copy; the store phase still covers the
+    // replicas the search ends with.
+    bool stores_while_searching(LookupState const& l) const {
+        if (!config.put_stores_while_searching) return false;
+        return l.lookup.closest_settled() || (joined && !table.bucket_full(table.prefix_len_of(l.lookup.target())));
     }
 
     void search_done(Instant now, LookupState& l) {
@@ -952,6 +980,13 @@ struct DhtNode::Impl {
             if (store_record(now, l.lookup.target(), l.value, ttl_s, id)) ++l.stores_accepted;
         }
         for (auto const& c : l.closest) {
+            if (auto it = std::find_if(l.stored_while_searching.begin(), l.stored_while_searching.end(),
+                                       [&](auto const& sw) { return sw.first == c.id; });
+                it != l.stored_while_searching.end()) {
+                ++l.stores_tried;
+                if (it->second) ++l.stores_accepted;
+                continue;
+            }
             Message s;
             s.type = MsgType::store;
             s.target = l.lookup.target();
@@ -965,6 +1000,10 @@ struct DhtNode::Impl {
         }
         if (l.stores_pending == 0) finish(now, l);
         else if (l.stores_accepted >= put_quorum(l)) acknowledge(now, l);
+    }
+    // A put's search query that was a STORE has been answered.
+    static void note_stored_while_searching(LookupState& l, NodeId const& from, Message const& response) {
+        if (response.type == MsgType::stored) l.stored_while_searching.emplace_back(from, response.accepted);
     }
 
     // Fewer replicas stored than a majority of those a put should have had: the replicas

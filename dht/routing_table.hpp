@@ -87,6 +87,11 @@ public:
     // Buckets are indexed by shared prefix length (0 = the far half of the id space).
     std::size_t bucket_count() const { return buckets_.size(); }
     std::size_t bucket_size(std::size_t prefix_len) const { return buckets_[prefix_len].entries.size(); }
+    // Whether the bucket for that shared-prefix length holds k entries (one never created
+    // holds none).
+    bool bucket_full(std::size_t prefix_len) const {
+        return prefix_len < buckets_.size() && buckets_[prefix_len].entries.size() >= k_;
+    }
     core::Instant bucket_last_lookup(std::size_t prefix_len) const { return buckets_[prefix_len].last_lookup; }
     // Records a lookup into that bucket's range (buckets not created yet need no record).
     void touch_bucket(std::size_t prefix_len, core::Instant now) {

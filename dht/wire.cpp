@@ -105,6 +105,12 @@ std::uint32_t field_count(MsgType t) {
     }
     return 0;
 }
+// STORE and STORED take one more, optional field: want_nodes and the nodes it asks for.
+std::uint32_t field_count(Message const& m) {
+    bool const extra = m.want_nodes && (m.type == MsgType::store || m.type == MsgType::stored);
+    return field_count(m.type) + (extra ? 1 : 0);
+}
+bool has_optional_field(MsgType t) { return t == MsgType::store || t == MsgType::stored; }
 
 }  // namespace
 
@@ -112,7 +118,7 @@ core::Bytes encode(Message const& m) {
     core::Bytes out;
     out.reserve(64);
     core::Writer w(out);
-    w.array(2 + field_count(m.type));
+    w.array(2 + field_count(m));
     w.uint(static_cast<std::uint8_t>(m.type));
     w.uint(m.txid);
     switch (m.type) {
@@ -136,8 +142,12 @@ core::Bytes encode(Message const& m) {
             encode_id(w, m.target);
             w.bin(*m.value);
             w.uint(m.ttl_s);
+            if (m.want_nodes) w.boolean(true);
             break;
         case MsgType::stored:
+            w.boolean(m.accepted);
+            if (m.want_nodes) encode_contacts(w, m.nodes);
+            break;
         case MsgType::announced: w.boolean(m.accepted); break;
         case MsgType::announce:
             CORE_ASSERT(m.providers.size() == 1);
@@ -157,7 +167,7 @@ core::Bytes encode(Message const& m) {
 std::optional<Message> decode(core::ByteView bytes, DecodeError& error) {
     core::Reader r(bytes);
     Message m;
-    auto fields = r.array(2 + 3);
+    auto fields = r.array(2 + 4);
     auto type = r.uint(255);
     auto txid = r.uint(UINT32_MAX);
     if (!fields || !type || !txid) {
@@ -170,7 +180,8 @@ std::optional<Message> decode(core::ByteView bytes, DecodeError& error) {
     }
     m.type = static_cast<MsgType>(*type);
     m.txid = static_cast<std::uint32_t>(*txid);
-    if (*fields != 2 + field_count(m.type)) {
+    m.want_nodes = has_optional_field(m.type) && *fields == 2 + field_count(m.type) + 1;
+    if (*fields != 2 + field_count(m.type) && !m.want_nodes) {
         error = DecodeError::bad_value;
         return std::nullopt;
     }
@@ -203,9 +214,17 @@ std::optional<Message> decode(core::ByteView bytes, DecodeError& error) {
                 m.value = std::make_shared<core::Bytes const>(v->begin(), v->end());
                 m.ttl_s = static_cast<std::uint32_t>(*ttl);
             }
+            if (m.want_nodes) {
+                // Present means asked: a false is malformed, not a second spelling of absent.
+                auto asked = r.boolean();
+                if (asked && !*asked) r.fail(DecodeError::bad_value);
+            }
             break;
         }
         case MsgType::stored:
+            if (auto b = r.boolean()) m.accepted = *b;
+            if (m.want_nodes) decode_contacts(r, m.nodes);
+            break;
         case MsgType::announced:
             if (auto b = r.boolean()) m.accepted = *b;
             break;

@@ -77,6 +77,9 @@ struct Message {
     std::vector<core::Bytes> values;                // values
     std::shared_ptr<core::Bytes const> value;       // store (shared: retries and k STOREs)
     std::uint32_t ttl_s = 0;                        // store
+    // store: a put's search query: answer with your closest nodes to the key, as for a
+    // FIND_NODE (an optional last field on the wire); stored: the answer carries them.
+    bool want_nodes = false;
     bool accepted = false;                          // stored, announced
     std::vector<ProviderRecord> providers;          // announce (exactly one), providers
     std::uint32_t providers_held = 0;               // providers: unexpired records the answerer holds for the topic

@@ -54,10 +54,16 @@ std::vector<std::pair<std::string, Message>> messages() {
     m.value = std::make_shared<core::Bytes const>(core::Bytes(16, std::byte{'s'}));
     m.ttl_s = 60;
     out.emplace_back("store", m);
+    m.want_nodes = true;  // a put's search query, and its answer with nodes
+    out.emplace_back("store_want_nodes", m);
+    m.want_nodes = false;
     m.value.reset();
     m.type = MsgType::stored;
     m.accepted = true;
     out.emplace_back("stored", m);
+    m.want_nodes = true;
+    m.nodes = {contact(6), contact(7)};
+    out.emplace_back("stored_nodes", m);
     return out;
 }
 

@@ -501,7 +501,11 @@ TEST_CASE("dht node: a lookup whose closest candidates are dead finishes in abou
 }
 
 TEST_CASE("dht node: a put answers at its write quorum and stores on the rest in the background", "[unit]") {
-    TestNet net(local_config(), 61);
+    // The STORE phase after a FIND_NODE search (a put whose search queries are STOREs
+    // has its own test below).
+    Config c = local_config();
+    c.put_stores_while_searching = false;
+    TestNet net(c, 61);
     for (int i = 0; i < 25; ++i) net.add_node();
     net.bootstrap_all();
     auto key = core::key_of("quorum");
@@ -536,6 +540,50 @@ TEST_CASE("dht node: a put answers at its write quorum and stores on the rest in
     for (auto const& e : net[3].events)
         if (auto d = std::get_if<LookupDone>(&e); d && d->id == p) ++reports;
     CHECK(reports == 1);
+}
+
+namespace {
+// Requests node i sent that were answered or timed out, of every type.
+std::uint64_t requests_done(TestNet& net, std::size_t i) {
+    std::uint64_t n = 0;
+    for (auto const& by_outcome : net[i].node->stats().rpc)
+        n += by_outcome[static_cast<std::size_t>(RpcOutcome::ok)] + by_outcome[static_cast<std::size_t>(RpcOutcome::timeout)];
+    return n;
+}
+}  // namespace
+
+TEST_CASE("dht node: in a converged network a put's search queries are its STOREs", "[unit]") {
+    auto run = [](bool stores_while_searching) {
+        Config c = local_config();
+        c.put_stores_while_searching = stores_while_searching;
+        TestNet net(c, 71);
+        for (int i = 0; i < 25; ++i) net.add_node();
+        net.bootstrap_all();
+        auto const key = core::key_of("one request per replica");
+        auto const before = requests_done(net, 3);
+        auto const p = net[3].node->put(net.now(), key, core::to_bytes("v"), 1h);
+        auto const done = net.wait_done(3, p);
+        net.run_for(2s);  // stores still in flight after the acknowledgement
+        auto const requests = requests_done(net, 3) - before;
+        // Every one of the replicas closest (the putter too, if it is one) holds the value,
+        // whichever way it got there, and nobody else does.
+        auto order = by_distance(net, key, net.size());
+        order.resize(c.replicas);
+        std::size_t holders = 0, spare = 0;
+        for (std::size_t i = 0; i < net.size(); ++i)
+            (std::find(order.begin(), order.end(), i) != order.end() ? holders : spare) += net[i].store->count();
+        CHECK(done.stores_accepted >= done.stores_tried / 2 + 1);
+        CHECK(done.stores_tried >= c.replicas);
+        CHECK(holders == c.replicas);
+        return std::make_pair(requests, spare);
+    };
+    auto const [separate, separate_spare] = run(false);
+    auto const [together, together_spare] = run(true);
+    // A FIND_NODE and a STORE per replica before; now about one request per replica.
+    CHECK(separate >= 2 * local_config().replicas - 1);
+    CHECK(together <= local_config().replicas + 2);
+    CHECK(separate_spare == 0);
+    CHECK(together_spare == 0);  // the table knew the neighbourhood: no copy went astray
 }
 
 TEST_CASE("dht node: a put that stored on fewer than a majority of its replicas is put again soon", "[unit]") {

@@ -69,6 +69,50 @@ TEST_CASE("dht wire: every message type round-trips", "[unit]") {
     stored.type = MsgType::stored;
     stored.accepted = true;
     CHECK(roundtrip(stored).accepted);
+    CHECK_FALSE(roundtrip(stored).want_nodes);
+}
+
+TEST_CASE("dht wire: a put's search STORE asks for nodes, and its STORED carries them", "[unit]") {
+    Message store;
+    store.type = MsgType::store;
+    store.value = std::make_shared<core::Bytes const>(core::to_bytes("v"));
+    store.ttl_s = 60;
+    auto const plain = encode(store);
+    store.want_nodes = true;
+    auto const asking = encode(store);
+    CHECK(asking.size() == plain.size() + 1);  // one more field: msgpack true
+    auto s2 = roundtrip(store);
+    CHECK(s2.want_nodes);
+    CHECK(*s2.value == *store.value);
+
+    Message stored;
+    stored.type = MsgType::stored;
+    stored.accepted = true;
+    stored.want_nodes = true;
+    for (std::uint8_t i = 0; i < 20; ++i) stored.nodes.push_back(contact(i, core::Endpoint::v4(1, 2, 3, i, 4000)));
+    auto d2 = roundtrip(stored);
+    CHECK(d2.accepted);
+    CHECK(d2.want_nodes);
+    REQUIRE(d2.nodes.size() == 20);
+    CHECK(d2.nodes[7] == stored.nodes[7]);
+    CHECK(encode(stored).size() <= fragment_chunk_max);  // one packet, like a NODES reply
+
+    // Present means asked: a STORE whose optional field is false does not decode. (The
+    // last byte of `asking` is msgpack true, 0xc3; false is 0xc2.)
+    auto bad = asking;
+    REQUIRE(bad.back() == std::byte{0xc3});
+    bad.back() = std::byte{0xc2};
+    core::DecodeError err{};
+    CHECK_FALSE(decode(bad, err));
+    CHECK(err == core::DecodeError::bad_value);
+    // Nor does a message of another type with one field too many.
+    Message ping;
+    ping.type = MsgType::ping;
+    auto extra = encode(ping);
+    REQUIRE(extra[0] == std::byte{0x92});  // fixarray of 2
+    extra[0] = std::byte{0x93};
+    extra.push_back(std::byte{0xc3});
+    CHECK_FALSE(decode(extra, err));
 }
 
 TEST_CASE("dht wire: truncations and garbage never decode", "[unit]") {
