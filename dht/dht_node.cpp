@@ -251,6 +251,7 @@ struct DhtNode::Impl {
     std::optional<Instant> next_grow;
     Duration grow_interval{};
     std::size_t size_at_grow = 0;
+    std::size_t near_size_at_grow = 0;  // near_entries() then
     LookupId grow_lookup = 0;
     struct BootstrapAddress {
         Endpoint address;
@@ -1120,13 +1121,16 @@ struct DhtNode::Impl {
         if (next_grow) return;
         grow_interval = config.grow_interval_min;
         size_at_grow = table.size();
+        near_size_at_grow = near_entries();
         next_grow = now + jitter(grow_interval);
     }
 
     void grow_tick(Instant now) {
         bool const thin = table.size() < config.thin_table_peers;
         bool const grew = table.size() > size_at_grow;
+        bool const grew_near = near_entries() > near_size_at_grow;
         size_at_grow = table.size();
+        near_size_at_grow = near_entries();
         if (grow_interval >= config.grow_interval_max && !thin && !grew) {
             next_grow.reset();  // grown: the periodic refresh takes over
             return;
@@ -1141,8 +1145,24 @@ struct DhtNode::Impl {
         // grows by the next tick (nodes still joining), that tick looks again. Every node
         // of a network started at once ticks together: ~150 datagrams each, per tick.
         if (!thin && !grew) return;
-        look_up_self_again(now);
+        // The own-id lookup finds near nodes: worth it when someone new turned up near us
+        // (more may have), not when the table grew only far away (nodes whose lookups
+        // passed through us), which the bucket refreshes cover.
+        if (thin || grew_near) look_up_self_again(now);
         refresh_thin_buckets(now);
+    }
+
+    // Entries in the buckets near us: those thin by nature, which the own-id lookup fills
+    // (see refresh_thin_buckets).
+    std::size_t near_entries() const {
+        std::size_t deepest = 0;
+        for (std::size_t p = 0; p < table.bucket_count(); ++p)
+            if (table.bucket_size(p) > 0) deepest = p;
+        auto const slack = static_cast<std::size_t>(std::bit_width(config.k));
+        std::size_t n = 0;
+        for (std::size_t p = deepest >= slack ? deepest - slack : 0; p <= deepest && p < table.bucket_count(); ++p)
+            n += table.bucket_size(p);
+        return n;
     }
 
     // The contacts we joined through may have learned much more since: ask again.
