@@ -150,6 +150,7 @@ struct Exporter::Impl {
     std::array<Counter*, flow_count> link_bytes{};
     std::array<Counter*, link_drop_reason_count> link_drops{};
     std::array<std::array<Counter*, flow_count>, control_type_count> control{};
+    std::array<Counter*, pubsub::drop_reason_count> router_drops{};
     Gauge* topics = nullptr;
     std::array<Gauge*, link_direction_count> links{};
     prometheus::Family<Gauge>* mesh_family = nullptr;
@@ -270,6 +271,11 @@ void Exporter::Impl::add_pubsub_metrics() {
             control[t][f] = &control_family.Add({{str(label::type), str(control_type_labels[t])},
                                                  {str(label::direction), str(label_of(static_cast<Flow>(f)))}});
         }
+    }
+
+    auto& router_drops_family = counter_family(r, name::pubsub_dropped_total, help_of(name::pubsub_dropped_total));
+    for (std::size_t i = 0; i < router_drops.size(); ++i) {
+        router_drops[i] = &router_drops_family.Add(labelled(label::reason, pubsub::drop_reason_names[i]));
     }
 
     topics = &gauge_family(r, name::topics, help_of(name::topics)).Add({});
@@ -437,6 +443,9 @@ void Exporter::update_pubsub(PubsubSnapshot const& snapshot) {
         for (std::size_t f = 0; f < m.control[t].size(); ++f) {
             add_delta(*m.control[t][f], snapshot.control[t][f], last.control[t][f]);
         }
+    }
+    for (std::size_t i = 0; i < m.router_drops.size(); ++i) {
+        add_delta(*m.router_drops[i], snapshot.router_drops[i], last.router_drops[i]);
     }
     m.last_pubsub = snapshot;
     m.last_pubsub.mesh_peers.clear();

@@ -3,6 +3,9 @@
 // Prometheus rules (grafana/check_dashboard.py parses this file) and docs/metrics.md all
 // follow this table. It also defines the enums that index the pub/sub and store counters
 // of metrics/snapshots.hpp, since those cores report through plain arrays.
+// One exception: the `reason` values of kadmium_pubsub_dropped_total are the router's own
+// name table (pubsub::drop_reason_names, a header-only table in pubsub/stats.hpp), so its
+// 35 names are not written twice.
 // It is not the exporter: it has no prometheus-cpp dependency and no code that runs.
 // Invariant: each label table lists its values in the order of the enum it labels, so
 // `table[static_cast<std::size_t>(e)]` is the label of `e`.
@@ -10,6 +13,7 @@
 
 #include "dht/events.hpp"
 #include "dht/stats.hpp"
+#include "pubsub/stats.hpp"
 
 #include <array>
 #include <cstddef>
@@ -55,6 +59,7 @@ inline constexpr std::string_view links = "kadmium_links";
 inline constexpr std::string_view link_bytes_total = "kadmium_link_bytes_total";
 inline constexpr std::string_view link_frames_dropped_total = "kadmium_link_frames_dropped_total";
 inline constexpr std::string_view gossip_control_total = "kadmium_gossip_control_total";
+inline constexpr std::string_view pubsub_dropped_total = "kadmium_pubsub_dropped_total";
 inline constexpr std::string_view peer_score = "kadmium_peer_score";
 // Message store and catch-up (issue 9).
 inline constexpr std::string_view catchup_messages_total = "kadmium_catchup_messages_total";
@@ -69,7 +74,7 @@ inline constexpr std::string_view dht_records_lost_total = "kadmium_dht_records_
 }  // namespace name
 
 // The whole list, for documentation checks and tests that walk every metric.
-inline constexpr std::array<MetricInfo, 36> all_metrics{{
+inline constexpr std::array<MetricInfo, 37> all_metrics{{
     {name::peers, MetricType::gauge, "Contacts in the DHT routing table."},
     {name::active_peers, MetricType::gauge, "Routing table contacts heard from in the last 5 minutes."},
     {name::lookup_duration_seconds, MetricType::histogram,
@@ -103,6 +108,8 @@ inline constexpr std::array<MetricInfo, 36> all_metrics{{
     {name::link_frames_dropped_total, MetricType::counter,
      "Pub/sub link frames dropped, and links cut or refused, by reason."},
     {name::gossip_control_total, MetricType::counter, "Gossip control messages by type, received (in) and sent (out)."},
+    {name::pubsub_dropped_total, MetricType::counter,
+     "Pub/sub control items, records and messages the router dropped or refused, by reason."},
     {name::peer_score, MetricType::histogram, "Scores of the connected pub/sub peers, observed once per update."},
     {name::catchup_messages_total, MetricType::counter, "Messages fetched from peers by catch-up and anti-entropy."},
     {name::sync_sessions_total, MetricType::counter, "Reconciliation sessions with a peer, by outcome."},
@@ -200,6 +207,10 @@ inline constexpr std::array<std::string_view, control_type_count> control_type_l
                                                                                        "iwant", "idontwant"};
 static_assert(!control_type_labels.back().empty(), "one label per enumerator");
 
+// pubsub::DropReason, the `reason` of kadmium_pubsub_dropped_total: its labels are
+// pubsub::drop_reason_names (pubsub/stats.hpp), the router's own names, not a copy here.
+// The host copies pubsub::Stats::dropped as it is (PubsubSnapshot::router_drops).
+
 // Who opened a link: the `direction` of kadmium_links.
 enum class LinkDirection : std::uint8_t { inbound, outbound, count_ };
 inline constexpr std::size_t link_direction_count = static_cast<std::size_t>(LinkDirection::count_);
@@ -296,5 +307,8 @@ constexpr std::string_view label_of(LinkDropReason r) {
     return link_drop_reason_labels[static_cast<std::size_t>(r)];
 }
 constexpr std::string_view label_of(SyncOutcome o) { return sync_outcome_labels[static_cast<std::size_t>(o)]; }
+constexpr std::string_view label_of(pubsub::DropReason r) {
+    return pubsub::drop_reason_names[static_cast<std::size_t>(r)];
+}
 
 }  // namespace metrics

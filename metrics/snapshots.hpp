@@ -1,6 +1,7 @@
 // What the host reads from the pub/sub core and the message store and hands to
 // metrics::Exporter (update_pubsub, update_store). Plain structs with no behaviour: metrics/
-// does not depend on pubsub/ or on the message store, so the host copies their counters in.
+// links no pubsub/ or message store code, so the host copies their counters in (it reads
+// only pubsub/stats.hpp's DropReason and its name table, a header).
 // Not the counters' owner: the cores keep their own; these are copies taken just before an
 // update. Counters are cumulative since the core started (the exporter adds their growth,
 // like dht::Stats); gauges are the current values.
@@ -31,6 +32,7 @@ struct PubsubSnapshot {
     std::array<std::uint64_t, flow_count> link_bytes{};                          // by Flow (in, out)
     std::array<std::uint64_t, link_drop_reason_count> link_drops{};              // by LinkDropReason
     std::array<std::array<std::uint64_t, flow_count>, control_type_count> control{};  // [ControlType][Flow]
+    std::array<std::uint64_t, pubsub::drop_reason_count> router_drops{};         // pubsub::Stats::dropped
 
     // --- Gauges. ---
     std::size_t topics = 0;                                    // subscribed topics
@@ -42,6 +44,7 @@ struct PubsubSnapshot {
     std::uint64_t& invalid_count(InvalidReason r) { return invalid[static_cast<std::size_t>(r)]; }
     std::uint64_t& bytes(Flow f) { return link_bytes[static_cast<std::size_t>(f)]; }
     std::uint64_t& link_drop(LinkDropReason r) { return link_drops[static_cast<std::size_t>(r)]; }
+    std::uint64_t& router_drop(pubsub::DropReason r) { return router_drops[static_cast<std::size_t>(r)]; }
     std::uint64_t& control_count(ControlType t, Flow f) {
         return control[static_cast<std::size_t>(t)][static_cast<std::size_t>(f)];
     }

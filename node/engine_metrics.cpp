@@ -58,6 +58,7 @@ metrics::PubsubSnapshot pubsub_snapshot(Engine const& engine) {
         s.control[t][static_cast<std::size_t>(metrics::Flow::in)] = ps.control[t][static_cast<std::size_t>(pubsub::Direction::in)];
         s.control[t][static_cast<std::size_t>(metrics::Flow::out)] = ps.control[t][static_cast<std::size_t>(pubsub::Direction::out)];
     }
+    s.router_drops = ps.dropped;
     auto const es = engine.stats();
     s.bytes(metrics::Flow::in) = es.bytes_in;
     s.bytes(metrics::Flow::out) = es.bytes_out;

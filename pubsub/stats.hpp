@@ -1,7 +1,8 @@
 // Plain counters the pub/sub router keeps about itself. The host copies them into
 // Prometheus families (kadmium_messages_*_total, kadmium_gossip_control_total{type,
-// direction}); the simulator sums them into its report. Every enum has a name table so
-// label values are defined once. Not per-peer state (scores are in score.hpp).
+// direction}, kadmium_pubsub_dropped_total{reason}); the simulator sums them into its
+// report. Every enum has a name table so label values are defined once. Not per-peer
+// state (scores are in score.hpp).
 #pragma once
 
 #include <array>
@@ -75,6 +76,21 @@ enum class DropReason : std::uint8_t {
     count_
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count_);
+// The names of DropReason in enum order: to_string(DropReason) and the `reason` label of
+// kadmium_pubsub_dropped_total (metrics/ reads this header-only table and links no pubsub
+// code). The one table of these names.
+inline constexpr std::array<char const*, drop_reason_count> drop_reason_names{
+    "graylisted",             "bad_frame",             "unknown_link",          "subscriptions_over_limit",
+    "graft_unknown_topic",    "graft_in_backoff",      "graft_negative_score",  "graft_mesh_full",
+    "px_rejected",            "px_wrong_topic",        "px_bad_addrs",          "px_expired",
+    "px_expiry_too_far",      "px_bad_signature",      "px_known",              "record_not_own",
+    "record_not_subscribed",  "record_invalid",        "ihave_below_gossip",    "ihave_unknown_topic",
+    "ihave_over_limit",       "iwant_over_serve_limit", "iwant_unknown_id",     "idontwant_over_limit",
+    "validator_ignored",      "dial_timeout",          "old_not_relayed",       "pending_expired",
+    "pending_full",           "store_full",            "self_link",             "duplicate_link",
+    "sync_unsolicited",       "serve_over_budget",     "catchup_over_budget",
+};
+static_assert(drop_reason_names.back() != nullptr, "one name per DropReason");
 char const* to_string(DropReason r);
 
 // How a set-reconciliation session ended (kadmium_sync_sessions_total{outcome}); counted on

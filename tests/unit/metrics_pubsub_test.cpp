@@ -5,6 +5,7 @@
 #include "metrics/exporter.hpp"
 #include "metrics/metric_names.hpp"
 #include "metrics/snapshots.hpp"
+#include "pubsub/stats.hpp"
 #include "tests/support/prometheus_text.hpp"
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -61,6 +63,9 @@ TEST_CASE("metrics: every pub/sub and store series is exported at 0 before any u
     for (auto outcome : metrics::sync_outcome_labels) {
         CHECK(sample(samples, name::sync_sessions_total, {{"outcome", str(outcome)}}) == 0.0);
     }
+    for (auto reason : pubsub::drop_reason_names) {
+        CHECK(sample(samples, name::pubsub_dropped_total, {{"reason", reason}}) == 0.0);
+    }
     CHECK(sample(samples, name::mesh_peers, {{"topic", "other"}}) == 0.0);
     CHECK(series_count(samples, name::mesh_peers) == 1);
     for (auto h : {name::message_delivery_latency_seconds, name::peer_score, name::store_commit_seconds}) {
@@ -70,11 +75,12 @@ TEST_CASE("metrics: every pub/sub and store series is exported at 0 before any u
         CHECK(sample(samples, bucket(h), {{"le", "+Inf"}}) == 0.0);
     }
     // The label counts the docs promise: 7 invalid reasons, 8 link drop reasons, 5 control
-    // types in 2 directions, 4 sync outcomes.
+    // types in 2 directions, 4 sync outcomes, 35 router drop reasons.
     CHECK(series_count(samples, name::messages_invalid_total) == 7);
     CHECK(series_count(samples, name::link_frames_dropped_total) == 8);
     CHECK(series_count(samples, name::gossip_control_total) == 10);
     CHECK(series_count(samples, name::sync_sessions_total) == 4);
+    CHECK(series_count(samples, name::pubsub_dropped_total) == 35);
 }
 
 TEST_CASE("metrics: update_pubsub adds counter growth and sets the gauges", "[unit]") {
@@ -92,6 +98,8 @@ TEST_CASE("metrics: update_pubsub adds counter growth and sets the gauges", "[un
     s.link_drop(metrics::LinkDropReason::handshake_rate) = 1;
     s.control_count(metrics::ControlType::graft, Flow::out) = 6;
     s.control_count(metrics::ControlType::idontwant, Flow::in) = 2;
+    s.router_drop(pubsub::DropReason::graft_in_backoff) = 3;
+    s.router_drop(pubsub::DropReason::catchup_over_budget) = 40;
     s.topics = 2;
     s.link_count(metrics::LinkDirection::inbound) = 3;
     s.link_count(metrics::LinkDirection::outbound) = 5;
@@ -112,6 +120,9 @@ TEST_CASE("metrics: update_pubsub adds counter growth and sets the gauges", "[un
     CHECK(sample(samples, name::gossip_control_total, {{"direction", "out"}, {"type", "graft"}}) == 6.0);
     CHECK(sample(samples, name::gossip_control_total, {{"direction", "in"}, {"type", "graft"}}) == 0.0);
     CHECK(sample(samples, name::gossip_control_total, {{"direction", "in"}, {"type", "idontwant"}}) == 2.0);
+    CHECK(sample(samples, name::pubsub_dropped_total, {{"reason", "graft_in_backoff"}}) == 3.0);
+    CHECK(sample(samples, name::pubsub_dropped_total, {{"reason", "catchup_over_budget"}}) == 40.0);
+    CHECK(sample(samples, name::pubsub_dropped_total, {{"reason", "graylisted"}}) == 0.0);
     CHECK(sample(samples, name::topics) == 2.0);
     CHECK(sample(samples, name::links, {{"direction", "inbound"}}) == 3.0);
     CHECK(sample(samples, name::links, {{"direction", "outbound"}}) == 5.0);
@@ -143,11 +154,14 @@ TEST_CASE("metrics: update_pubsub adds counter growth and sets the gauges", "[un
         metrics::PubsubSnapshot fresh;
         fresh.delivered = 3;
         fresh.control_count(metrics::ControlType::graft, Flow::out) = 1;
+        fresh.router_drop(pubsub::DropReason::graft_in_backoff) = 1;
         exporter.update_pubsub(fresh);
         samples = scrape(exporter);
         CHECK(sample(samples, name::messages_delivered_total) == 13.0);
         CHECK(sample(samples, name::messages_published_total) == 4.0);
         CHECK(sample(samples, name::gossip_control_total, {{"direction", "out"}, {"type", "graft"}}) == 7.0);
+        CHECK(sample(samples, name::pubsub_dropped_total, {{"reason", "graft_in_backoff"}}) == 4.0);
+        CHECK(sample(samples, name::pubsub_dropped_total, {{"reason", "catchup_over_budget"}}) == 40.0);
     }
 }
 
@@ -286,6 +300,21 @@ TEST_CASE("metrics: label tables match their enums", "[unit]") {
     CHECK(metrics::label_of(metrics::LinkDropReason::queue_full) == "queue_full");
     CHECK(metrics::label_of(metrics::LinkDropReason::handshake_rate) == "handshake_rate");
     CHECK(metrics::label_of(metrics::SyncOutcome::budget) == "budget");
+    // The router's drop reasons label themselves with their enumerator names (pubsub's one
+    // table): spot checks at both ends and between, then every name snake_case and unique.
+    CHECK(metrics::label_of(pubsub::DropReason::graylisted) == "graylisted");
+    CHECK(metrics::label_of(pubsub::DropReason::graft_in_backoff) == "graft_in_backoff");
+    CHECK(metrics::label_of(pubsub::DropReason::px_bad_signature) == "px_bad_signature");
+    CHECK(metrics::label_of(pubsub::DropReason::iwant_unknown_id) == "iwant_unknown_id");
+    CHECK(metrics::label_of(pubsub::DropReason::pending_expired) == "pending_expired");
+    CHECK(metrics::label_of(pubsub::DropReason::catchup_over_budget) == "catchup_over_budget");
+    for (std::size_t i = 0; i < pubsub::drop_reason_count; ++i) {
+        std::string_view const label = pubsub::drop_reason_names[i];
+        INFO(label);
+        CHECK(!label.empty());
+        CHECK(label.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos);
+        for (std::size_t j = i + 1; j < pubsub::drop_reason_count; ++j) CHECK(label != pubsub::drop_reason_names[j]);
+    }
     // Every name is unique and every metric appears once in all_metrics.
     for (std::size_t i = 0; i < metrics::all_metrics.size(); ++i) {
         for (std::size_t j = i + 1; j < metrics::all_metrics.size(); ++j) {
