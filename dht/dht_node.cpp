@@ -1155,14 +1155,20 @@ struct DhtNode::Impl {
     // Entries in the buckets near us: those thin by nature, which the own-id lookup fills
     // (see refresh_thin_buckets).
     std::size_t near_entries() const {
+        std::size_t n = 0;
+        for (std::size_t p = first_near_bucket(); p < table.bucket_count(); ++p) n += table.bucket_size(p);
+        return n;
+    }
+    // With N nodes, bucket p holds about N / 2^(p+1) of them: at least k while p <
+    // log2(N / k). Our nearest neighbour sits at about depth log2 N, so the buckets more
+    // than bit_width(k) shallower than the deepest non-empty one should be full; the
+    // rest are thin by nature ("near").
+    std::size_t first_near_bucket() const {
         std::size_t deepest = 0;
         for (std::size_t p = 0; p < table.bucket_count(); ++p)
             if (table.bucket_size(p) > 0) deepest = p;
         auto const slack = static_cast<std::size_t>(std::bit_width(config.k));
-        std::size_t n = 0;
-        for (std::size_t p = deepest >= slack ? deepest - slack : 0; p <= deepest && p < table.bucket_count(); ++p)
-            n += table.bucket_size(p);
-        return n;
+        return deepest > slack ? deepest - slack : 0;
     }
 
     // The contacts we joined through may have learned much more since: ask again.
@@ -1185,19 +1191,13 @@ struct DhtNode::Impl {
         }
     }
 
-    // Buckets that should be full but are not. With N nodes, bucket p holds about
-    // N / 2^(p+1) of them: at least k while p < log2(N / k). Our nearest neighbour sits
-    // at about depth log2 N, so buckets more than bit_width(k) shallower than the deepest
-    // non-empty one should hold k entries; the farthest of them with fewer get a lookup
-    // (at most grow_bucket_lookups, none looked up within the last grow_interval_min).
-    // Deeper buckets are thin by nature and filled by the own-id lookup.
+    // Buckets that should be full but are not (those before first_near_bucket): the
+    // farthest of them with fewer than k entries get a lookup (at most
+    // grow_bucket_lookups, none looked up within the last grow_interval_min). The near
+    // buckets are thin by nature and filled by the own-id lookup.
     void refresh_thin_buckets(Instant now) {
-        std::size_t deepest = 0;
-        for (std::size_t p = 0; p < table.bucket_count(); ++p)
-            if (table.bucket_size(p) > 0) deepest = p;
-        auto const slack = static_cast<std::size_t>(std::bit_width(config.k));
         std::size_t started = 0;
-        for (std::size_t p = 0; p + slack < deepest && started < config.grow_bucket_lookups; ++p) {
+        for (std::size_t p = 0; p < first_near_bucket() && started < config.grow_bucket_lookups; ++p) {
             if (table.bucket_size(p) >= config.k) continue;
             if (now - table.bucket_last_lookup(p) < config.grow_interval_min) continue;
             auto target = NodeId::random_in_bucket(id, 255 - static_cast<int>(p), rng);
