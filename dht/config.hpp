@@ -124,6 +124,15 @@ struct Config {
     core::Duration replicate_interval = 30s;
     std::size_t replicate_scan_max = 2048;
     std::size_t replicate_puts_max = 16;
+    // Hand-off to newcomers (Kademlia 2.5): each replication pass also sends every record
+    // a node holds (its own puts too) to the nodes that entered its table since the last
+    // pass and are now among the record's R closest, if no older node among those is
+    // closer to the key than this one (so one holder hands over, not all). At most
+    // handoff_stores_max STOREs per tick (the pass resumes at the next), newcomers
+    // remembered per pass at most handoff_newcomers_max (the rest are counted and wait
+    // for the owner's republish).
+    std::size_t handoff_stores_max = 64;
+    std::size_t handoff_newcomers_max = 64;
     // How often expired records are swept from the store, and how many per sweep.
     core::Duration expiry_sweep_interval = 60s;
     std::size_t expiry_sweep_batch = 1000;

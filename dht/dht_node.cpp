@@ -46,7 +46,13 @@ struct PublicKeyHash {
 // Why we sent a request: decides what its answer (or its failure) does.
 // provider_probe: a provider lookup's query to a contact near us on the network (see
 // Config::providers_nearby), outside the lookup's own alpha window.
-enum class Purpose : std::uint8_t { lookup_query, eviction_ping, contact_ping, bootstrap_hello, store_for_put, provider_probe };
+enum class Purpose : std::uint8_t {
+    lookup_query, eviction_ping, contact_ping, bootstrap_hello, store_for_put, provider_probe,
+    handoff_store,  // a record handed to a newcomer among its closest (DhtNode::replicate)
+};
+// A STORE's answer waits for the storer's commit: not a round-trip sample, nor a sign of
+// slowness to tell lookups about.
+constexpr bool is_store(Purpose p) { return p == Purpose::store_for_put || p == Purpose::handoff_store; }
 
 struct PendingRpc {
     std::uint32_t txid = 0;
@@ -240,6 +246,11 @@ struct DhtNode::Impl {
     Instant next_replicate;
     std::optional<Key> replicate_cursor;                     // scan resumes after this key
     std::map<std::pair<Key, NodeId>, Instant> replicated;    // (key, value hash) -> when
+    // Nodes new to our table since the replication pass began, and those the current pass
+    // hands records to (see replicate): at most config.handoff_newcomers_max each.
+    std::vector<NodeId> newcomers;
+    std::vector<NodeId> handoff_to;
+    bool handoffs_on = false;  // from our first replication pass on (see note_newcomer)
     // Joining is a lookup of our own id through the first contacts. If it finds nobody
     // (every answer lost), it is tried again after join_retry_interval.
     bool joined = false;
@@ -427,7 +438,7 @@ struct DhtNode::Impl {
         // A STORE's answer waits for the storer's durable commit (milliseconds of disk,
         // more under load): its own floor, so a slow disk is not taken for a dead node
         // nor made to write the value twice.
-        if (purpose == Purpose::store_for_put) timeout = std::max(timeout, std::min(config.store_timeout_min, config.rpc_timeout));
+        if (is_store(purpose)) timeout = std::max(timeout, std::min(config.store_timeout_min, config.rpc_timeout));
         PendingRpc p{m.txid, rpc_type_of(m.type), purpose, to, to.address, m, now + timeout, 0, lookup, now, now, timeout};
         send_message(now, to.public_key, to.address, m);
         deadlines.insert({p.deadline, p.txid});
@@ -625,6 +636,7 @@ struct DhtNode::Impl {
         if (!suspects.empty()) suspects.erase(contact.id);
         bool was_empty = table.size() == 0;
         auto result = table.observe(contact, now);
+        if (result.outcome == RoutingTable::Outcome::added) note_newcomer(contact.id);
         if (result.ping_oldest) {
             Message ping;
             ping.type = MsgType::ping;
@@ -744,7 +756,7 @@ struct DhtNode::Impl {
         // An answer to a retried request could answer any attempt (Karn): timing it from
         // the first gives an upper bound, which errs towards longer timeouts; without it a
         // round trip that grew past the estimate would never be measured again.
-        if (done.purpose != Purpose::store_for_put) sample_rtt(from, now - done.sent_at);
+        if (!is_store(done.purpose)) sample_rtt(from, now - done.sent_at);
         observe(now, from);
         on_rpc_done(now, done, from, &m);
     }
@@ -759,6 +771,7 @@ struct DhtNode::Impl {
                 if (!response) peer_failed(p.peer->id);
                 break;
             case Purpose::contact_ping:
+            case Purpose::handoff_store:
                 if (!response) peer_gone(now, p.peer->id);
                 break;
             case Purpose::lookup_query: {
@@ -827,7 +840,7 @@ struct DhtNode::Impl {
     void on_rpc_timeout(Instant now, std::uint32_t txid) {
         auto it = pending.find(txid);
         CORE_ASSERT(it != pending.end());
-        if (auto& q = it->second; q.peer && !q.told_unresponsive && q.purpose != Purpose::store_for_put) {
+        if (auto& q = it->second; q.peer && !q.told_unresponsive && !is_store(q.purpose)) {
             NodeId const peer = q.peer->id;
             bool const first = !q.told_slow;
             (first ? q.told_slow : q.told_unresponsive) = true;
@@ -1300,37 +1313,107 @@ struct DhtNode::Impl {
 
     // Storer-side replication: see Config::replicate_interval. Our own puts are left to
     // republish_due(); records we hold for others are stored again when we are no longer
-    // among the k closest nodes we know to their key.
+    // among the R closest nodes we know to their key. And any record we hold, our own
+    // too, is handed to the nodes new to our table since the last pass that are now among
+    // its R closest (Config::handoff_stores_max): without that, a node that joins next to
+    // a key waits up to an hour for its owner's republish, and in a network smaller than R
+    // (where nobody is ever displaced) it never gets the records stored before it came.
     void replicate(Instant now) {
         for (auto it = replicated.begin(); it != replicated.end();)
             it = now - it->second >= config.republish_interval ? replicated.erase(it) : std::next(it);
+        if (!replicate_cursor) {  // a new pass hands over to the nodes that came since the last
+            handoff_to = std::move(newcomers);
+            newcomers.clear();
+            handoffs_on = true;
+        }
         if (table.size() == 0) return;
         auto unix = unix_now(now);
         std::vector<store::Record> misplaced;
+        std::vector<std::pair<store::Record, std::vector<Contact>>> handoffs;
+        std::size_t handoff_stores = 0;
         std::optional<Key> last;
         std::size_t scanned = 0;
         bool finished_pass = true;
         auto r = store.for_each([&](store::Record const& rec) {
             if (replicate_cursor && !(*replicate_cursor < rec.key)) return true;
-            if (scanned++ >= config.replicate_scan_max || misplaced.size() >= config.replicate_puts_max) {
+            if (scanned++ >= config.replicate_scan_max || misplaced.size() >= config.replicate_puts_max ||
+                handoff_stores >= config.handoff_stores_max) {
                 finished_pass = false;
                 return false;
             }
             last = rec.key;
-            if (rec.source == id || rec.expires_at <= unix || providers.is_store_key(rec.key)) return true;
+            if (rec.expires_at <= unix || providers.is_store_key(rec.key)) return true;
             auto closest = table.closest(rec.key, replicas());
             bool among = closest.size() < replicas() || rec.key.closer(id, closest.back().id);
-            if (!among && !replicated.contains({rec.key, core::blake2b_256(rec.value)})) misplaced.push_back(rec);
+            if (!among) {
+                if (rec.source != id && !replicated.contains({rec.key, core::blake2b_256(rec.value)}))
+                    misplaced.push_back(rec);
+            } else if (auto to = handoff_targets(rec.key, closest); !to.empty()) {
+                handoff_stores += to.size();
+                handoffs.emplace_back(rec, std::move(to));
+            }
             return true;
         });
         if (!r) ++stats.store_errors;
         replicate_cursor = finished_pass ? std::nullopt : last;
-        // Puts start after the scan: for_each must not see the store change under it.
+        if (finished_pass) handoff_to.clear();
+        // Puts and hand-offs start after the scan: for_each must not see the store change under it.
         for (auto& rec : misplaced) {
             replicated[{rec.key, core::blake2b_256(rec.value)}] = now;
             auto remaining = static_cast<std::uint32_t>(rec.expires_at.seconds - unix.seconds);
             start_lookup(now, LookupKind::put, rec.key, true, std::make_shared<Bytes const>(std::move(rec.value)), remaining);
         }
+        for (auto& [rec, to] : handoffs) hand_off(now, std::move(rec), to);
+    }
+
+    // The newcomers (handoff_to) among a key's R closest nodes, we included, if no other
+    // node of those is closer to the key than we are: of the holders, the closest hands
+    // a record over (as in Kademlia, paper 2.5), so a newcomer gets one copy, not one from
+    // every holder. `closest` is our table's R closest to the key, nearest first.
+    std::vector<Contact> handoff_targets(Key const& key, std::vector<Contact> const& closest) const {
+        std::vector<Contact> to;
+        if (handoff_to.empty()) return to;
+        std::size_t ranked = 0;
+        bool self_ranked = false;
+        for (auto const& c : closest) {
+            if (!self_ranked && key.closer(id, c.id)) {
+                self_ranked = true;
+                ++ranked;
+            }
+            if (ranked++ >= replicas()) break;
+            bool const fresh = std::find(handoff_to.begin(), handoff_to.end(), c.id) != handoff_to.end();
+            if (fresh) to.push_back(c);
+            else if (!self_ranked) return {};  // an older holder is closer: it hands over
+        }
+        return to;
+    }
+
+    void hand_off(Instant now, store::Record rec, std::vector<Contact> const& to) {
+        auto const remaining = rec.expires_at.seconds - unix_now(now).seconds;
+        if (remaining <= 0) return;
+        auto value = std::make_shared<Bytes const>(std::move(rec.value));
+        for (auto const& c : to) {
+            Message s;
+            s.type = MsgType::store;
+            s.target = rec.key;
+            s.value = value;
+            s.ttl_s = static_cast<std::uint32_t>(remaining);
+            if (send_request(now, c, std::move(s), Purpose::handoff_store, 0)) ++stats.handoffs;
+        }
+    }
+
+    // A node new to our table (or back in it after it left): the next replication pass
+    // hands it the records it is now among the closest for. Not before our own first
+    // pass: until then every contact is new to us, not to the network, and holds what it
+    // should. Beyond the bound it is counted and left to the owners' republish.
+    void note_newcomer(NodeId const& peer) {
+        if (!handoffs_on) return;
+        if (std::find(newcomers.begin(), newcomers.end(), peer) != newcomers.end()) return;
+        if (newcomers.size() >= config.handoff_newcomers_max) {
+            ++stats.handoff_newcomers_skipped;
+            return;
+        }
+        newcomers.push_back(peer);
     }
 
     void republish_due(Instant now) {

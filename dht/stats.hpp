@@ -71,6 +71,8 @@ struct Stats {
     std::uint64_t store_errors = 0;  // the record store failed an operation (e.g. map full)
     std::uint64_t provider_probes = 0;  // provider lookups' queries to nearby contacts (Config::providers_nearby)
     std::uint64_t evictions = 0;     // routing table entries that left after failed RPCs (replaced or removed)
+    std::uint64_t handoffs = 0;      // records sent to a newcomer among their closest (Config::handoff_stores_max)
+    std::uint64_t handoff_newcomers_skipped = 0;  // newcomers beyond Config::handoff_newcomers_max
 
     std::array<std::uint64_t, provider_reject_count> providers_rejected{};
     std::uint64_t providers_accepted = 0;  // provider records stored (new or replacing) by this node

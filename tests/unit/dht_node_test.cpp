@@ -436,6 +436,69 @@ TEST_CASE("dht node: a holder that is not among the k closest stores the record 
     CHECK(core::as_chars(done.values[0]) == "found me");
 }
 
+TEST_CASE("dht node: nodes that join a network smaller than R are handed its records", "[unit]") {
+    // Five nodes and R = 8: every node is among every key's R closest, so no holder is
+    // ever displaced and the misplaced-holder path never runs. Newcomers used to wait an
+    // hour for the owner's republish.
+    TestNet net(local_config(), 43);
+    for (int i = 0; i < 5; ++i) net.add_node();
+    net.bootstrap_all();
+    net.run_for(5min);  // the growth ticks are over: later contacts are newcomers
+    auto key = core::key_of("stored before they came");
+    net.wait_done(0, net[0].node->put(net.now(), key, core::to_bytes("v"), 1h));
+    net.run_for(2s);
+    for (std::size_t i = 0; i < 5; ++i) REQUIRE(net[i].store->count() == 1);
+    for (int i = 0; i < 3; ++i) {
+        auto n = net.add_node();
+        net[n].node->bootstrap(net.now(), net[0].address);
+        net.drain(n);
+    }
+    net.run_for(75s);  // two replication passes (30 s, jittered)
+    for (std::size_t i = 5; i < 8; ++i) CHECK(net[i].store->count() == 1);
+    // One holder per newcomer hands it over (the one closest to the key), not every one.
+    std::uint64_t handoffs = 0;
+    for (std::size_t i = 0; i < net.size(); ++i) handoffs += net[i].node->stats().handoffs;
+    CHECK(handoffs == 3);
+    // And a get from a newcomer finds it on its own store first.
+    auto g = net.wait_done(6, net[6].node->get(net.now(), key));
+    REQUIRE(g.values.size() == 1);
+    CHECK(core::as_chars(g.values[0]) == "v");
+}
+
+TEST_CASE("dht node: a newcomer is handed only the records it is among the R closest for", "[unit]") {
+    Config c = local_config();
+    c.k = 4;  // R = min(replicas, k) = 4
+    TestNet net(c, 47);
+    for (int i = 0; i < 12; ++i) net.add_node();
+    net.bootstrap_all();
+    net.run_for(5min);
+    auto const newcomer = net.add_node();  // its id is known before it joins
+    auto const nid = net[newcomer].node->id();
+    // Two keys: one it will be the closest node to, one it will be far from.
+    auto rank_of_newcomer = [&](Key const& key) {
+        std::size_t closer = 0;
+        for (std::size_t i = 0; i < newcomer; ++i) closer += key.closer(net[i].node->id(), nid) ? 1 : 0;
+        return closer;
+    };
+    std::optional<Key> near, far;
+    for (int i = 0; i < 1000 && !(near && far); ++i) {
+        auto key = core::key_of("key " + std::to_string(i));
+        auto rank = rank_of_newcomer(key);
+        if (rank == 0 && !near) near = key;
+        if (rank >= 8 && !far) far = key;
+    }
+    REQUIRE(near);
+    REQUIRE(far);
+    for (auto const& key : {*near, *far}) net.wait_done(0, net[0].node->put(net.now(), key, core::to_bytes("v"), 1h));
+    net.run_for(2s);
+    net[newcomer].node->bootstrap(net.now(), net[0].address);
+    net.drain(newcomer);
+    net.run_for(75s);
+    CHECK(net[newcomer].store->count() == 1);  // the near key's record only
+    auto g = net.wait_done(newcomer, net[newcomer].node->get(net.now(), *near));
+    CHECK(g.values.size() == 1);
+}
+
 namespace {
 // Nodes of `net` other than `except`, closest to `target` first.
 std::vector<std::size_t> by_distance(TestNet& net, NodeId const& target, std::size_t except) {
