@@ -80,6 +80,12 @@ struct Config {
     // not full (we know every node near it): half the requests per put in a converged
     // network. See DhtNode's stores_while_searching and docs/protocol.md, "Replicas".
     bool put_stores_while_searching = true;
+    // ...and from the very first query for values up to this size: a STORE that asks for
+    // nodes is a conditional one, which a node that knows `replicas` nodes closer to the
+    // key than itself declines (stores nothing, answers with nodes like a FIND_NODE), so a
+    // query that lands outside the replicas costs no spare copy; above this size the
+    // value's bytes would make every declined query expensive, and the rule above applies.
+    std::size_t store_query_value_max = 1024;
     std::size_t pending_rpcs_max = 4096;
     std::size_t lookups_max = 256;
     // A lookup that has not converged by then finishes with what it has.

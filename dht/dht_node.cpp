@@ -22,6 +22,7 @@
 #include <list>
 #include <map>
 #include <set>
+#include <span>
 #include <unordered_map>
 
 namespace dht {
@@ -89,9 +90,15 @@ struct LookupState {
     std::size_t stores_tried = 0;
     std::size_t stores_accepted = 0;
     std::vector<Contact> stores_waiting;  // put: STOREs sent and not yet answered
-    // put: nodes whose search query was a STORE (stores_while_searching), and whether
-    // they accepted; the store phase counts them instead of asking them again.
-    std::vector<std::pair<NodeId, bool>> stored_while_searching;
+    // put: nodes whose search query was a STORE (stores_while_searching) and what they
+    // answered; the store phase counts those that accepted or refused it instead of
+    // asking them again, and sends a plain STORE to those that declined it.
+    struct SearchStore {
+        NodeId node;
+        bool accepted = false;
+        bool declined = false;  // knew replicas nodes closer to the key: stored nothing
+    };
+    std::vector<SearchStore> stored_while_searching;
     bool acknowledged = false;            // put: LookupDone emitted at the quorum; storing goes on
     bool until_first = false;             // get: ends at its first value (DhtNode::get)
     Duration search_elapsed{};            // put, announce: when the STORE round began
@@ -666,13 +673,17 @@ struct DhtNode::Impl {
                 reply.nodes = table.closest(m.target, config.k);
                 reply.values = local_values(now, m.target, wire::values_bytes_budget);
                 break;
-            case MsgType::store:
-                reply.accepted = accept_store(now, from.id, m);
-                if (!reply.accepted) outcome = RpcOutcome::rejected;
-                // A put's search query: the nodes a FIND_NODE would have named too.
+            case MsgType::store: {
+                // A put's search query (want_nodes) is a conditional STORE: declined when we
+                // know `replicas` nodes closer to the key (the value belongs with them), and
+                // answered with the nodes a FIND_NODE would have named either way.
+                bool const declined = m.want_nodes && !among_replicas(m.target, table.closest(m.target, replicas()));
+                reply.accepted = !declined && accept_store(now, from.id, m);
+                if (!reply.accepted && !declined) outcome = RpcOutcome::rejected;
                 reply.want_nodes = m.want_nodes;
                 if (m.want_nodes) reply.nodes = table.closest(m.target, config.k);
                 break;
+            }
             case MsgType::announce:
                 reply.accepted = accept_announce(now, from, m.providers.front());
                 if (!reply.accepted) outcome = RpcOutcome::rejected;
@@ -973,8 +984,11 @@ struct DhtNode::Impl {
     // instead of a FIND_NODE and a STORE each. A guess that turns out wrong (an answer
     // names closer nodes) leaves one spare copy; the store phase still covers the
     // replicas the search ends with.
+    // A small value's queries are STOREs from the first one: storers outside the replicas
+    // decline them (see on_request), so a wrong guess costs nothing but the value's bytes.
     bool stores_while_searching(LookupState const& l) const {
         if (!config.put_stores_while_searching) return false;
+        if (l.value && l.value->size() <= config.store_query_value_max) return true;
         return l.lookup.closest_settled() || (joined && !table.bucket_full(table.prefix_len_of(l.lookup.target())));
     }
 
@@ -985,22 +999,27 @@ struct DhtNode::Impl {
         if (l.kind == LookupKind::announce) return announce_to_closest(now, l);
         if (l.kind != LookupKind::put) return finish(now, l);
         l.storing = true;
-        // We hold a replica too when we are among the replicas closest known to the target.
-        bool self_among_closest = l.closest.size() < replicas() ||
-                                  l.lookup.target().closer(id, l.closest.back().id);
-        if (self_among_closest) {
+        // We hold a replica too when we are among the replicas closest known to the target,
+        // and then the replicas are us and the closest found but one (the last of those
+        // would decline a conditional STORE: it knows us, and so `replicas` closer nodes).
+        std::size_t others = l.closest.size();
+        if (among_replicas(l.lookup.target(), l.closest)) {
             ++l.stores_tried;
             auto ttl_s = static_cast<std::int64_t>(l.ttl_s);
             if (store_record(now, l.lookup.target(), l.value, ttl_s, id)) ++l.stores_accepted;
+            others = std::min(others, replicas() - 1);
         }
-        for (auto const& c : l.closest) {
+        for (auto const& c : std::span(l.closest).first(others)) {
             if (auto it = std::find_if(l.stored_while_searching.begin(), l.stored_while_searching.end(),
-                                       [&](auto const& sw) { return sw.first == c.id; });
-                it != l.stored_while_searching.end()) {
+                                       [&](auto const& sw) { return sw.node == c.id; });
+                it != l.stored_while_searching.end() && !it->declined) {
                 ++l.stores_tried;
-                if (it->second) ++l.stores_accepted;
+                if (it->accepted) ++l.stores_accepted;
                 continue;
             }
+            // Not asked with a STORE, or it declined one: a plain STORE now. (One that
+            // declined is among the replicas our walk found but knows closer nodes: ones
+            // the walk did not reach, or dead ones it has not dropped yet.)
             Message s;
             s.type = MsgType::store;
             s.target = l.lookup.target();
@@ -1016,8 +1035,15 @@ struct DhtNode::Impl {
         else if (l.stores_accepted >= put_quorum(l)) acknowledge(now, l);
     }
     // A put's search query that was a STORE has been answered.
-    static void note_stored_while_searching(LookupState& l, NodeId const& from, Message const& response) {
-        if (response.type == MsgType::stored) l.stored_while_searching.emplace_back(from, response.accepted);
+    // A refusal (limits) and a decline look alike on the wire; a decline names the
+    // replicas nodes closer to the key than the storer that made it decline.
+    void note_stored_while_searching(LookupState& l, NodeId const& from, Message const& response) const {
+        if (response.type != MsgType::stored) return;
+        auto const& key = l.lookup.target();
+        auto closer = std::count_if(response.nodes.begin(), response.nodes.end(),
+                                    [&](Contact const& c) { return key.closer(c.id, from); });
+        bool const declined = !response.accepted && static_cast<std::size_t>(closer) >= replicas();
+        l.stored_while_searching.push_back({from, response.accepted, declined});
     }
 
     // Fewer replicas stored than a majority of those a put should have had: the replicas
@@ -1344,8 +1370,7 @@ struct DhtNode::Impl {
             last = rec.key;
             if (rec.expires_at <= unix || providers.is_store_key(rec.key)) return true;
             auto closest = table.closest(rec.key, replicas());
-            bool among = closest.size() < replicas() || rec.key.closer(id, closest.back().id);
-            if (!among) {
+            if (!among_replicas(rec.key, closest)) {
                 if (rec.source != id && !replicated.contains({rec.key, core::blake2b_256(rec.value)}))
                     misplaced.push_back(rec);
             } else if (auto to = handoff_targets(rec.key, closest); !to.empty()) {
@@ -1459,6 +1484,12 @@ struct DhtNode::Impl {
     std::size_t replicas() const { return std::min(config.replicas, config.k); }
     // How many closest nodes a lookup looks for: a value's replicas for puts and gets
     // (Config::replicas), k for the rest.
+    // Whether we are among the `replicas` nodes closest to `key`, given `closest`, the
+    // nodes we know closest to it (nearest first, at most `replicas`).
+    bool among_replicas(Key const& key, std::vector<Contact> const& closest) const {
+        return closest.size() < replicas() || key.closer(id, closest.back().id);
+    }
+
     std::size_t width(LookupKind kind) const {
         return kind == LookupKind::put || kind == LookupKind::get ? replicas() : config.k;
     }
