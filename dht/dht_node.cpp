@@ -976,16 +976,16 @@ struct DhtNode::Impl {
         }
         return q;
     }
-    // A put asks only the replicas closest it knows of (its lookup's width). Once the
-    // closest has answered without naming anyone closer (the last round), or from the
-    // start when our own table is complete around the key, the ones it asks are almost
-    // surely where the value belongs: the query is then the STORE itself, answered with
-    // nodes like a FIND_NODE, and a converged network sees one request per replica
-    // instead of a FIND_NODE and a STORE each. A guess that turns out wrong (an answer
-    // names closer nodes) leaves one spare copy; the store phase still covers the
-    // replicas the search ends with.
-    // A small value's queries are STOREs from the first one: storers outside the replicas
-    // decline them (see on_request), so a wrong guess costs nothing but the value's bytes.
+    // A put asks only the replicas closest it knows of (its lookup's width), and its
+    // queries are the STOREs themselves, answered with nodes like a FIND_NODE: a converged
+    // network sees about one request per replica instead of a FIND_NODE and a STORE each.
+    // Such a STORE is conditional (see on_request): a node that knows `replicas` nodes
+    // closer to the key declines it, so a query that lands outside the replicas leaves no
+    // spare copy. A small value's queries are STOREs from the first one; a large value's
+    // bytes would make each declined query costly, so its queries become STOREs only once
+    // the closest has answered without naming anyone closer (the last round), or from the
+    // start when our own table is complete around the key. The store phase covers the
+    // replicas the search ends with that were not stored on this way.
     bool stores_while_searching(LookupState const& l) const {
         if (!config.put_stores_while_searching) return false;
         if (l.value && l.value->size() <= config.store_query_value_max) return true;
