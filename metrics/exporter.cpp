@@ -132,6 +132,8 @@ struct Exporter::Impl {
     Counter* packets_out = nullptr;
     Counter* store_errors = nullptr;
     Counter* evictions = nullptr;
+    Counter* handoffs = nullptr;
+    Counter* handoff_newcomers_skipped = nullptr;
     std::array<Counter*, dht::provider_reject_count> providers_rejected{};
     std::array<Counter*, lan_result_labels.size()> lan{};
     std::array<std::uint64_t, lan_result_labels.size()> lan_last{};
@@ -221,6 +223,9 @@ Exporter::Impl::Impl() {
 
     store_errors = &counter_family(r, name::store_errors_total, help_of(name::store_errors_total)).Add({});
     evictions = &counter_family(r, name::routing_evictions_total, help_of(name::routing_evictions_total)).Add({});
+    handoffs = &counter_family(r, name::dht_handoffs_total, help_of(name::dht_handoffs_total)).Add({});
+    handoff_newcomers_skipped = &counter_family(r, name::dht_handoff_newcomers_skipped_total,
+                                                help_of(name::dht_handoff_newcomers_skipped_total)).Add({});
     auto& rejected_family =
         counter_family(r, name::provider_records_rejected_total, help_of(name::provider_records_rejected_total));
     for (std::size_t i = 0; i < providers_rejected.size(); ++i) {
@@ -398,6 +403,8 @@ void Exporter::update(dht::Stats const& stats, Gauges const& gauges) {
     add_delta(*m.packets_out, stats.packets_out, last.packets_out);
     add_delta(*m.store_errors, stats.store_errors, last.store_errors);
     add_delta(*m.evictions, stats.evictions, last.evictions);
+    add_delta(*m.handoffs, stats.handoffs, last.handoffs);
+    add_delta(*m.handoff_newcomers_skipped, stats.handoff_newcomers_skipped, last.handoff_newcomers_skipped);
     for (std::size_t i = 0; i < m.providers_rejected.size(); ++i) {
         add_delta(*m.providers_rejected[i], stats.providers_rejected[i], last.providers_rejected[i]);
     }

@@ -43,6 +43,8 @@ inline constexpr std::string_view packets_total = "kadmium_packets_total";
 inline constexpr std::string_view dht_records = "kadmium_dht_records";
 inline constexpr std::string_view store_errors_total = "kadmium_store_errors_total";
 inline constexpr std::string_view routing_evictions_total = "kadmium_routing_evictions_total";
+inline constexpr std::string_view dht_handoffs_total = "kadmium_dht_handoffs_total";
+inline constexpr std::string_view dht_handoff_newcomers_skipped_total = "kadmium_dht_handoff_newcomers_skipped_total";
 inline constexpr std::string_view provider_records_rejected_total = "kadmium_provider_records_rejected_total";
 inline constexpr std::string_view lookups_in_flight = "kadmium_lookups_in_flight";
 inline constexpr std::string_view uptime_seconds = "kadmium_uptime_seconds";
@@ -74,7 +76,7 @@ inline constexpr std::string_view dht_records_lost_total = "kadmium_dht_records_
 }  // namespace name
 
 // The whole list, for documentation checks and tests that walk every metric.
-inline constexpr std::array<MetricInfo, 37> all_metrics{{
+inline constexpr std::array<MetricInfo, 39> all_metrics{{
     {name::peers, MetricType::gauge, "Contacts in the DHT routing table."},
     {name::active_peers, MetricType::gauge, "Routing table contacts heard from in the last 5 minutes."},
     {name::lookup_duration_seconds, MetricType::histogram,
@@ -88,6 +90,10 @@ inline constexpr std::array<MetricInfo, 37> all_metrics{{
     {name::store_errors_total, MetricType::counter, "Record store operations that failed (for example map full)."},
     {name::routing_evictions_total, MetricType::counter,
      "Routing table contacts replaced after they failed a ping."},
+    {name::dht_handoffs_total, MetricType::counter,
+     "Records this node sent to a node new to its table that is among their closest (hand-off)."},
+    {name::dht_handoff_newcomers_skipped_total, MetricType::counter,
+     "Nodes new to the routing table left out of a replication pass's hand-off (beyond its bound)."},
     {name::provider_records_rejected_total, MetricType::counter,
      "Topic provider records refused (by this node as a storer, in lookup answers, or at load), by reason."},
     {name::lookups_in_flight, MetricType::gauge, "DHT lookups started and not finished yet."},

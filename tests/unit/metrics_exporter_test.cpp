@@ -85,6 +85,7 @@ TEST_CASE("metrics: every known label value is exported at 0 before any update",
     }
     for (auto name : {metrics::name::peers, metrics::name::active_peers, metrics::name::dht_records,
                       metrics::name::store_errors_total, metrics::name::routing_evictions_total,
+                      metrics::name::dht_handoffs_total, metrics::name::dht_handoff_newcomers_skipped_total,
                       metrics::name::lookups_in_flight, metrics::name::uptime_seconds}) {
         INFO(name);
         CHECK(sample(samples, name) == 0.0);
@@ -118,6 +119,8 @@ TEST_CASE("metrics: update adds the counter deltas and sets the gauges", "[unit]
     stats.packets_out = 4;
     stats.store_errors = 2;
     stats.evictions = 1;
+    stats.handoffs = 6;
+    stats.handoff_newcomers_skipped = 2;
     exporter.update(stats, {.peers = 12, .active_peers = 9, .records = 30, .lookups_in_flight = 2, .uptime_s = 60});
 
     auto samples = parse_samples(exporter.serialize());
@@ -131,6 +134,8 @@ TEST_CASE("metrics: update adds the counter deltas and sets the gauges", "[unit]
     CHECK(sample(samples, metrics::name::packets_total, {{"direction", "out"}}) == 4.0);
     CHECK(sample(samples, metrics::name::store_errors_total) == 2.0);
     CHECK(sample(samples, metrics::name::routing_evictions_total) == 1.0);
+    CHECK(sample(samples, metrics::name::dht_handoffs_total) == 6.0);
+    CHECK(sample(samples, metrics::name::dht_handoff_newcomers_skipped_total) == 2.0);
     CHECK(sample(samples, metrics::name::peers) == 12.0);
     CHECK(sample(samples, metrics::name::active_peers) == 9.0);
     CHECK(sample(samples, metrics::name::dht_records) == 30.0);
