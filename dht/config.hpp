@@ -78,7 +78,7 @@ struct Config {
     // A put's search queries become the STOREs themselves (answered with nodes) once its
     // walk has settled, or from the start when the routing table's bucket for the key is
     // not full (we know every node near it): half the requests per put in a converged
-    // network. See DhtNode's stores_while_searching and docs/protocol.md, "Replicas".
+    // network. See DhtNode's stores_while_searching and docs/protocol.md, "Put".
     bool put_stores_while_searching = true;
     // ...and from the very first query for values up to this size: a STORE that asks for
     // nodes is a conditional one, which a node that knows `replicas` nodes closer to the

@@ -677,11 +677,12 @@ struct DhtNode::Impl {
                 // A put's search query (want_nodes) is a conditional STORE: declined when we
                 // know `replicas` nodes closer to the key (the value belongs with them), and
                 // answered with the nodes a FIND_NODE would have named either way.
-                bool const declined = m.want_nodes && !among_replicas(m.target, table.closest(m.target, replicas()));
+                if (m.want_nodes) reply.nodes = table.closest(m.target, config.k);
+                auto const replica_set = std::span(reply.nodes).first(std::min(reply.nodes.size(), replicas()));
+                bool const declined = m.want_nodes && !among_replicas(m.target, replica_set);
                 reply.accepted = !declined && accept_store(now, from.id, m);
                 if (!reply.accepted && !declined) outcome = RpcOutcome::rejected;
                 reply.want_nodes = m.want_nodes;
-                if (m.want_nodes) reply.nodes = table.closest(m.target, config.k);
                 break;
             }
             case MsgType::announce:
@@ -1167,9 +1168,10 @@ struct DhtNode::Impl {
     void grow_tick(Instant now) {
         bool const thin = table.size() < config.thin_table_peers;
         bool const grew = table.size() > size_at_grow;
-        bool const grew_near = near_entries() > near_size_at_grow;
+        std::size_t const near = near_entries();
+        bool const grew_near = near > near_size_at_grow;
         size_at_grow = table.size();
-        near_size_at_grow = near_entries();
+        near_size_at_grow = near;
         if (grow_interval >= config.grow_interval_max && !thin && !grew) {
             next_grow.reset();  // grown: the periodic refresh takes over
             return;
@@ -1236,7 +1238,8 @@ struct DhtNode::Impl {
     // buckets are thin by nature and filled by the own-id lookup.
     void refresh_thin_buckets(Instant now) {
         std::size_t started = 0;
-        for (std::size_t p = 0; p < first_near_bucket() && started < config.grow_bucket_lookups; ++p) {
+        std::size_t const near = first_near_bucket();
+        for (std::size_t p = 0; p < near && started < config.grow_bucket_lookups; ++p) {
             if (table.bucket_size(p) >= config.k) continue;
             if (now - table.bucket_last_lookup(p) < config.grow_interval_min) continue;
             auto target = NodeId::random_in_bucket(id, 255 - static_cast<int>(p), rng);
@@ -1486,7 +1489,7 @@ struct DhtNode::Impl {
     // (Config::replicas), k for the rest.
     // Whether we are among the `replicas` nodes closest to `key`, given `closest`, the
     // nodes we know closest to it (nearest first, at most `replicas`).
-    bool among_replicas(Key const& key, std::vector<Contact> const& closest) const {
+    bool among_replicas(Key const& key, std::span<Contact const> closest) const {
         return closest.size() < replicas() || key.closer(id, closest.back().id);
     }
 
