@@ -5,7 +5,7 @@
 // of metrics/snapshots.hpp, since those cores report through plain arrays.
 // One exception: the `reason` values of kadmium_pubsub_dropped_total are the router's own
 // name table (pubsub::drop_reason_names, a header-only table in pubsub/stats.hpp), so its
-// 35 names are not written twice.
+// 36 names are not written twice.
 // It is not the exporter: it has no prometheus-cpp dependency and no code that runs.
 // Invariant: each label table lists its values in the order of the enum it labels, so
 // `table[static_cast<std::size_t>(e)]` is the label of `e`.
@@ -207,10 +207,10 @@ inline constexpr std::array<std::string_view, invalid_reason_count> invalid_reas
 static_assert(!invalid_reason_labels.back().empty(), "one label per enumerator");
 
 // Gossip control message types: the `type` of kadmium_gossip_control_total.
-enum class ControlType : std::uint8_t { graft, prune, ihave, iwant, idontwant, count_ };
+enum class ControlType : std::uint8_t { graft, prune, ihave, iwant, idontwant, choke, unchoke, count_ };
 inline constexpr std::size_t control_type_count = static_cast<std::size_t>(ControlType::count_);
-inline constexpr std::array<std::string_view, control_type_count> control_type_labels{"graft", "prune", "ihave",
-                                                                                       "iwant", "idontwant"};
+inline constexpr std::array<std::string_view, control_type_count> control_type_labels{
+    "graft", "prune", "ihave", "iwant", "idontwant", "choke", "unchoke"};
 static_assert(!control_type_labels.back().empty(), "one label per enumerator");
 
 // pubsub::DropReason, the `reason` of kadmium_pubsub_dropped_total: its labels are

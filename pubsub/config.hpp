@@ -156,6 +156,19 @@ struct Config {
     // Messages at least this large trigger IDONTWANT to mesh peers on first receipt; below
     // it the control message costs about as much as the duplicate it saves.
     std::size_t idontwant_min_size = 1024;
+    // Choking (docs/protocol.md, "Choking"; the choke extension proposed for GossipSub
+    // v1.2/episub): a subscriber keeps the choke_keep mesh peers that brought it the most
+    // new messages first pushing whole messages, and asks the others to announce each
+    // message at once in an IHAVE instead (it asks with IWANT if no pushed copy came
+    // first). Every mesh peer still carries every message, so a lost pusher costs a round
+    // trip, not a message; but a node receives about choke_keep copies of each message, not
+    // one per mesh peer. Decided per topic at a heartbeat, once a window has
+    // choke_min_messages new messages. A choked peer's announcements are bounded by
+    // lazy_ihave_ids_per_heartbeat_max ids (beyond: dropped, counted ihave_over_limit).
+    bool choke = true;
+    std::size_t choke_keep = 3;
+    std::size_t choke_min_messages = 10;
+    std::size_t lazy_ihave_ids_per_heartbeat_max = 5000;
     // How long a peer's IDONTWANT is honoured (GO: 3 heartbeats).
     std::size_t idontwant_heartbeats = 3;
     core::Duration fanout_ttl = 60s;

@@ -468,8 +468,7 @@ void Router::Impl::relay_caught_up(core::Instant now, PeerState const& from, Top
         if (mesh_peer == from.id) continue;
         auto& target = *peer(mesh_peer);
         if (peer_has(has, target)) continue;
-        out(target.link, links::Priority::forward).messages.push_back(message.encoded);
-        ++stats.forwarded;
+        push_or_announce(message.topic, topic, target, message.id, message.encoded);
     }
 }
 

@@ -1,5 +1,5 @@
 // The router's heartbeat (every Config::heartbeat): score decay, broken IWANT promises,
-// mesh repair per subscribed topic, fanout upkeep, IHAVE gossip, mcache shift, and the
+// mesh repair and choking per subscribed topic, fanout upkeep, IHAVE gossip, mcache shift, and the
 // expiry of every time-bounded table (seen-cache, backoffs, IDONTWANT, pending publishes,
 // candidates, dials); then NeedPeers for thin topics and dials toward candidates.
 #include "core/assert.hpp"
@@ -20,7 +20,10 @@ void Router::Impl::heartbeat(core::Instant now) {
     ++stats.heartbeats;
     scores.decay(now);
     expire_promises(now);
-    for (auto& [key, topic] : topics) maintain_mesh(now, key, topic);
+    for (auto& [key, topic] : topics) {
+        maintain_mesh(now, key, topic);
+        maintain_chokes(key, topic);
+    }
     maintain_fanout(now);
     emit_gossip(now);
     refresh_own_records(now);
@@ -92,6 +95,7 @@ void Router::Impl::expire_state(core::Instant now) {
         p.ihave_in = 0;
         p.iwant_ids_asked = 0;
         p.idontwant_in = 0;
+        p.lazy_ids_in = 0;
     }
     has_index.expire(now);
     while (!pending.empty() && now >= pending.front().expires) {

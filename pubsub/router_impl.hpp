@@ -6,6 +6,7 @@
 //   router_mesh.cpp      GRAFT/PRUNE in and out, backoff, mesh repair, fanout, candidates
 //   router_px.cpp        signed peer records: our own, those peers give us, PX in and out
 //   router_heartbeat.cpp the heartbeat: gossip emission, expiries, NeedPeers, dialing
+//   router_choke.cpp     choking: which mesh peers push whole messages to us, which announce
 //   router_catchup.cpp   catch-up and anti-entropy: SYNC/FETCH/HISTORY, both roles
 //                        (state in catchup_state.hpp)
 //   rpc_split.cpp        one outgoing Rpc cut into frames within the wire bounds
@@ -56,6 +57,7 @@ struct Router::Impl {
         std::size_t ihave_in = 0;
         std::size_t iwant_ids_asked = 0;
         std::size_t idontwant_in = 0;
+        std::size_t lazy_ids_in = 0;  // ids announced to us while we choke it (all topics)
     };
     struct NeedPeersState {
         core::Instant next{};
@@ -66,6 +68,12 @@ struct Router::Impl {
         std::set<NodeId> mesh;
         std::uint64_t delivered = 0;
         NeedPeersState need;
+        // Choking (router_choke.cpp), for mesh peers only: forgotten when the peer leaves
+        // the mesh (swept each heartbeat) and reset when it is grafted again.
+        std::set<NodeId> choked;                 // we asked it to announce, not push
+        std::set<NodeId> choked_us;              // it asked us: it gets an IHAVE per message
+        std::map<NodeId, std::uint32_t> firsts;  // new messages it brought first, this window
+        std::uint32_t window_messages = 0;       // new messages this window
     };
     struct FanoutState {
         std::string name;
@@ -169,6 +177,22 @@ struct Router::Impl {
     void add_candidate(core::Instant now, TopicKey const& topic, Candidate fresh);
     std::size_t known_peers(TopicKey const& topic) const;
     std::size_t usable_peers(core::Instant now, TopicKey const& topic) const;
+
+    // router_choke.cpp
+    void on_choke(core::Instant now, PeerState& peer, Choke const& choke);
+    // A new message of `topic` arrived first from `from` (pushed, or announced while choked).
+    void note_first(TopicState& topic, NodeId const& from);
+    // Hands `encoded` (message `id`) to mesh peer `to`: the message itself, or an IHAVE of
+    // its id if `to` choked us, unless this is the first hop from the author (`first_hop`).
+    void push_or_announce(TopicKey const& key, TopicState const& topic, PeerState& to, MessageId const& id,
+                          core::Bytes const& encoded, bool first_hop = false);
+    // Heartbeat: forgets peers that left the mesh; once a window holds choke_min_messages
+    // new messages, keeps the choke_keep mesh peers that brought the most first unchoked and
+    // chokes the rest; between windows, unchokes the best choked peers if fewer than
+    // choke_keep are left pushing.
+    void maintain_chokes(TopicKey const& key, TopicState& topic);
+    void forget_choke(TopicState& topic, NodeId const& id);
+    void set_choke(TopicKey const& key, TopicState& topic, NodeId const& id, bool choke);
 
     // router_px.cpp
     // Our own record for a subscribed topic, signed now or earlier and not due for

@@ -49,6 +49,7 @@ bool Router::Impl::can_graft(core::Instant now, TopicKey const& key, TopicState 
 
 void Router::Impl::graft(core::Instant now, TopicKey const& key, TopicState& topic, PeerState& p) {
     topic.mesh.insert(p.id);
+    forget_choke(topic, p.id);
     scores.on_graft(now, p.id, key);
     out(p.link, links::Priority::control).graft.push_back(Graft{key});
     ++stats.control_count(ControlType::graft, Direction::out);
@@ -105,6 +106,7 @@ void Router::Impl::on_graft(core::Instant now, PeerState& p, Graft const& g) {
         return;
     }
     topic.mesh.insert(p.id);
+    forget_choke(topic, p.id);
     scores.on_graft(now, p.id, g.topic);
 }
 

@@ -5,7 +5,8 @@
 //   has it)   4 own author   5 timestamp not in the future   6 IDONTWANT to the mesh (large
 //   messages)   7 signature   8 application validator   9 persist   10 forward (mesh minus
 //   sender, author, peers that have it and peers the author's flood hint names; only if
-//   not older than seen_ttl)   11 deliver.
+//   not older than seen_ttl; a mesh peer that choked us gets an IHAVE of the id instead,
+//   router_choke.cpp)   11 deliver.
 // Gossip control (IHAVE/IWANT/IDONTWANT) is here too; GRAFT/PRUNE are in router_mesh.cpp.
 #include "core/assert.hpp"
 #include "core/crypto.hpp"
@@ -29,6 +30,7 @@ void Router::Impl::on_rpc(core::Instant now, PeerState& p, Rpc rpc) {
     for (auto& encoded : rpc.messages) on_message(now, p, std::move(encoded), rpc.flooded);
     for (auto const& g : rpc.graft) on_graft(now, p, g);
     for (auto const& pr : rpc.prune) on_prune(now, p, pr);
+    for (auto const& c : rpc.choke) on_choke(now, p, c);
     for (auto const& ih : rpc.ihave) on_ihave(now, p, ih);
     for (auto const& iw : rpc.iwant) on_iwant(now, p, iw);
     for (auto& sy : rpc.sync) on_sync(now, p, sy);
@@ -186,6 +188,7 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
         }
     }
     scores.on_first_delivery(p.id, message.topic);
+    note_first(topic->second, p.id);
     // 9. Persist.
     if (store.put(message) == StoreStatus::full) ++stats.drop(DropReason::store_full);
     // 10. Forward.
@@ -200,8 +203,7 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
             }
             auto& target = *peer(mesh_peer);
             if (peer_has(has, target)) continue;
-            out(target.link, links::Priority::forward).messages.push_back(message.encoded);
-            ++stats.forwarded;
+            push_or_announce(message.topic, topic->second, target, id, message.encoded, author == p.id);
         }
     } else {
         ++stats.drop(DropReason::old_not_relayed);
@@ -219,11 +221,21 @@ void Router::Impl::on_ihave(core::Instant now, PeerState& p, IHave const& ihave)
         ++stats.drop(DropReason::ihave_below_gossip);
         return;
     }
-    if (++p.ihave_in > config.ihave_per_heartbeat_max) {
+    auto topic = topics.find(ihave.topic);
+    // A mesh peer we choked announces every message at once (router_choke.cpp): bounded
+    // by ids, not by IHAVEs, and each id it brings first counts for it at our next choice.
+    bool const lazy = topic != topics.end() && topic->second.choked.contains(p.id);
+    if (lazy) {
+        if (p.lazy_ids_in + ihave.ids.size() > config.lazy_ihave_ids_per_heartbeat_max) {
+            ++stats.drop(DropReason::ihave_over_limit);
+            return;
+        }
+        p.lazy_ids_in += ihave.ids.size();
+    } else if (++p.ihave_in > config.ihave_per_heartbeat_max) {
         ++stats.drop(DropReason::ihave_over_limit);
         return;
     }
-    if (!topics.contains(ihave.topic)) {
+    if (topic == topics.end()) {
         ++stats.drop(DropReason::ihave_unknown_topic);
         return;
     }
@@ -233,6 +245,7 @@ void Router::Impl::on_ihave(core::Instant now, PeerState& p, IHave const& ihave)
         // One outstanding IWANT per id: a second advertiser is asked only if the first
         // has not answered within the promise timeout.
         if (auto o = iwant_outstanding.find(id); o != iwant_outstanding.end() && o->second > now) continue;
+        if (lazy) ++topic->second.firsts[p.id];
         if (p.iwant_ids_asked >= config.iwant_ids_per_heartbeat_max) {
             ++stats.drop(DropReason::ihave_over_limit);
             break;

@@ -3,7 +3,7 @@
 // parser (the messages stay opaque bytes here) and not the link framing.
 //
 // Layout: [version, subscriptions, messages, graft, prune, ihave, iwant, idontwant, sync,
-// fetch, fetched, records, flooded], every
+// fetch, fetched, records, flooded, choke], every
 // field always present (an empty array when unused), so one Rpc has exactly one encoding.
 // Every count is checked against RpcLimits by the Reader before anything is reserved.
 #include "pubsub/rpc.hpp"
@@ -20,12 +20,12 @@ using core::DecodeError;
 bool Rpc::empty() const {
     return subscriptions.empty() && messages.empty() && graft.empty() && prune.empty() && ihave.empty() &&
            iwant.empty() && idontwant.empty() && sync.empty() && fetch.empty() && fetched.empty() &&
-           records.empty() && flooded.empty();
+           records.empty() && flooded.empty() && choke.empty();
 }
 
 namespace {
 
-constexpr std::uint32_t rpc_field_count = 13;
+constexpr std::uint32_t rpc_field_count = 14;
 
 // A count the encoder writes: msgpack arrays hold at most 2^32 - 1 elements.
 std::uint32_t count_of(std::size_t n) {
@@ -328,6 +328,17 @@ void decode_flooded(core::Reader& r, RpcLimits const& limits, std::vector<FloodH
     }
 }
 
+void decode_choke(core::Reader& r, RpcLimits const& limits, std::vector<Choke>& out) {
+    auto n = r.array(bound(limits.topics_per_control_max));
+    if (!n) return;
+    out.reserve(*n);
+    for (std::uint32_t i = 0; i < *n && tuple(r, 2); ++i) {
+        auto topic = decode_id(r);
+        auto choke = r.boolean();
+        if (topic && choke) out.push_back({*topic, *choke});
+    }
+}
+
 }  // namespace
 
 void encode(Rpc const& rpc, core::Bytes& out) {
@@ -357,6 +368,13 @@ void encode(Rpc const& rpc, core::Bytes& out) {
         w.array(count_of(h.peers.size()));
         for (auto const p : h.peers) w.uint(p);
     }
+
+    w.array(count_of(rpc.choke.size()));
+    for (auto const& c : rpc.choke) {
+        w.array(2);
+        encode_id(w, c.topic);
+        w.boolean(c.choke);
+    }
 }
 
 core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const& limits) {
@@ -378,6 +396,7 @@ core::Result<Rpc, DecodeError> decode_rpc(core::ByteView frame, RpcLimits const&
     decode_fetched(r, limits, rpc.fetched);
     decode_records(r, limits.records_max, rpc.records);
     decode_flooded(r, limits, rpc.flooded);
+    decode_choke(r, limits, rpc.choke);
     r.finish();
     if (!r.ok()) return core::Err(r.error());
     return rpc;

@@ -20,8 +20,8 @@ namespace pubsub {
 // The first element of every encoded Rpc (docs/protocol.md, "Pub/sub").
 // Version 2 added the catch-up fields (sync, fetch, fetched), 3 `listen`, 4 `flooded`;
 // 5 made peer exchange signed: PRUNE's px and `records` (which replaced `listen`) carry
-// provider records signed by the peer they name.
-inline constexpr std::uint8_t rpc_version = 5;
+// provider records signed by the peer they name; 6 added `choke`.
+inline constexpr std::uint8_t rpc_version = 6;
 // Bytes of a signed envelope besides its payload: the fixed header (version 1, topic 32,
 // author 32, seqno 8, ts_ms 8, payload length 4) and the signature (64).
 inline constexpr std::size_t envelope_overhead = 85 + 64;
@@ -45,7 +45,7 @@ struct RpcLimits {
     std::size_t px_max = 16;                   // peer records in one PRUNE
     std::size_t addrs_max = 4;                 // endpoints per peer record (= dht::provider_addrs_max)
     std::size_t records_max = 64;              // the sender's own records in one frame
-    std::size_t topics_per_control_max = 64;   // GRAFT/PRUNE/IHAVE entries per frame
+    std::size_t topics_per_control_max = 64;   // GRAFT/PRUNE/IHAVE/CHOKE entries per frame, each
     // Catch-up (PUBSUB-NOTES §4): entries per frame, and their sizes.
     std::size_t sync_max = 4;                  // SYNC entries
     std::size_t sync_body_max = 64 * 1024;     // one reconciliation message
@@ -148,6 +148,16 @@ struct FloodHint {
     friend bool operator==(FloodHint const&, FloodHint const&) = default;
 };
 
+// Version 6 (docs/protocol.md, "Choking"). A mesh peer asks us to stop (choke = true) or
+// resume (false) pushing whole messages of `topic` to it; while it is choked we announce
+// each message to it at once in an IHAVE instead. Both sides forget it when the mesh link
+// between them ends.
+struct Choke {
+    TopicKey topic;
+    bool choke = true;
+    friend bool operator==(Choke const&, Choke const&) = default;
+};
+
 struct Rpc {
     std::vector<SubOpt> subscriptions;
     // Signed envelopes, opaque here (each at most the envelope of a payload_max message);
@@ -166,6 +176,7 @@ struct Rpc {
     // and passes them on in peer exchange (PX). Replaced version 3's unsigned `listen`.
     std::vector<PeerRecord> records;
     std::vector<FloodHint> flooded;
+    std::vector<Choke> choke;  // at most topics_per_control_max
     bool empty() const;
     friend bool operator==(Rpc const&, Rpc const&) = default;
 };

@@ -39,6 +39,11 @@ public:
         ++control_entries_;
         cur().graft.push_back(g);
     }
+    void choke(Choke const& c) {
+        if (control_entries_ >= limits_.topics_per_control_max) next();
+        ++control_entries_;
+        cur().choke.push_back(c);
+    }
     void prune(Prune p) {
         if (control_entries_ >= limits_.topics_per_control_max) next();
         ++control_entries_;
@@ -114,6 +119,7 @@ std::vector<Rpc> split_rpc(Rpc rpc, RpcLimits const& limits, std::size_t message
     for (auto& r : rpc.records) b.record(std::move(r));
     for (auto const& g : rpc.graft) b.graft(g);
     for (auto& p : rpc.prune) b.prune(std::move(p));
+    for (auto const& c : rpc.choke) b.choke(c);
     for (auto const& d : rpc.idontwant) for (auto const& id : d.ids) b.idontwant(id);
     for (auto const& h : rpc.ihave) b.ihave(h);
     for (auto const& w : rpc.iwant) for (auto const& id : w.ids) b.iwant(id);

@@ -23,6 +23,8 @@ char const* to_string(ControlType t) {
         case ControlType::ihave: return "ihave";
         case ControlType::iwant: return "iwant";
         case ControlType::idontwant: return "idontwant";
+        case ControlType::choke: return "choke";
+        case ControlType::unchoke: return "unchoke";
         case ControlType::count_: break;
     }
     return "unknown";

@@ -25,7 +25,7 @@ enum class InvalidReason : std::uint8_t {
 inline constexpr std::size_t invalid_reason_count = static_cast<std::size_t>(InvalidReason::count_);
 char const* to_string(InvalidReason r);
 
-enum class ControlType : std::uint8_t { graft, prune, ihave, iwant, idontwant, count_ };
+enum class ControlType : std::uint8_t { graft, prune, ihave, iwant, idontwant, choke, unchoke, count_ };
 inline constexpr std::size_t control_type_count = static_cast<std::size_t>(ControlType::count_);
 char const* to_string(ControlType t);
 
@@ -73,6 +73,7 @@ enum class DropReason : std::uint8_t {
     sync_unsolicited,         // a SYNC reply or FETCH reply for no session or request of ours
     serve_over_budget,        // a FETCH/HISTORY asked beyond the peer's byte bucket (answered in part)
     catchup_over_budget,      // missing ids beyond a pass's message or byte budget (left to anti-entropy)
+    choke_not_mesh,           // CHOKE/UNCHOKE from a peer not in that topic's mesh (a race with PRUNE)
     count_
 };
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count_);
@@ -88,7 +89,7 @@ inline constexpr std::array<char const*, drop_reason_count> drop_reason_names{
     "ihave_over_limit",       "iwant_over_serve_limit", "iwant_unknown_id",     "idontwant_over_limit",
     "validator_ignored",      "dial_timeout",          "old_not_relayed",       "pending_expired",
     "pending_full",           "store_full",            "self_link",             "duplicate_link",
-    "sync_unsolicited",       "serve_over_budget",     "catchup_over_budget",
+    "sync_unsolicited",       "serve_over_budget",     "catchup_over_budget",   "choke_not_mesh",
 };
 static_assert(drop_reason_names.back() != nullptr, "one name per DropReason");
 char const* to_string(DropReason r);
@@ -120,6 +121,7 @@ struct Stats {
     std::uint64_t iwant_served = 0;      // messages sent because a peer asked
     std::uint64_t promises_broken = 0;   // IWANT promises a peer did not keep within the timeout
     std::uint64_t idontwant_sent_ids = 0;
+    std::uint64_t lazy_ihave_ids = 0;    // message ids announced to mesh peers that choked us, instead of the message
     std::uint64_t pending_sent = 0;      // pending publishes sent once a peer appeared
     std::uint64_t need_peers = 0;        // NeedPeers events
     std::uint64_t dials = 0;             // Dial events

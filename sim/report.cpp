@@ -388,6 +388,7 @@ void write_json(std::ostream& out, ScenarioResult const& r, std::string const& c
         auto const& p = r.pubsub;
         out << "  \"pubsub\": {\"subscribers\": " << p.subscribers << ", \"subscribers_whole_run\": " << p.subscribers_whole_run
             << ", \"topics\": " << o.pubsub.topics << ", \"msg_size\": " << o.pubsub.msg_size
+            << ", \"choke_keep\": " << o.pubsub.choke_keep
             << ", \"published\": " << p.published << ", \"abandoned\": " << p.abandoned
             << ", \"publish_failed\": " << p.publish_failed << ", \"expected_deliveries\": " << p.expected_deliveries
             << ", \"delivered\": " << p.delivered << ", \"delivered_total\": " << p.delivered_total

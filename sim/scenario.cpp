@@ -53,10 +53,13 @@ constexpr core::Duration liveness_batch_window = 10s;
 // most a few hundred ms each, plus IWANT repair on the heartbeat).
 constexpr core::Duration pubsub_drain_min = 10s;
 
-// The routers' settings for the run: the defaults, with the run's anti-entropy interval.
+// The routers' settings for the run: the defaults, with the run's anti-entropy interval
+// and choking.
 pubsub::Config router_config(ScenarioOptions const& o) {
     pubsub::Config c;
     c.catchup.anti_entropy_interval = o.pubsub.anti_entropy_interval;
+    c.choke = o.pubsub.choke_keep > 0;
+    if (c.choke) c.choke_keep = o.pubsub.choke_keep;
     return c;
 }
 

@@ -114,11 +114,14 @@ std::vector<std::pair<std::string, pubsub::Rpc>> rpcs() {
     pubsub::Rpc records;
     records.subscriptions = {{topic_of(1), true}};
     records.records = {record(7, topic_of(1))};
-    out.emplace_back("records_v5", records);
+    out.emplace_back("records", records);
     pubsub::Rpc flooded;
     flooded.messages = one.messages;
     flooded.flooded = {{7, {1, 2, 0xffffffffffffffffull}}};
-    out.emplace_back("flooded_v5", flooded);
+    out.emplace_back("flooded", flooded);
+    pubsub::Rpc choke;
+    choke.choke = {{topic_of(1), true}, {topic_of(2), false}};
+    out.emplace_back("choke", choke);
     pubsub::Rpc all = r;
     all.messages = one.messages;
     all.graft = g.graft;
@@ -131,6 +134,7 @@ std::vector<std::pair<std::string, pubsub::Rpc>> rpcs() {
     all.fetched = {{2, one.messages, pubsub::StoreCursor{6, id}}};
     all.records = records.records;
     all.flooded = flooded.flooded;
+    all.choke = choke.choke;
     out.emplace_back("everything", all);
     return out;
 }

@@ -74,13 +74,13 @@ TEST_CASE("metrics: every pub/sub and store series is exported at 0 before any u
         CHECK(sample(samples, sum(h)) == 0.0);
         CHECK(sample(samples, bucket(h), {{"le", "+Inf"}}) == 0.0);
     }
-    // The label counts the docs promise: 7 invalid reasons, 8 link drop reasons, 5 control
-    // types in 2 directions, 4 sync outcomes, 35 router drop reasons.
+    // The label counts the docs promise: 7 invalid reasons, 8 link drop reasons, 7 control
+    // types in 2 directions, 4 sync outcomes, 36 router drop reasons.
     CHECK(series_count(samples, name::messages_invalid_total) == 7);
     CHECK(series_count(samples, name::link_frames_dropped_total) == 8);
-    CHECK(series_count(samples, name::gossip_control_total) == 10);
+    CHECK(series_count(samples, name::gossip_control_total) == 14);
     CHECK(series_count(samples, name::sync_sessions_total) == 4);
-    CHECK(series_count(samples, name::pubsub_dropped_total) == 35);
+    CHECK(series_count(samples, name::pubsub_dropped_total) == 36);
 }
 
 TEST_CASE("metrics: update_pubsub adds counter growth and sets the gauges", "[unit]") {

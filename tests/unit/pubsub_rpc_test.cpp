@@ -63,6 +63,7 @@ Rpc full_rpc(std::size_t message_size = 300) {
                    {9, {}, pubsub::StoreCursor{1'700'000'000'001, id_of(15)}}};
     rpc.records = {record_of(16, id_of(1), {core::Endpoint::v4(10, 0, 0, 2, 4001), *core::Endpoint::parse("[2001:db8::9]:4001")})};
     rpc.flooded = {{1'764'398'812'345'678, {0, 1, UINT64_MAX}}, {7, {}}};
+    rpc.choke = {{id_of(17), true}, {id_of(18), false}};
     return rpc;
 }
 
@@ -77,10 +78,10 @@ DecodeError error_of(Bytes const& bytes, RpcLimits const& limits = {}) {
     return r ? DecodeError::none : r.error();
 }
 
-// Writes the 13-element frame header and the given raw fields (an empty array for every
+// Writes the 14-element frame header and the given raw fields (an empty array for every
 // field not given), for frames the encoder would never produce.
-Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 13,
-                std::uint64_t version = 5) {
+Bytes raw_frame(std::function<void(core::Writer&, int field)> const& write_field, std::uint32_t fields = 14,
+                std::uint64_t version = 6) {
     Bytes out;
     core::Writer w(out);
     w.array(fields);
@@ -128,16 +129,20 @@ TEST_CASE("pubsub rpc: every field round-trips", "[unit]") {
     CHECK(d.fetched[1].next->ts_ms == 1'700'000'000'001);
     REQUIRE(d.records.size() == 1);
     CHECK(d.records[0].addrs[1].to_string() == "[2001:db8::9]:4001");
+    REQUIRE(d.choke.size() == 2);
+    CHECK(d.choke[0].choke);
+    CHECK_FALSE(d.choke[1].choke);
+    CHECK(d.choke[1].topic == id_of(18));
     // Canonical: the decoded Rpc encodes to the same bytes.
     CHECK(encoded(d) == bytes);
 }
 
-TEST_CASE("pubsub rpc: the empty Rpc is 14 bytes and empty() sees every field", "[unit]") {
+TEST_CASE("pubsub rpc: the empty Rpc is 15 bytes and empty() sees every field", "[unit]") {
     Rpc rpc;
     CHECK(rpc.empty());
     auto bytes = encoded(rpc);
-    Bytes expected{std::byte{0x9d}, std::byte{0x05}};
-    expected.resize(14, std::byte{0x90});
+    Bytes expected{std::byte{0x9e}, std::byte{0x06}};
+    expected.resize(15, std::byte{0x90});
     CHECK(bytes == expected);
     auto back = pubsub::decode_rpc(bytes, {});
     REQUIRE(back);
@@ -151,6 +156,7 @@ TEST_CASE("pubsub rpc: the empty Rpc is 14 bytes and empty() sees every field", 
         [&](Rpc& r) { r.idontwant = full.idontwant; },         [&](Rpc& r) { r.sync = full.sync; },
         [&](Rpc& r) { r.fetch = full.fetch; },                 [&](Rpc& r) { r.fetched = full.fetched; },
         [&](Rpc& r) { r.records = full.records; },           [&](Rpc& r) { r.flooded = full.flooded; },
+        [&](Rpc& r) { r.choke = full.choke; },
     };
     for (auto const& set : keep_one) {
         Rpc one;
@@ -187,6 +193,8 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
          DecodeError::too_many},
         {"subscriptions", [&](Rpc& r, std::size_t n) { r.subscriptions.assign(n, {topic, true}); },
          limits.subscriptions_max, DecodeError::too_many},
+        {"choke entries", [&](Rpc& r, std::size_t n) { r.choke.assign(n, {topic, true}); }, limits.topics_per_control_max,
+         DecodeError::too_many},
         {"graft entries", [&](Rpc& r, std::size_t n) { r.graft.assign(n, {topic}); }, limits.topics_per_control_max,
          DecodeError::too_many},
         {"prune entries", [&](Rpc& r, std::size_t n) { r.prune.assign(n, {topic, {}, 1}); },
@@ -259,14 +267,16 @@ TEST_CASE("pubsub rpc: every bound, at the limit and one over", "[unit]") {
 TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
     auto empty_fields = [](core::Writer& w, int) { w.array(0); };
     CHECK(error_of(raw_frame(empty_fields)) == DecodeError::none);
-    CHECK(error_of(raw_frame(empty_fields, 12)) == DecodeError::bad_value);
-    CHECK(error_of(raw_frame(empty_fields, 14)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 13)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 15)) == DecodeError::bad_value);
     CHECK(error_of(raw_frame(empty_fields, 8, 1)) == DecodeError::bad_value);   // version 1 (no catch-up)
     CHECK(error_of(raw_frame(empty_fields, 11, 2)) == DecodeError::bad_value);  // version 2 (no listen)
     CHECK(error_of(raw_frame(empty_fields, 12, 3)) == DecodeError::bad_value);  // version 3 (no flooded)
     CHECK(error_of(raw_frame(empty_fields, 13, 3)) == DecodeError::bad_value);
     CHECK(error_of(raw_frame(empty_fields, 13, 4)) == DecodeError::bad_value);  // version 4 (unsigned PX)
-    CHECK(error_of(raw_frame(empty_fields, 13, 256)) == DecodeError::out_of_range);
+    CHECK(error_of(raw_frame(empty_fields, 13, 5)) == DecodeError::bad_value);  // version 5 (no choke)
+    CHECK(error_of(raw_frame(empty_fields, 14, 5)) == DecodeError::bad_value);
+    CHECK(error_of(raw_frame(empty_fields, 14, 256)) == DecodeError::out_of_range);
 
     // One malformed field, the others empty.
     auto with = [&](int field, std::function<void(core::Writer&)> const& write) {
@@ -334,6 +344,11 @@ TEST_CASE("pubsub rpc: malformed frames are typed errors", "[unit]") {
     CHECK(with(12, [&](auto& w) { w.array(1); w.array(1); w.uint(1); }) == DecodeError::bad_value);
     CHECK(with(12, [&](auto& w) { w.array(1); w.array(2); w.bin(topic); w.array(0); }) == DecodeError::wrong_type);
     CHECK(with(12, [&](auto& w) { w.array(1); w.array(2); w.uint(1); w.array(1); w.bin(topic); }) == DecodeError::wrong_type);
+    // Field 13 choke: [topic, bool] pairs.
+    CHECK(with(13, [&](auto& w) { w.array(1); w.array(2); w.bin(topic); w.boolean(false); }) == DecodeError::none);
+    CHECK(with(13, [&](auto& w) { w.array(1); w.array(2); w.bin(topic); w.uint(1); }) == DecodeError::wrong_type);
+    CHECK(with(13, [&](auto& w) { w.array(1); w.array(2); w.bin(short_topic); w.boolean(true); }) == DecodeError::bad_value);
+    CHECK(with(13, [&](auto& w) { w.array(1); w.array(1); w.bin(topic); }) == DecodeError::bad_value);
 
     // Not an array at all; a msgpack map (not on our wire).
     CHECK(error_of(Bytes{std::byte{0x01}}) == DecodeError::wrong_type);
@@ -378,9 +393,11 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
     auto handle = msgpack::unpack(reinterpret_cast<char const*>(bytes.data()), bytes.size());
     auto const& top = handle.get();
     REQUIRE(top.type == msgpack::type::ARRAY);
-    REQUIRE(top.via.array.size == 13);
+    REQUIRE(top.via.array.size == 14);
     auto field = [&](int i) { return top.via.array.ptr[i]; };
-    CHECK(field(0).as<unsigned>() == 5);
+    CHECK(field(0).as<unsigned>() == 6);
+    REQUIRE(field(13).via.array.size == 2);  // choke: [topic, bool] pairs
+    CHECK(field(13).via.array.ptr[0].via.array.ptr[1].as<bool>() == true);
     REQUIRE(field(12).via.array.size == 2);  // flooded: two hints
     CHECK(field(12).via.array.ptr[0].via.array.ptr[0].as<std::uint64_t>() == 1'764'398'812'345'678);
     CHECK(field(12).via.array.ptr[0].via.array.ptr[1].via.array.size == 3);
@@ -432,8 +449,8 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
         p.pack_bin(64);
         p.pack_bin_body(reinterpret_cast<char const*>(r.signature.bytes.data()), 64);
     };
-    p.pack_array(13);
-    p.pack_uint8(5);
+    p.pack_array(14);
+    p.pack_uint8(6);
     p.pack_array(2);
     for (auto const& s : rpc.subscriptions) { p.pack_array(2); id(s.topic); if (s.subscribe) p.pack_true(); else p.pack_false(); }
     p.pack_array(3);
@@ -497,6 +514,12 @@ TEST_CASE("pubsub rpc: msgpack-c reads our encoding and writes the same bytes", 
         p.pack_uint64(h.seqno);
         p.pack_array(static_cast<std::uint32_t>(h.peers.size()));
         for (auto const x : h.peers) p.pack_uint64(x);
+    }
+    p.pack_array(static_cast<std::uint32_t>(rpc.choke.size()));
+    for (auto const& c : rpc.choke) {
+        p.pack_array(2);
+        id(c.topic);
+        p.pack(c.choke);
     }
 
     Bytes theirs(reinterpret_cast<std::byte const*>(buf.data()), reinterpret_cast<std::byte const*>(buf.data()) + buf.size());
