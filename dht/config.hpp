@@ -30,6 +30,13 @@ struct Config {
     // allow_loopback_subnet is set (local test networks run every node on 127.0.0.1).
     std::size_t subnet_entries_max = 2;
     bool allow_loopback_subnet = false;
+    // A newcomer that finds its bucket full waits as a replacement; the bucket's oldest
+    // entry is pinged (and evicted if it fails) only if we have not heard from it for this
+    // long, as BEP 5's "questionable" nodes (15 min). An entry heard from a moment ago will
+    // answer: pinging it costs two datagrams and two wake-ups and changes nothing. Dead
+    // entries still leave at once by failures (RoutingTable::stale_failures). In a
+    // converged 100-node network this removed 13 of the 32 requests per put->get pair.
+    core::Duration eviction_ping_idle = 15min;
 
     // A request's timeout adapts to the round trips this node measures to that peer (or,
     // before the first, to all peers): RFC 6298's srtt + max(slack, srtt / 4, 4 * rttvar),

@@ -293,7 +293,7 @@ struct DhtNode::Impl {
           store(st),
           rng(std::move(r)),
           wall(w),
-          table(id, c.k, c.subnet_entries_max, c.allow_loopback_subnet),
+          table(id, c.k, c.subnet_entries_max, c.allow_loopback_subnet, c.eviction_ping_idle),
           signer(sg),
           providers(provider_limits(c), st, stats),
           hellos{c.hello_burst, now},

@@ -8,8 +8,13 @@
 
 namespace dht {
 
-RoutingTable::RoutingTable(NodeId self, std::size_t k, std::size_t subnet_entries_max, bool allow_loopback_subnet)
-    : self_(self), k_(k), subnet_entries_max_(subnet_entries_max), allow_loopback_subnet_(allow_loopback_subnet) {
+RoutingTable::RoutingTable(NodeId self, std::size_t k, std::size_t subnet_entries_max, bool allow_loopback_subnet,
+                           core::Duration ping_idle_after)
+    : self_(self),
+      k_(k),
+      subnet_entries_max_(subnet_entries_max),
+      allow_loopback_subnet_(allow_loopback_subnet),
+      ping_idle_after_(ping_idle_after) {
     CORE_ASSERT(k_ > 0 && subnet_entries_max_ > 0);
 }
 
@@ -56,13 +61,16 @@ RoutingTable::ObserveResult RoutingTable::observe(Contact const& contact, core::
         ++size_;
         return {Outcome::added, std::nullopt};
     }
-    // Full: the newcomer waits (most recent last) while the least-recently-seen (or a
-    // stale) entry is pinged.
+    // Full: the newcomer waits (most recent last) while a stale entry, or else the
+    // least-recently-seen one if we have not heard from it for ping_idle_after, is pinged.
     if (b.replacements.size() >= replacements_max) b.replacements.erase(b.replacements.begin());
     b.replacements.push_back(contact);
     if (b.pinging) return {Outcome::pending, std::nullopt};
     auto target = std::find_if(b.entries.begin(), b.entries.end(), [](Entry const& e) { return e.failures >= stale_failures; });
-    if (target == b.entries.end()) target = b.entries.begin();
+    if (target == b.entries.end()) {
+        target = b.entries.begin();
+        if (now - target->last_seen < ping_idle_after_) return {Outcome::pending, std::nullopt};
+    }
     b.pinging = target->contact.id;
     return {Outcome::pending, target->contact};
 }

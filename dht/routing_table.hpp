@@ -2,7 +2,8 @@
 // own id, created lazily: only the ~log2(N) far buckets ever fill, so memory stays small
 // at 100,000 simulated nodes. Entries are ordered least-recently-seen first. A full
 // bucket never drops its oldest entry on sight: the newcomer waits as the bucket's
-// replacement candidate while the oldest is pinged, and replaces it only if that ping
+// replacement candidate while the oldest is pinged (if we have not heard from it for
+// ping_idle_after: BEP 5's "questionable" node), and replaces it only if that ping
 // fails. Newcomers that found a bucket full stay in its replacement cache (paper, section
 // 4.1; the replacements_max most recent): an entry that fails twice in a row is replaced
 // by the freshest of them at once, so dead nodes leave the table within seconds while an
@@ -54,7 +55,10 @@ public:
     // Newcomers kept per full bucket as replacements.
     static constexpr std::size_t replacements_max = 4;
 
-    RoutingTable(NodeId self, std::size_t k, std::size_t subnet_entries_max, bool allow_loopback_subnet);
+    // A full bucket pings its oldest entry for a waiting newcomer only if that entry was
+    // last seen at least `ping_idle_after` ago (zero: always, the paper's rule), or is stale.
+    RoutingTable(NodeId self, std::size_t k, std::size_t subnet_entries_max, bool allow_loopback_subnet,
+                 core::Duration ping_idle_after);
 
     // We heard from `contact` (an authenticated packet, or a ping answer) at `now`.
     ObserveResult observe(Contact const& contact, core::Instant now);
@@ -118,6 +122,7 @@ private:
     std::size_t k_;
     std::size_t subnet_entries_max_;
     bool allow_loopback_subnet_;
+    core::Duration ping_idle_after_;
     std::vector<Bucket> buckets_;
     std::size_t size_ = 0;
 };

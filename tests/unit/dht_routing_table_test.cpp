@@ -27,7 +27,7 @@ TEST_CASE("routing table: a full bucket pings its oldest entry and evicts only i
     core::Rng rng(1);
     NodeId self;
     rng.fill(self.bytes);
-    RoutingTable table(self, 4, 2, false);
+    RoutingTable table(self, 4, 2, false, 0s);
     std::vector<Contact> in;
     for (int i = 0; i < 4; ++i) {
         in.push_back(contact_in_bucket(self, 0, rng, static_cast<std::uint8_t>(i)));
@@ -67,11 +67,49 @@ TEST_CASE("routing table: a full bucket pings its oldest entry and evicts only i
     CHECK(table.check_invariants());
 }
 
+TEST_CASE("routing table: the oldest entry is pinged for a newcomer only once it looks idle, a stale one at once",
+          "[unit]") {
+    core::Rng rng(11);
+    NodeId self;
+    rng.fill(self.bytes);
+    RoutingTable table(self, 4, 2, false, 15min);
+    std::vector<Contact> in;
+    for (int i = 0; i < 4; ++i) {
+        in.push_back(contact_in_bucket(self, 0, rng, static_cast<std::uint8_t>(i)));
+        CHECK(table.observe(in.back(), Instant{} + std::chrono::seconds(i)).outcome == RoutingTable::Outcome::added);
+    }
+    // Heard from 10 s ago: no ping; the newcomer waits as a replacement.
+    auto newcomer = contact_in_bucket(self, 0, rng, 50);
+    auto r = table.observe(newcomer, Instant{} + 10s);
+    CHECK(r.outcome == RoutingTable::Outcome::pending);
+    CHECK_FALSE(r.ping_oldest);
+    CHECK_FALSE(table.contains(newcomer.id));
+    // Two failures in a row make an entry stale: it is replaced by the waiting newcomer.
+    table.on_failure(in[2].id);
+    table.on_failure(in[2].id);
+    CHECK_FALSE(table.contains(in[2].id));
+    CHECK(table.contains(newcomer.id));
+    // A stale entry is pinged for the next newcomer however recently it was seen...
+    table.on_failure(in[3].id);
+    table.on_failure(in[3].id);  // no replacement left: it stays, stale
+    REQUIRE(table.contains(in[3].id));
+    auto second = table.observe(contact_in_bucket(self, 0, rng, 51), Instant{} + 11s);
+    REQUIRE(second.ping_oldest);
+    CHECK(second.ping_oldest->id == in[3].id);
+    table.observe(in[3], Instant{} + 12s);  // it answers
+    // ...and the oldest once 15 minutes have passed since we heard from it (the replacement
+    // went in first in line, as old as the oldest entry).
+    auto third = table.observe(contact_in_bucket(self, 0, rng, 52), Instant{} + 15min);
+    REQUIRE(third.ping_oldest);
+    CHECK(third.ping_oldest->id == newcomer.id);
+    CHECK(table.check_invariants());
+}
+
 TEST_CASE("routing table: at most two entries per /24 per bucket; loopback exempt only when allowed", "[unit]") {
     core::Rng rng(2);
     NodeId self;
     rng.fill(self.bytes);
-    RoutingTable table(self, 20, 2, false);
+    RoutingTable table(self, 20, 2, false, 0s);
     int added = 0, rejected = 0;
     for (int i = 0; i < 6; ++i) {
         auto c = contact_in_bucket(self, 0, rng, 7);  // all in 10.7.x.0/24? no: third octet random
@@ -98,7 +136,7 @@ TEST_CASE("routing table: at most two entries per /24 per bucket; loopback exemp
     CHECK(table.observe(v6c, Instant{}).outcome == RoutingTable::Outcome::rejected_subnet);
     CHECK(table.check_invariants());
 
-    RoutingTable local(self, 20, 2, true);
+    RoutingTable local(self, 20, 2, true, 0s);
     for (int i = 0; i < 6; ++i) {
         auto c = contact_in_bucket(self, 0, rng, 0);
         c.address = core::Endpoint::v4(127, 0, 0, 1, static_cast<std::uint16_t>(5000 + i));
@@ -110,7 +148,7 @@ TEST_CASE("routing table: closest() is sorted by XOR distance and puts stale ent
     core::Rng rng(3);
     NodeId self;
     rng.fill(self.bytes);
-    RoutingTable table(self, 20, 2, true);
+    RoutingTable table(self, 20, 2, true, 0s);
     std::vector<Contact> all;
     for (int i = 0; i < 200; ++i) {
         core::PublicKey pk;
@@ -129,7 +167,7 @@ TEST_CASE("routing table: closest() is sorted by XOR distance and puts stale ent
     for (std::size_t i = 0; i < 10; ++i) CHECK(got[i].id == all[i].id);
     // Two failures make the closest entry stale: it moves behind the healthy ones (in a
     // table with no replacement waiting: with one, it would be replaced).
-    RoutingTable plain(self, 20, 2, true);
+    RoutingTable plain(self, 20, 2, true, 0s);
     for (std::size_t i = 0; i < all.size(); ++i) plain.observe(all[i], Instant{} + std::chrono::milliseconds(i));
     plain.on_failure(all[0].id);
     plain.on_failure(all[0].id);
@@ -154,7 +192,7 @@ TEST_CASE("routing table: closest() agrees with a brute-force sort for many targ
     core::Rng rng(4);
     NodeId self;
     rng.fill(self.bytes);
-    RoutingTable table(self, 20, 2, true);
+    RoutingTable table(self, 20, 2, true, 0s);
     for (int i = 0; i < 3000; ++i) {
         core::PublicKey pk;
         rng.fill(pk.bytes);
@@ -192,7 +230,7 @@ TEST_CASE("routing table: an entry failing twice in a row gives way to a waiting
     core::Rng rng(9);
     NodeId self;
     rng.fill(self.bytes);
-    RoutingTable table(self, 2, 2, false);
+    RoutingTable table(self, 2, 2, false, 0s);
     // Three contacts in the far bucket (prefix 0): two fit, the third waits.
     std::vector<Contact> far;
     for (int i = 0; far.size() < 3 && i < 1000; ++i) {
@@ -234,7 +272,7 @@ TEST_CASE("routing table: nearest() lists measured, healthy entries by round tri
     core::Rng rng(5);
     NodeId self;
     rng.fill(self.bytes);
-    RoutingTable table(self, 20, 2, true);
+    RoutingTable table(self, 20, 2, true, 0s);
     std::vector<Contact> all;
     for (int i = 0; i < 8; ++i) {
         auto c = contact_in_bucket(self, static_cast<std::size_t>(i % 3), rng, static_cast<std::uint8_t>(i));
