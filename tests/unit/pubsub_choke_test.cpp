@@ -14,6 +14,7 @@ namespace {
 
 pubsub::Config keep_two() {
     pubsub::Config c;
+    c.choke = true;
     c.choke_keep = 2;
     c.choke_min_messages = 10;
     return c;
