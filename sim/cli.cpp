@@ -124,8 +124,7 @@ std::variant<RunConfig, int> parse_command_line(std::vector<std::string> const& 
     app.add_option("--msg-size", ps.msg_size, "Payload bytes of each message")->check(CLI::Range(8, 64 * 1024))->capture_default_str();
     app.add_option("--choke-keep", ps.choke_keep,
                    "Mesh peers each subscriber keeps pushing whole messages to it; the others are choked and "
-                   "announce each message in an IHAVE (pubsub::Config::choke_keep; 0 = choking off, the default; "
-                   "3 is the measured choice)")
+                   "announce each message in an IHAVE (pubsub::Config::choke_keep; 0 = choking off)")
         ->check(CLI::Range(0, 64))
         ->capture_default_str();
     std::string offline_window = "0.2:0.4";

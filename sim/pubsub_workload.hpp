@@ -57,7 +57,7 @@ struct PubsubOptions {
     core::Duration offline_spread = 1s;
     // The routers' CatchupConfig::anti_entropy_interval for the run (zero: off).
     core::Duration anti_entropy_interval = pubsub::CatchupConfig{}.anti_entropy_interval;
-    // The routers' Config::choke_keep (--choke-keep; 0: choking off, the routers' default).
+    // The routers' Config::choke_keep (--choke-keep; 0: choking off).
     std::size_t choke_keep = pubsub::Config{}.choke ? pubsub::Config{}.choke_keep : 0;
     // How long the run goes on after the workload (the last publish): messages in flight,
     // catch-up, anti-entropy after a healed partition. nullopt: the scenario's default

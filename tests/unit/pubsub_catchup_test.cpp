@@ -5,6 +5,7 @@
 #include "pubsub/envelope.hpp"
 #include "pubsub/reconcile.hpp"
 #include "tests/support/pubsub_net.hpp"
+#include "tests/support/pubsub_router_fixture.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -322,4 +323,30 @@ TEST_CASE("catch-up responder: FETCH and HISTORY answer from the store, in order
     CHECK(page.messages.front() == kept[5].encoded);
     REQUIRE(page.next.has_value());
     CHECK(page.next->id == kept[14].id);
+}
+
+TEST_CASE("catch-up: a pass run while the mesh was thin runs again once the mesh has D_lo peers", "[unit][pubsub]") {
+    // A node just back (or just subscribed) may catch up before its mesh forms again: what
+    // is published between that pass and the mesh reaches no one who forwards to it.
+    test::RouterFixture f;
+    f.subscribe("chat");
+    f.topic_peers(1, 1, "chat");
+    REQUIRE(f.mesh_size("chat") == 1);
+    auto const sync_requests = [&] {
+        return f.count_sent([](pubsub::Send const& s) {
+            return std::count_if(s.rpc.sync.begin(), s.rpc.sync.end(),
+                                 [](pubsub::Sync const& y) { return y.kind == pubsub::SyncKind::request; });
+        });
+    };
+    f.clear();
+    f.advance(2s);
+    CHECK(sync_requests() == 1);  // the first pass, with the one peer there is
+    f.clear();
+    f.advance(3s);
+    CHECK(sync_requests() == 0);  // nothing new while the mesh stays thin
+    f.topic_peers(2, 6, "chat");
+    REQUIRE(f.mesh_size("chat") >= pubsub::Config{}.d_lo);
+    f.clear();
+    f.advance(3s);  // a heartbeat plans it, start_delay later it runs
+    CHECK(sync_requests() >= 1);
 }
