@@ -21,6 +21,15 @@ Contact contact_in_bucket(NodeId const& self, std::size_t prefix_len, core::Rng&
             return Contact::make(pk, core::Endpoint::v4(10, subnet, static_cast<std::uint8_t>(rng.uniform(250)), 1, 4000));
     }
 }
+// Fills bucket 0 of `table` with `n` contacts from /24s 0..n-1, seen at seconds 0..n-1.
+std::vector<Contact> fill_bucket_zero(RoutingTable& table, NodeId const& self, core::Rng& rng, int n) {
+    std::vector<Contact> in;
+    for (int i = 0; i < n; ++i) {
+        in.push_back(contact_in_bucket(self, 0, rng, static_cast<std::uint8_t>(i)));
+        CHECK(table.observe(in.back(), Instant{} + std::chrono::seconds(i)).outcome == RoutingTable::Outcome::added);
+    }
+    return in;
+}
 }  // namespace
 
 TEST_CASE("routing table: a full bucket pings its oldest entry and evicts only if the ping fails", "[unit]") {
@@ -28,11 +37,7 @@ TEST_CASE("routing table: a full bucket pings its oldest entry and evicts only i
     NodeId self;
     rng.fill(self.bytes);
     RoutingTable table(self, 4, 2, false, 0s);
-    std::vector<Contact> in;
-    for (int i = 0; i < 4; ++i) {
-        in.push_back(contact_in_bucket(self, 0, rng, static_cast<std::uint8_t>(i)));
-        CHECK(table.observe(in.back(), Instant{} + std::chrono::seconds(i)).outcome == RoutingTable::Outcome::added);
-    }
+    auto const in = fill_bucket_zero(table, self, rng, 4);
     auto newcomer = contact_in_bucket(self, 0, rng, 50);
     auto r = table.observe(newcomer, Instant{} + 10s);
     CHECK(r.outcome == RoutingTable::Outcome::pending);
@@ -73,11 +78,7 @@ TEST_CASE("routing table: the oldest entry is pinged for a newcomer only once it
     NodeId self;
     rng.fill(self.bytes);
     RoutingTable table(self, 4, 2, false, 15min);
-    std::vector<Contact> in;
-    for (int i = 0; i < 4; ++i) {
-        in.push_back(contact_in_bucket(self, 0, rng, static_cast<std::uint8_t>(i)));
-        CHECK(table.observe(in.back(), Instant{} + std::chrono::seconds(i)).outcome == RoutingTable::Outcome::added);
-    }
+    auto const in = fill_bucket_zero(table, self, rng, 4);
     // Heard from 10 s ago: no ping; the newcomer waits as a replacement.
     auto newcomer = contact_in_bucket(self, 0, rng, 50);
     auto r = table.observe(newcomer, Instant{} + 10s);
