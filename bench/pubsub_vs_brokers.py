@@ -7,16 +7,18 @@ delivery ratio. Then the highest sustained rate with full delivery: the rate ste
 (--rates, --step-s each) until delivery falls below 100%, p99 explodes (above
 --p99-limit-ms, 25 ms by default, 10x the aim of 2.5 ms at 1,000/s; such a step is tried
 twice, as this VM is noisy), or the publisher cannot keep the rate (then the
-figure is a lower bound set by this script's Python publisher, marked "≥").
+figure is a lower bound set by this script's publisher, marked "≥").
 
 How it measures: minimal protocol clients written here, no client libraries (NATS text
 protocol, MQTT 3.1.1 QoS 0, kadmium's HTTP API with server-sent events). The publisher is
-a Python process (clients/runner.py); the subscribers are one C++ process
-(clients/bench_sub.cpp, compiled at start; --python-subscribers for one Python process
-per subscriber) holding one connection per subscriber: Python subscribers woken for
-every message cost more CPU than the broker on a 2-core machine and so measured
-themselves. The publisher puts CLOCK_MONOTONIC (one clock for all processes on Linux) in
-each payload; a subscriber takes the same clock right after recv() returns. Before
+a C++ process (clients/bench_pub.cpp, compiled at start; --python-publisher for
+clients/runner.py's), the subscribers one C++ process (clients/bench_sub.cpp;
+--python-subscribers for one Python process per subscriber) holding one connection per
+subscriber: Python subscribers woken for every message cost more CPU than the broker on a
+2-core machine and so measured themselves, and the Python publisher cost ~235 µs of CPU
+per message and, for kadmium, waited for each answer before the next request. The
+publisher puts CLOCK_MONOTONIC (one clock for all processes on Linux) in each payload; a
+subscriber takes the same clock right after recv() returns. Before
 measuring, the publisher sends probes until every subscriber has received one, so
 subscription set-up (and kadmium's mesh forming) is not counted. Brokers and nodes run
 with their defaults, except mosquitto's set_tcp_nodelay true (without it Nagle adds
@@ -25,9 +27,9 @@ CPU columns say how much each took.
 
 kadmium: --subscribers + 1 nodes started with `kadmium node`, bootstrapping from the
 first; the publisher uses the first node's API (POST /v1/publish on one keep-alive
-connection, with "durable": false: answered on acceptance, not after the fdatasync, the
-guarantee NATS core publish and MQTT QoS 0 give), each subscriber its own node's GET
-/v1/subscribe. When `kadmium publish
+connection, pipelined by the C++ publisher, with "durable": false: answered on
+acceptance, not after the fdatasync, the guarantee NATS core publish and MQTT QoS 0
+give), each subscriber its own node's GET /v1/subscribe. When `kadmium publish
 --help` shows no publish command, the kadmium column says so and the brokers still run.
 
 Installs nats-server, mosquitto and mosquitto-clients with apt-get when missing
@@ -54,6 +56,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "clients", "runner.py")
 SUBSCRIBER = None  # the compiled clients/bench_sub.cpp; None: runner.py's Python subscriber
+PUBLISHER = None  # the compiled clients/bench_pub.cpp; None: runner.py's Python publisher
 TOPIC = "bench"
 STARTED = []  # every Popen this script made, so that a failure still stops them
 
@@ -356,9 +359,9 @@ def run_step(system, root, rate, duration_s, subscribers, setup_timeout_s):
         deadline = time.monotonic() + setup_timeout_s
         for i, (p, lines, _) in enumerate(subs):
             expect_line(lines, "READY", deadline, f"subscriber {i}")
-        args = [sys.executable, RUNNER, "pub", "--topic", TOPIC, "--name", "pub", "--rate", str(rate),
-                "--duration-s", str(duration_s), "--grace-s", str(grace_s),
-                "--probe-timeout-s", str(setup_timeout_s)]
+        args = [PUBLISHER] if PUBLISHER else [sys.executable, RUNNER, "pub"]
+        args += ["--topic", TOPIC, "--name", "pub", "--rate", str(rate), "--duration-s", str(duration_s),
+                 "--grace-s", str(grace_s), "--probe-timeout-s", str(setup_timeout_s)]
         pub = spawn(args + system.client_args("pub", 0), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         pub_lines = Lines(pub)
         expect_line(pub_lines, "READY", deadline, "publisher")
@@ -401,6 +404,7 @@ def run_step(system, root, rate, duration_s, subscribers, setup_timeout_s):
         "max_ms": lat[-1] / 1e6 if lat else None,
         "server_cpu": cpu,
         "client_cpu": client_cpu,
+        "publisher_cpu": pub_summary.get("cpu_s", 0) / wall,
     }
 
 
@@ -409,8 +413,9 @@ def describe(r):
         return "-" if v is None else f"{v:.3f}"
     return (f"{r['rate']:>7.0f}/s: delivered {r['delivered']}/{r['expected']} ({100 * r['delivery']:.3f}%), "
             f"p50 {ms(r['p50_ms'])} ms, p99 {ms(r['p99_ms'])} ms, max {ms(r['max_ms'])} ms, "
-            f"publisher {r['publisher_rate']:.0f}/s, server CPU {100 * r['server_cpu']:.0f}%, "
-            f"clients CPU {100 * r['client_cpu']:.0f}%")
+            f"publisher {r['publisher_rate']:.0f}/s ({r['publish_failed']} failed), "
+            f"server CPU {100 * r['server_cpu']:.0f}%, clients CPU {100 * r['client_cpu']:.0f}% "
+            f"(publisher {100 * r['publisher_cpu']:.0f}%)")
 
 
 def measure(system, args, root):
@@ -518,16 +523,16 @@ def set_autogroup_nice(nice):
         print(f"note: could not set the session's autogroup niceness ({e})", flush=True)
 
 
-def build_subscriber(root):
-    """Compiles clients/bench_sub.cpp (a few seconds); None when no compiler works."""
-    exe = os.path.join(root, "bench_sub")
-    src = os.path.join(HERE, "clients", "bench_sub.cpp")
+def build_client(root, name):
+    """Compiles clients/<name>.cpp (a few seconds); None when no compiler works."""
+    exe = os.path.join(root, name)
+    src = os.path.join(HERE, "clients", name + ".cpp")
     for cxx in (os.environ.get("CXX"), "c++", "g++", "clang++"):
         if cxx and shutil.which(cxx):
             r = subprocess.run([cxx, "-O2", "-std=c++17", "-o", exe, src], capture_output=True, text=True, timeout=300)
             if r.returncode == 0:
                 return exe
-            print(f"note: {cxx} could not build bench_sub.cpp:\n{r.stderr[-2000:]}", flush=True)
+            print(f"note: {cxx} could not build {name}.cpp:\n{r.stderr[-2000:]}", flush=True)
     return None
 
 
@@ -554,6 +559,8 @@ def main():
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--python-subscribers", action="store_true",
                     help="use runner.py's Python subscribers instead of compiling clients/bench_sub.cpp")
+    ap.add_argument("--python-publisher", action="store_true",
+                    help="use runner.py's Python publisher instead of compiling clients/bench_pub.cpp")
     ap.add_argument("--nice", type=int, default=0,
                     help="niceness of the servers, nodes and clients (e.g. -10 on a busy machine)")
     args = ap.parse_args()
@@ -574,11 +581,13 @@ def main():
           flush=True)
     root = tempfile.mkdtemp(prefix="pubsub-bench-")
     results = []
-    global SUBSCRIBER
+    global SUBSCRIBER, PUBLISHER
     if not args.python_subscribers:
-        SUBSCRIBER = build_subscriber(root)
+        SUBSCRIBER = build_client(root, "bench_sub")
+    if not args.python_publisher:
+        PUBLISHER = build_client(root, "bench_pub")
     print(f"subscribers: {'C++ (clients/bench_sub.cpp)' if SUBSCRIBER else 'Python (clients/runner.py)'}; "
-          "publisher: Python (clients/runner.py)", flush=True)
+          f"publisher: {'C++ (clients/bench_pub.cpp)' if PUBLISHER else 'Python (clients/runner.py)'}", flush=True)
     try:
         for s in systems:
             results.append(measure(s, args, root))
