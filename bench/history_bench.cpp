@@ -8,6 +8,10 @@
 //   publish DATA_DIR TOPIC C S   C connections (one thread each) POST /v1/publish for S
 //                                seconds; each answer means "committed to disk"; prints
 //                                publishes/s and latency percentiles
+//   batchput DATA_DIR N B        N messages put one at a time inside batches of B puts,
+//                                as a node's link input writes behind (one put per
+//                                received message, one commit per flush); prints the CPU
+//                                time per put and per commit (the node must not be running)
 // Reads the node's address and cookie from DATA_DIR/api.addr and api.cookie. Loopback only.
 #include "core/crypto.hpp"
 #include "node/asio.hpp"
@@ -126,6 +130,55 @@ int fill(std::string const& dir, std::string const& topic, std::size_t n) {
     return 0;
 }
 
+double thread_cpu_us() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
+}
+
+int batchput(std::string const& dir, std::size_t n, std::size_t batch) {
+    core::crypto_init();
+    auto env = store::LmdbStore::open(dir, 1ull * 1024 * 1024 * 1024);
+    if (!env) {
+        std::cerr << env.error() << "\n";
+        return 1;
+    }
+    store::LmdbMessageStore messages(*env.value(), store::MessageRetention::for_map(1ull * 1024 * 1024 * 1024));
+    auto const author = core::Identity::generate();
+    auto const key = pubsub::topic_key("batchput");
+    auto const now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::vector<pubsub::Message> all;  // signed first: only the puts and commits are timed
+    for (std::size_t i = 0; i < n; ++i) {
+        auto const text = std::string(200, 'x');
+        all.push_back(pubsub::sign_message(author, key, i + 1, now_ms - static_cast<std::int64_t>(n - i),
+                                           core::as_bytes(std::string_view(text))));
+    }
+    double put_us = 0, commit_us = 0;
+    std::size_t commits = 0;
+    for (std::size_t i = 0; i < n; i += batch) {
+        env.value()->begin_batch();
+        auto const t0 = thread_cpu_us();
+        for (std::size_t j = i; j < std::min(n, i + batch); ++j) {
+            if (messages.put(all[j]) != pubsub::StoreStatus::stored) {
+                std::cerr << "put failed: " << env.value()->last_error() << "\n";
+                return 1;
+            }
+        }
+        auto const t1 = thread_cpu_us();
+        if (!env.value()->commit_batch()) {
+            std::cerr << "commit failed: " << env.value()->last_error() << "\n";
+            return 1;
+        }
+        put_us += t1 - t0;
+        commit_us += thread_cpu_us() - t1;
+        ++commits;
+    }
+    std::printf("%zu puts in batches of %zu: %.2f us CPU per put, %.0f us CPU per commit (%zu commits)\n", n, batch,
+                put_us / static_cast<double>(n), commit_us / static_cast<double>(commits), commits);
+    return 0;
+}
+
 int history(std::string const& dir, std::string const& topic, std::size_t queries, std::size_t last) {
     Client c(target_of(dir));
     std::vector<double> lat;
@@ -186,11 +239,12 @@ int main(int argc, char** argv) {
         if (a.size() >= 5 && a[1] == "history")
             return history(a[2], a[3], std::stoul(a[4]), a.size() > 5 ? std::stoul(a[5]) : 50);
         if (a.size() >= 6 && a[1] == "publish") return publish(a[2], a[3], std::stoul(a[4]), std::stod(a[5]));
+        if (a.size() >= 5 && a[1] == "batchput") return batchput(a[2], std::stoul(a[3]), std::stoul(a[4]));
     } catch (std::exception const& e) {
         std::cerr << "history_bench: " << e.what() << "\n";
         return 1;
     }
     std::cerr << "usage: history_bench fill DATA_DIR TOPIC N | history DATA_DIR TOPIC QUERIES [LAST] | "
-                 "publish DATA_DIR TOPIC CONNECTIONS SECONDS\n";
+                 "publish DATA_DIR TOPIC CONNECTIONS SECONDS | batchput DATA_DIR N BATCH\n";
     return 2;
 }

@@ -13,7 +13,9 @@
 // concurrent publishes); timers that need the store outside a batch settle it first.
 // Write-behind: the DHT writes through store::WriteBehindStore, so a STORE adds nothing to
 // the receive batch and its answer leaves at once; a timer (flush_interval) commits
-// the queued records, and shutdown flushes them (docs/storage.md, "Write-behind").
+// the queued records and the messages link input wrote behind (the only periodic commit
+// of a busy node: engine wakeups and the history tick run inside the open batch), and
+// shutdown flushes them (docs/storage.md, "Write-behind").
 #include "node/asio_runtime.hpp"
 
 #include "core/assert.hpp"
@@ -269,8 +271,8 @@ private:
     void begin_input_batch() {
         if (!store_->in_batch()) store_->begin_batch();
     }
-    // Commits an open batch now: for work that needs the store outside one (the DHT's
-    // sweep in handle_timeout, snapshots, expiry) while publishes wait for their commit.
+    // Commits an open batch now: for work that needs the store outside one (snapshots,
+    // message expiry) while publishes wait for their commit.
     void settle_batch() {
         if (store_->in_batch()) end_batch();
     }
@@ -278,6 +280,8 @@ private:
     std::int64_t wall_ms() const { return wall_.to_unix_ms(now()); }
     void arm_history();
     void history_tick();
+    // Drops messages past retention (bounded work). Outside a batch only.
+    void expire_messages();
     void arm_replay();
     // Arms the write-behind flush when DHT records are queued and no flush is armed.
     void arm_flush();
@@ -829,7 +833,10 @@ void Runtime::arm_wakeup() {
     wakeup_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
         armed_.reset();
-        settle_batch();  // the DHT's sweep runs outside a batch
+        // Inside a batch link input left open, if any: the written-behind messages wait
+        // for the flush timer, not for this wakeup (the heartbeat and the DHT's timers
+        // come several times a second, and each commit is an fdatasync on this loop). The
+        // DHT's once-a-minute sweep commits the batch early itself (LmdbStore::erase_expired).
         engine_->handle_timeout(now());
         after_input();
     });
@@ -1192,6 +1199,7 @@ void Runtime::arm_flush() {
         flush_armed_ = false;
         if (ec || stopping_) return;
         flush_records();
+        expire_messages();  // the store is outside a batch now: history_tick may skip it
         arm_wakeup();
     });
 }
@@ -1220,12 +1228,20 @@ void Runtime::arm_history() {
     });
 }
 
-void Runtime::history_tick() {
-    settle_batch();
+void Runtime::expire_messages() {
     auto const expired = messages_->expire(wall_ms(), expire_budget);
     if (expired > 0) spdlog::debug("store: {} message(s) expired by retention", expired);
-    // The outbox's sends and removals share one batch (one commit).
-    store_->begin_batch();
+}
+
+void Runtime::history_tick() {
+    // Expiry runs outside a batch. A batch link input left open is not committed here: the
+    // flush timer commits it within flush_interval and expires then, so a busy node makes
+    // one commit a second, not two.
+    if (!store_->in_batch()) expire_messages();
+    // The outbox's sends and removals share one batch (one commit): their own, or the open
+    // one (then a commit is scheduled when they wrote, as for any input).
+    bool const own_batch = !store_->in_batch();
+    if (own_batch) store_->begin_batch();
     auto const waiting = outbox_->size();
     outbox_->tick(now(), wall_ms(), [this](std::string const& topic, pubsub::Message const& message) {
         auto r = engine_->republish(now(), topic, message);
@@ -1234,9 +1250,13 @@ void Runtime::history_tick() {
     if (waiting > 0 && outbox_->size() == 0)
         spdlog::info("outbox: every published message reached a peer ({} resent after a restart, {} given up)",
                      outbox_->counts().resent, outbox_->counts().dropped);
-    drain_outputs();
-    end_batch();
-    arm_wakeup();
+    if (own_batch) {
+        drain_outputs();
+        end_batch();
+        arm_wakeup();
+    } else {
+        after_input();
+    }
 }
 
 core::Result<void, ApiError> Runtime::subscribe(std::string const& topic) {

@@ -638,7 +638,9 @@ LmdbStore::EraseStep LmdbStore::erase_batch(core::UnixTime now, std::size_t rows
 }
 
 std::size_t LmdbStore::erase_expired(core::UnixTime now, std::size_t limit) {
-    CORE_ASSERT(!batch_.open);
+    // Inside a batch: commit what it holds (an early commit, as for a put that needs exact
+    // room figures) and sweep outside it; the batch stays open for the puts that follow.
+    if (batch_.open) flush_batch();
     std::size_t removed = 0;
     std::size_t visited = 0;
     std::size_t batch_max = batch_rows_max;  // lowered for good when LMDB reports full

@@ -76,7 +76,9 @@ public:
     // store's size. Deletes in transactions of at most 256 rows, fewer when the map is
     // nearly full (down to one row per transaction, one fdatasync each), because
     // deleting copies pages too and LMDB reuses freed pages only two commits later.
-    // Not inside a batch (asserted): its room accounting needs committed figures.
+    // Its room accounting needs committed figures: inside a batch it first commits what the
+    // batch holds (an early commit, reported by commit_batch like the others), then sweeps
+    // outside it; the batch stays open.
     std::size_t erase_expired(core::UnixTime now, std::size_t limit) override;
     // O(1): the entry count LMDB keeps in the records database.
     std::size_t count() const override;
@@ -105,7 +107,8 @@ public:
 
     // Starts a batch: until commit_batch(), puts share one write transaction, begun by
     // the first put (a batch without puts costs nothing). Call it when no batch is open
-    // (asserted). While it is open, erase_expired and save_routing must not be called.
+    // (asserted). While it is open, save_routing must not be called; erase_expired commits
+    // it early.
     void begin_batch();
     // Commits the batch's puts (one fdatasync) and ends the batch. Returns the first
     // error of this batch's commits (the final one and any early one: batch_puts_max,

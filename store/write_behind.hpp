@@ -52,8 +52,9 @@ public:
     core::Result<void, StoreError> put(Record const& record) override;
     core::Result<std::vector<Record>, StoreError> get(Key const& key, core::UnixTime now, std::size_t limit) override;
     core::Result<bool, StoreError> erase(Key const& key, core::ByteView value) override;
-    // Flushes, then sweeps the disk (LmdbStore's rule: not inside a batch). The sweep runs
-    // once a minute: one more commit a minute, and the disk alone decides what expired.
+    // Flushes, then sweeps the disk (inside the disk's batch, the sweep commits the batch
+    // early first). The sweep runs once a minute: one more commit a minute, and the disk
+    // alone decides what expired.
     std::size_t erase_expired(core::UnixTime now, std::size_t limit) override;
     std::size_t count() const override;
     // Flushes, then walks the disk: key order, and fn may call back into this store.

@@ -551,6 +551,32 @@ private:
 
 }  // namespace
 
+TEST_CASE("lmdb store: erase_expired inside a batch commits the batch early and sweeps outside it", "[unit]") {
+    TempDir dir;
+    auto s = open_ok(dir.path());
+    REQUIRE(s->put(make("old", "v", 0, 100)));
+    s->begin_batch();
+    REQUIRE(s->put(make("due", "v", 0, 100)));
+    REQUIRE(s->put(make("kept", "v", 0, 1000)));
+    CHECK(s->batch_uncommitted() == 2);
+    // Both due records go, the one put in the batch too: the sweep saw it committed.
+    CHECK(s->erase_expired({500}, 100) == 2);
+    CHECK(s->in_batch());
+    CHECK(s->batch_commits() == 1);
+    CHECK(s->batch_uncommitted() == 0);
+    // The batch goes on: later puts share a new transaction, committed by commit_batch.
+    REQUIRE(s->put(make("after", "v", 0, 1000)));
+    CHECK(s->batch_uncommitted() == 1);
+    REQUIRE(s->commit_batch());
+    CHECK(s->batch_commits() == 2);
+    CHECK(s->count() == 2);
+    s.reset();
+    auto again = open_ok(dir.path());
+    CHECK(again->get(key("kept"), {500}, 10).value().size() == 1);
+    CHECK(again->get(key("after"), {500}, 10).value().size() == 1);
+    CHECK(again->get(key("due"), {0}, 10).value().empty());
+}
+
 TEST_CASE("lmdb store: puts in a batch are seen by reads in the batch and kept by the commit", "[unit]") {
     TempDir dir;
     auto s = open_ok(dir.path());
