@@ -25,6 +25,7 @@ bench/side_by_side_first.sh interleaves it with the shared opendht_bench.py like
 import json
 import os
 import sys
+import time
 
 ANCHORS = os.environ.get("ANCHORS", "/work/shared/anchors")
 sys.path.insert(0, ANCHORS)
@@ -34,13 +35,25 @@ GET_PREFIX = "/v1/get?"
 _harness_request = kb.KadmiumNetwork._request
 
 
+# SBS_TRACE=FILE appends one line per get and put: monotonic start (s), the client's time
+# (ms, this request only), the node's own elapsed_us, method, node index. For finding where
+# a tail comes from (node or client side); off by default (the timing then is unchanged).
+TRACE = open(os.environ["SBS_TRACE"], "a") if os.environ.get("SBS_TRACE") else None
+
+
 def _first_value_request(self, node, method, path, body, timeout):
     """The harness's _request, with `&first=1` on gets and the one-value answer given the
     shape of the whole-get answer ("values") so the harness's own `found` check applies."""
     is_get = method == "GET" and path.startswith(GET_PREFIX)
     if is_get:
         path += "&first=1"
+    t0 = time.monotonic_ns() if TRACE else 0
     status, data = _harness_request(self, node, method, path, body, timeout)
+    if TRACE and status == 200 and (is_get or method == "POST"):
+        elapsed = json.loads(data).get("elapsed_us", -1)
+        TRACE.write("%.6f %.3f %s %s %s\n" % (t0 / 1e9, (time.monotonic_ns() - t0) / 1e6, elapsed,
+                                              "get" if is_get else "put", node))
+        TRACE.flush()
     if is_get and status == 200:
         answer = json.loads(data)
         if answer.get("first"):
