@@ -504,6 +504,10 @@ core::Result<void, std::string> Runtime::start() {
 
     engine_config_.dht.allow_loopback_subnet = config_.allow_loopback_subnet;
     engine_config_.pubsub.limits.payload_max = config_.message_max_bytes;
+    if (config_.choke_keep) {
+        engine_config_.pubsub.choke = *config_.choke_keep > 0;
+        if (engine_config_.pubsub.choke) engine_config_.pubsub.choke_keep = *config_.choke_keep;
+    }
     std::array<std::byte, 8> seed_bytes;
     core::os_random(seed_bytes);
     std::uint64_t seed = 0;

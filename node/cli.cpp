@@ -43,7 +43,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     app.failure_message(CLI::FailureMessage::help);
 
     // --- kadmium node ---
-    std::string data, api, metrics, log_level, map_size, log_format, lan_discovery, history_max, message_max;
+    std::string data, api, metrics, log_level, map_size, log_format, lan_discovery, history_max, message_max, choke_keep;
     auto* node_cmd = app.add_subcommand("node", "Run a node in the foreground (SIGINT/SIGTERM stop it cleanly).");
     node_cmd->add_option("--listen", cmd.node.listen,
                          "UDP address to listen on, repeatable (default 0.0.0.0:4000; port 0 = any free port); env KADMIUM_LISTEN (comma-separated)")
@@ -73,6 +73,10 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     node_cmd->add_option("--max-message-kb", message_max,
                          "largest message payload in KiB this node publishes or accepts, 1 to 1024 (default 64); env KADMIUM_MAX_MESSAGE_KB")
         ->type_name("KIB");
+    node_cmd->add_option("--choke-keep", choke_keep,
+                         "mesh peers that keep pushing whole messages to this node, 0 (choking off) to 8; the others "
+                         "announce each message in an IHAVE (default 3; docs/protocol.md, Choking); env KADMIUM_CHOKE_KEEP")
+        ->type_name("N");
     node_cmd->add_flag("--loopback-subnets", cmd.node.loopback_subnets,
                        "allow many nodes on 127.0.0.1 in one routing-table bucket (local test networks; automatic when every --listen is loopback); env KADMIUM_LOOPBACK_SUBNETS=1");
 
@@ -153,6 +157,7 @@ CliParse parse_cli(std::vector<std::string> const& args) {
         if (node_cmd->count("--map-size-mb")) cmd.node.map_size_mb = map_size;
         if (node_cmd->count("--history-max-mb")) cmd.node.history_max_mb = history_max;
         if (node_cmd->count("--max-message-kb")) cmd.node.max_message_kb = message_max;
+        if (node_cmd->count("--choke-keep")) cmd.node.choke_keep = choke_keep;
         if (node_cmd->count("--log-format")) cmd.node.log_format = log_format;
         if (node_cmd->count("--lan-discovery")) cmd.node.lan_discovery = lan_discovery;
         result.command = std::move(cmd);

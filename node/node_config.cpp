@@ -220,6 +220,15 @@ core::Result<NodeConfig, std::string> resolve_node_config(RawNodeOptions const& 
         config.message_max_bytes = static_cast<std::size_t>(*kb) * 1024;
     }
 
+    auto choke = pick(raw.choke_keep, "--choke-keep", "KADMIUM_CHOKE_KEEP", env);
+    if (choke.value) {
+        auto keep = parse_uint(*choke.value, 0, choke_keep_max);
+        if (!keep)
+            return core::Err(bad(choke.source, *choke.value,
+                                 "expected 0 (choking off) to " + std::to_string(choke_keep_max) + " (the mesh's D_hi)"));
+        config.choke_keep = static_cast<std::size_t>(*keep);
+    }
+
     bool loopback = raw.loopback_subnets;
     if (!loopback) {
         if (auto v = env("KADMIUM_LOOPBACK_SUBNETS")) {

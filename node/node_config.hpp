@@ -59,6 +59,7 @@ struct RawNodeOptions {
     std::optional<std::string> lan_discovery;
     std::optional<std::string> history_max_mb;
     std::optional<std::string> max_message_kb;
+    std::optional<std::string> choke_keep;
     bool loopback_subnets = false;
 };
 
@@ -71,6 +72,8 @@ inline constexpr std::size_t map_size_mb_max = 1024 * 1024;  // 1 TiB: far above
 // frame must carry the largest message; rpc.hpp).
 inline constexpr std::size_t default_message_kb = 64;
 inline constexpr std::size_t message_kb_max = 1024;
+// --choke-keep: at most the mesh's D_hi (pubsub::Config::d_hi); 0 turns choking off.
+inline constexpr std::size_t choke_keep_max = 8;
 
 // Lines on stderr: text for people, json (one object per line) for log collectors.
 enum class LogFormat : std::uint8_t { text, json };
@@ -93,6 +96,9 @@ struct NodeConfig {
     std::optional<std::size_t> history_max_bytes;
     // The largest payload this node publishes or accepts (pubsub::RpcLimits::payload_max).
     std::size_t message_max_bytes = default_message_kb * 1024;
+    // Mesh peers that keep pushing whole messages to this node (pubsub::Config::choke_keep;
+    // docs/protocol.md, "Choking"); 0: choking off; nullopt: the protocol's default.
+    std::optional<std::size_t> choke_keep;
     // dht::Config::allow_loopback_subnet: set by --loopback-subnets, or automatically when
     // every listen address is a loopback address (a local test network).
     bool allow_loopback_subnet = false;

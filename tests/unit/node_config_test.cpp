@@ -157,6 +157,33 @@ TEST_CASE("node config: bad values name the option and the value", "[unit]") {
     CHECK(r.error().find("KADMIUM_LISTEN bad:") == 0);
 }
 
+TEST_CASE("node config: --choke-keep, 0 (off) to 8, by flag or env", "[unit]") {
+    auto r = resolve_node_config({}, home_only());
+    REQUIRE(r.ok());
+    CHECK_FALSE(r.value().choke_keep.has_value());  // the protocol's default
+    RawNodeOptions raw;
+    for (auto [text, keep] : {std::pair{"0", 0}, {"3", 3}, {"8", 8}}) {
+        raw.choke_keep = text;
+        auto ok = resolve_node_config(raw, home_only());
+        REQUIRE(ok.ok());
+        CHECK(ok.value().choke_keep == std::optional<std::size_t>(keep));
+    }
+    for (auto bad : {"9", "-1", "3.5", "on", ""}) {
+        raw.choke_keep = bad;
+        auto e = resolve_node_config(raw, home_only());
+        REQUIRE_FALSE(e.ok());
+        INFO(e.error());
+        CHECK(e.error().find("--choke-keep") == 0);
+        CHECK(e.error().find("expected 0 (choking off) to 8") != std::string::npos);
+    }
+    auto env = resolve_node_config({}, fake_env({{"HOME", "/h"}, {"KADMIUM_CHOKE_KEEP", "0"}}));
+    REQUIRE(env.ok());
+    CHECK(env.value().choke_keep == std::optional<std::size_t>(0));
+    auto p = parse_cli({"kadmium", "node", "--choke-keep", "2"});
+    REQUIRE(p.command);
+    CHECK(p.command->node.choke_keep == "2");
+}
+
 TEST_CASE("node config: --max-message-kb, 1 to 1024 KiB, by flag or env", "[unit]") {
     auto r = resolve_node_config({}, home_only());
     REQUIRE(r.ok());
