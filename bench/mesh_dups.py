@@ -234,7 +234,7 @@ def run(args, root, started):
     unique = sum(len(s) for s in seen)
     control = {}
     for t in ("choke", "unchoke", "ihave", "iwant", "idontwant", "graft", "prune"):
-        control[t] = delta(after, before, "kadmium_gossip_control_total", '{type="%s",direction="out"}' % t)
+        control[t] = delta(after, before, "kadmium_gossip_control_total", '{direction="out",type="%s"}' % t)
     return {
         "nodes": args.nodes, "subscribers": len(streams), "messages": args.messages, "rate": args.rate,
         "size": args.size, "choke_keep": args.choke_keep, "setup_s": round(setup_s, 2),
