@@ -35,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
+
 namespace {
 
 struct Args {
@@ -44,29 +46,10 @@ struct Args {
     double rate = 1000, duration_s = 10, grace_s = 1, probe_timeout_s = 60;
 };
 
-[[noreturn]] void die(std::string const& what) {
-    std::fprintf(stderr, "bench_pub: %s\n", what.c_str());
-    std::exit(1);
-}
-
-std::int64_t now_ns(clockid_t clock = CLOCK_MONOTONIC) {
-    timespec ts;
-    clock_gettime(clock, &ts);
-    return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-void say(char const* line) {
-    std::printf("%s\n", line);
-    std::fflush(stdout);
-}
-
-std::string read_file(std::string const& path) {
-    std::ifstream f(path);
-    if (!f) die("cannot read " + path);
-    std::string s;
-    std::getline(f, s);
-    return s;
-}
+using bench::die;
+using bench::now_ns;
+using bench::read_file;
+using bench::say;
 
 // Connected, TCP_NODELAY, non-blocking (writes go through Link::pump, which reads too).
 int connect_to(std::string const& host, int port) {
@@ -461,6 +444,7 @@ bool wait_for_go(Link& link, Args const& a, std::string& scratch) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bench::program = "bench_pub";
     Args a = parse_args(argc, argv);
     Link link = open_link(a);
     say("READY");

@@ -30,6 +30,8 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_common.hpp"
+
 namespace {
 
 struct Args {
@@ -41,29 +43,10 @@ struct Args {
     double deadline_s = 60;
 };
 
-[[noreturn]] void die(std::string const& what) {
-    std::fprintf(stderr, "bench_sub: %s\n", what.c_str());
-    std::exit(1);
-}
-
-std::int64_t now_ns(clockid_t clock = CLOCK_MONOTONIC) {
-    timespec ts;
-    clock_gettime(clock, &ts);
-    return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-void say(char const* line) {
-    std::printf("%s\n", line);
-    std::fflush(stdout);
-}
-
-std::string read_file(std::string const& path) {
-    std::ifstream f(path);
-    if (!f) die("cannot read " + path);
-    std::string s;
-    std::getline(f, s);
-    return s;
-}
+using bench::die;
+using bench::now_ns;
+using bench::read_file;
+using bench::say;
 
 int connect_to(std::string const& host, int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -336,6 +319,7 @@ Conn open_subscription(Args const& a, int index) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    bench::program = "bench_sub";
     Args a = parse_args(argc, argv);
     std::vector<Conn> conns;
     for (int i = 0; i < a.count; ++i) conns.push_back(open_subscription(a, i));
