@@ -171,12 +171,6 @@ struct Config {
     bool choke = true;
     std::size_t choke_keep = 3;
     std::size_t choke_min_messages = 10;
-    // A choked peer takes a pusher's place only when it brought at least
-    // max(choke_swap_margin, a quarter of the pusher's count) more messages first in the
-    // window: with a few dozen messages a window the counts are small, and without a
-    // margin about one pusher a heartbeat changed on noise (docs/benchmarks.md, "Choking
-    // on real processes").
-    std::size_t choke_swap_margin = 2;
     std::size_t lazy_ihave_ids_per_heartbeat_max = 5000;
     // How long a peer's IDONTWANT is honoured (GO: 3 heartbeats).
     std::size_t idontwant_heartbeats = 3;

@@ -26,11 +26,9 @@ void Router::Impl::on_choke(core::Instant /*now*/, PeerState& p, Choke const& c)
     else t->second.choked_us.erase(p.id);
 }
 
-void Router::Impl::note_first(TopicState& topic, NodeId const& from, bool credited_at_ihave) {
+void Router::Impl::note_first(TopicState& topic, NodeId const& from) {
     ++topic.window_messages;
-    // Counting the asked-for copy again would give a choked announcer two points for one
-    // message against a pusher's one, and pushers would change places on that bias.
-    if (!credited_at_ihave && topic.mesh.contains(from)) ++topic.firsts[from];
+    if (topic.mesh.contains(from)) ++topic.firsts[from];
 }
 
 // The first hop ignores chokes: it is where a message enters the mesh (a cold publisher's
@@ -71,21 +69,6 @@ void Router::Impl::set_choke(TopicKey const& key, TopicState& topic, NodeId cons
     ++stats.control_count(choke ? ControlType::choke : ControlType::unchoke, Direction::out);
 }
 
-void Router::Impl::keep_pushers_by_margin(TopicState const& topic, std::vector<NodeId>& ranked, std::size_t keep,
-                                          std::function<std::uint32_t(NodeId const&)> const& firsts_of) const {
-    // ranked[0, keep) are to push. Each choked peer there faces the best pusher ranked
-    // below keep (which would be choked for it); without the margin the pusher stays.
-    auto const pushing = [&](NodeId const& id) { return !topic.choked.contains(id); };
-    for (std::size_t i = 0; i < keep; ++i) {
-        if (pushing(ranked[i])) continue;
-        auto incumbent = std::find_if(ranked.begin() + static_cast<std::ptrdiff_t>(keep), ranked.end(), pushing);
-        if (incumbent == ranked.end()) return;  // no pusher loses its place: nothing to weigh
-        auto const held = firsts_of(*incumbent);
-        auto const margin = std::max<std::uint32_t>(static_cast<std::uint32_t>(config.choke_swap_margin), held / 4);
-        if (firsts_of(ranked[i]) < held + margin) std::iter_swap(ranked.begin() + static_cast<std::ptrdiff_t>(i), incumbent);
-    }
-}
-
 void Router::Impl::maintain_chokes(TopicKey const& key, TopicState& topic) {
     auto const gone = [&](NodeId const& id) { return !topic.mesh.contains(id); };
     std::erase_if(topic.choked, gone);
@@ -112,7 +95,6 @@ void Router::Impl::maintain_chokes(TopicKey const& key, TopicState& topic) {
         if (fa != fb) return fa > fb;
         return !topic.choked.contains(a) && topic.choked.contains(b);
     });
-    if (decide) keep_pushers_by_margin(topic, ranked, keep, firsts_of);
     for (std::size_t i = 0; i < ranked.size(); ++i) {
         bool const push = i < keep;
         // Between decisions only unchoking happens (a pusher left the mesh).

@@ -25,7 +25,6 @@
 #include "pubsub/seen_cache.hpp"
 
 #include <deque>
-#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -182,8 +181,7 @@ struct Router::Impl {
     // router_choke.cpp
     void on_choke(core::Instant now, PeerState& peer, Choke const& choke);
     // A new message of `topic` arrived first from `from` (pushed, or announced while choked).
-    // `credited_at_ihave`: `from` is a choked peer whose IHAVE of it already counted.
-    void note_first(TopicState& topic, NodeId const& from, bool credited_at_ihave);
+    void note_first(TopicState& topic, NodeId const& from);
     // Hands `encoded` (message `id`) to mesh peer `to`: the message itself, or an IHAVE of
     // its id if `to` choked us, unless this is the first hop from the author (`first_hop`).
     void push_or_announce(TopicKey const& key, TopicState const& topic, PeerState& to, MessageId const& id,
@@ -193,10 +191,6 @@ struct Router::Impl {
     // chokes the rest; between windows, unchokes the best choked peers if fewer than
     // choke_keep are left pushing.
     void maintain_chokes(TopicKey const& key, TopicState& topic);
-    // In a ranking (most firsts first), a choked peer among the first `keep` displaces a
-    // pusher only by config.choke_swap_margin; otherwise the two change places again.
-    void keep_pushers_by_margin(TopicState const& topic, std::vector<NodeId>& ranked, std::size_t keep,
-                                std::function<std::uint32_t(NodeId const&)> const& firsts_of) const;
     void forget_choke(TopicState& topic, NodeId const& id);
     void set_choke(TopicKey const& key, TopicState& topic, NodeId const& id, bool choke);
 

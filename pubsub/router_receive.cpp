@@ -188,8 +188,7 @@ void Router::Impl::on_message(core::Instant now, PeerState& p, core::Bytes encod
         }
     }
     scores.on_first_delivery(p.id, message.topic);
-    // A choked peer's copy that we asked for after its IHAVE was credited at the IHAVE.
-    note_first(topic->second, p.id, asked_for && topic->second.choked.contains(p.id));
+    note_first(topic->second, p.id);
     // 9. Persist.
     if (store.put(message) == StoreStatus::full) ++stats.drop(DropReason::store_full);
     // 10. Forward.
