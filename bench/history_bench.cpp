@@ -26,7 +26,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,18 +98,38 @@ void print_percentiles(std::vector<double> v, char const* what) {
                 v.back());
 }
 
-int fill(std::string const& dir, std::string const& topic, std::size_t n) {
+// The store of DATA_DIR/store opened straight (the node must not be running), with the
+// default retention for a map of `map_bytes`; nullptr after printing the error.
+constexpr std::size_t bench_map_bytes = 4ull * 1024 * 1024 * 1024;
+struct OpenedStore {
+    std::unique_ptr<store::LmdbStore> env;
+    std::unique_ptr<store::LmdbMessageStore> messages;
+};
+std::optional<OpenedStore> open_store(std::string const& dir) {
     core::crypto_init();
-    auto env = store::LmdbStore::open(dir, 4ull * 1024 * 1024 * 1024);
+    auto env = store::LmdbStore::open(dir, bench_map_bytes);
     if (!env) {
         std::cerr << env.error() << "\n";
-        return 1;
+        return std::nullopt;
     }
-    store::LmdbMessageStore messages(*env.value(), store::MessageRetention::for_map(4ull * 1024 * 1024 * 1024));
+    OpenedStore s{std::move(env).value(), nullptr};
+    s.messages = std::make_unique<store::LmdbMessageStore>(*s.env, store::MessageRetention::for_map(bench_map_bytes));
+    return s;
+}
+
+std::int64_t wall_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+int fill(std::string const& dir, std::string const& topic, std::size_t n) {
+    auto opened = open_store(dir);
+    if (!opened) return 1;
+    auto& env = opened->env;
+    auto& messages = *opened->messages;
     auto const author = core::Identity::generate();
     auto const key = pubsub::topic_key(topic);
-    auto const now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto const now_ms = wall_now_ms();
     auto const start = Clock::now();
     std::vector<pubsub::Message> chunk;
     for (std::size_t i = 0; i < n; ++i) {
@@ -118,7 +140,7 @@ int fill(std::string const& dir, std::string const& topic, std::size_t n) {
         if (chunk.size() == 5000 || i + 1 == n) {
             for (auto st : messages.put_many(chunk)) {
                 if (st != pubsub::StoreStatus::stored && st != pubsub::StoreStatus::duplicate) {
-                    std::cerr << "put failed: " << env.value()->last_error() << "\n";
+                    std::cerr << "put failed: " << env->last_error() << "\n";
                     return 1;
                 }
             }
@@ -137,17 +159,13 @@ double thread_cpu_us() {
 }
 
 int batchput(std::string const& dir, std::size_t n, std::size_t batch) {
-    core::crypto_init();
-    auto env = store::LmdbStore::open(dir, 1ull * 1024 * 1024 * 1024);
-    if (!env) {
-        std::cerr << env.error() << "\n";
-        return 1;
-    }
-    store::LmdbMessageStore messages(*env.value(), store::MessageRetention::for_map(1ull * 1024 * 1024 * 1024));
+    auto opened = open_store(dir);
+    if (!opened) return 1;
+    auto& env = opened->env;
+    auto& messages = *opened->messages;
     auto const author = core::Identity::generate();
     auto const key = pubsub::topic_key("batchput");
-    auto const now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto const now_ms = wall_now_ms();
     std::vector<pubsub::Message> all;  // signed first: only the puts and commits are timed
     for (std::size_t i = 0; i < n; ++i) {
         auto const text = std::string(200, 'x');
@@ -157,17 +175,17 @@ int batchput(std::string const& dir, std::size_t n, std::size_t batch) {
     double put_us = 0, commit_us = 0;
     std::size_t commits = 0;
     for (std::size_t i = 0; i < n; i += batch) {
-        env.value()->begin_batch();
+        env->begin_batch();
         auto const t0 = thread_cpu_us();
         for (std::size_t j = i; j < std::min(n, i + batch); ++j) {
             if (messages.put(all[j]) != pubsub::StoreStatus::stored) {
-                std::cerr << "put failed: " << env.value()->last_error() << "\n";
+                std::cerr << "put failed: " << env->last_error() << "\n";
                 return 1;
             }
         }
         auto const t1 = thread_cpu_us();
-        if (!env.value()->commit_batch()) {
-            std::cerr << "commit failed: " << env.value()->last_error() << "\n";
+        if (!env->commit_batch()) {
+            std::cerr << "commit failed: " << env->last_error() << "\n";
             return 1;
         }
         put_us += t1 - t0;
