@@ -55,6 +55,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <set>
 #include <unordered_map>
 
@@ -151,6 +152,8 @@ public:
           bootstrap_backoff_(bootstrap_backoff_initial, bootstrap_backoff_max) {}
 
     ~Runtime() override {
+        // Before the stores go: their destructors write, and a write settles the commit.
+        if (store_) close_background_commit();
         if (lock_fd_ >= 0) ::close(lock_fd_);
     }
 
@@ -287,6 +290,18 @@ private:
     void arm_flush();
     // Commits the queued DHT records now (outside any batch: settles it first).
     void flush_records();
+    // The flush timer's commit: the queued DHT records join the open batch (or one of its
+    // own), whose transaction the writer thread commits while the loop goes on; a batch
+    // whose puts outputs wait for is committed here instead. Expiry runs after.
+    void flush_in_background();
+    // Waits for the background commit, if any, and accounts for it (the store's settle hook).
+    void close_background_commit();
+    // Posted by the writer thread when its commit is done: closes it, then writes what the
+    // message store kept meanwhile, and expires messages when no batch is open.
+    void after_background_commit();
+    // Closes a background commit and writes the message store's kept writes into the
+    // batch: what history and replays read must include every delivered message.
+    void make_messages_readable();
     void log_store_full(std::string const& what);
     void log_commit_failures();
     void after_input() {
@@ -315,6 +330,15 @@ private:
     // Declared first so it is destroyed last: every object below that holds a handler or a
     // socket goes before the io_context.
     asio::io_context io_{1};
+    // The writer thread: it runs the flush timer's commits (flush_in_background), so the
+    // fdatasync does not stop the loop. Its one job at a time is a detached batch.
+    asio::thread_pool writer_{1};
+    struct BackgroundCommit {
+        store::LmdbStore::Detached detached;
+        std::future<int> result;  // commit_detached's return code
+        Clock::time_point started;
+    };
+    std::optional<BackgroundCommit> background_;
     core::WallClockAnchor wall_;
     int lock_fd_ = -1;
 
@@ -499,6 +523,7 @@ core::Result<void, std::string> Runtime::start() {
     if (!opened) return core::Err(opened.error());
     store_ = std::move(opened).value();
     records_ = std::make_unique<store::WriteBehindStore>(*store_);
+    store_->set_settle_hook([this] { close_background_commit(); });
 
     if (auto r = open_sockets(); !r) return r;
 
@@ -1096,6 +1121,8 @@ void Runtime::publish_durable(std::string const& topic, core::Bytes payload, boo
                                             "(raise --map-size-mb, or wait for retention to free room)"}));
     }
     begin_input_batch();
+    // A durable publish's rows must go into this batch, not wait in the message store.
+    if (wait_durable) make_messages_readable();
     auto r = engine_->publish(now(), topic, payload);
     // A durable publish commits at once (posted: concurrent ones share it); an accepted-only
     // one is written behind like a received message (the flush timer commits it).
@@ -1156,6 +1183,7 @@ void Runtime::log_store_full(std::string const& what) {
 }
 
 core::Result<HistoryPage, ApiError> Runtime::history(HistoryQuery const& query) {
+    make_messages_readable();
     return query_history(*messages_, query);
 }
 
@@ -1170,6 +1198,7 @@ core::Result<std::shared_ptr<EventStream>, ApiError> Runtime::open_stream_from(s
     auto stream = std::make_shared<EventStream>(topic, event_stream_bytes_max);
     feeds.emplace_back(stream, pubsub::topic_key(topic), after);
     if (after) {
+        make_messages_readable();
         feeds.back().pump(*messages_);
         arm_replay();
     }
@@ -1187,6 +1216,7 @@ void Runtime::arm_replay() {
         for (auto& [topic, feeds] : event_streams_) {
             for (auto& feed : feeds) {
                 if (!feed.replaying()) continue;
+                make_messages_readable();
                 feed.pump(*messages_);
                 more = more || feed.replaying();
             }
@@ -1202,13 +1232,13 @@ void Runtime::arm_flush() {
     flush_timer_.async_wait([this](boost::system::error_code ec) {
         flush_armed_ = false;
         if (ec || stopping_) return;
-        flush_records();
-        expire_messages();  // the store is outside a batch now: history_tick may skip it
+        flush_in_background();
         arm_wakeup();
     });
 }
 
 void Runtime::flush_records() {
+    make_messages_readable();
     settle_batch();
     if (records_->queued() == 0) return;
     auto const started = Clock::now();
@@ -1221,6 +1251,80 @@ void Runtime::flush_records() {
         ++commit_failures_;
         log_commit_failures();
     }
+}
+
+void Runtime::flush_in_background() {
+    if (background_) return;  // the timer is armed again by the writes that follow
+    begin_input_batch();
+    records_->release_flushed();  // only this flush's records are to be read from memory
+    auto const lost_before = records_->counts().lost;
+    auto flushed = records_->flush();  // into the batch: committed with it
+    if (!flushed || records_->counts().lost > lost_before) {
+        ++commit_failures_;
+        log_commit_failures();
+    }
+    if (holding()) {
+        // Outputs wait for some of these puts (a DHT record written through): commit now.
+        end_batch();
+        records_->release_flushed();
+        expire_messages();
+        return;
+    }
+    auto detached = store_->detach_batch();
+    behind_ = 0;
+    if (detached.error) {
+        ++commit_failures_;
+        log_commit_failures();
+    }
+    if (detached.txn == nullptr) {  // nothing was uncommitted: committed (or aborted) already
+        records_->release_flushed();
+        expire_messages();
+        return;
+    }
+    auto promise = std::make_shared<std::promise<int>>();
+    background_ = BackgroundCommit{std::move(detached), promise->get_future(), Clock::now()};
+    asio::post(writer_, [this, txn = background_->detached.txn, promise] {
+        promise->set_value(store::LmdbStore::commit_detached(txn));
+        asio::post(io_, [this] { after_background_commit(); });
+    });
+}
+
+void Runtime::close_background_commit() {
+    if (!background_) return;
+    auto const rc = background_->result.get();  // waits while the writer thread commits
+    auto const done = std::move(*background_);
+    background_.reset();
+    auto committed = store_->finish_detached(done.detached, rc);
+    records_->release_flushed();
+    if (exporter_)
+        exporter_->observe_store_commit(std::chrono::duration<double>(Clock::now() - done.started).count());
+    if (!committed) {
+        // The batch's records are lost (received messages, DHT records: no answer waited
+        // for them). Catch-up, republish and the other replicas cover them.
+        ++commit_failures_;
+        log_commit_failures();
+    }
+}
+
+void Runtime::make_messages_readable() {
+    close_background_commit();
+    if (!messages_->has_deferred()) return;
+    bool const was_holding = store_->in_batch() && holding();
+    begin_input_batch();
+    messages_->apply_deferred();
+    // Written behind like the receives they are, unless the batch already holds puts that
+    // outputs wait for (then its commit is scheduled, as after any input).
+    if (was_holding) schedule_publish_commit();
+    else mark_written_behind();
+    arm_flush();
+}
+
+void Runtime::after_background_commit() {
+    if (stopping_) return;
+    close_background_commit();
+    if (!store_->in_batch()) expire_messages();
+    make_messages_readable();
+    arm_wakeup();
 }
 
 void Runtime::arm_history() {
@@ -1241,7 +1345,7 @@ void Runtime::history_tick() {
     // Expiry runs outside a batch. A batch link input left open is not committed here: the
     // flush timer commits it within flush_interval and expires then, so a busy node makes
     // one commit a second, not two.
-    if (!store_->in_batch()) expire_messages();
+    if (!store_->in_batch() && !background_) expire_messages();
     // The outbox's sends and removals share one batch (one commit): their own, or the open
     // one (then a commit is scheduled when they wrote, as for any input).
     bool const own_batch = !store_->in_batch();

@@ -3,7 +3,9 @@
 // every early return aborts what it began. Nothing here throws or asserts on stored data.
 // Group commit: a batch owns one write transaction (batch_.txn); each put in it runs in a
 // nested transaction, so a failed put rolls back alone, and every read uses the batch's
-// transaction while it is open.
+// transaction while it is open. A background commit (detach_batch) hands that transaction
+// to another thread; until finish_detached, reads use a read transaction begun before the
+// hand-over and every write entry point first calls the settle hook (settle()).
 #include "store/lmdb_store.hpp"
 
 #include "core/assert.hpp"
@@ -116,6 +118,7 @@ std::string lmdb_error(int rc) { return mdb_strerror(rc); }
 // transaction per thread, and reads must see the batch's puts), otherwise `own`, begun
 // read-only. Returns an LMDB error code.
 int begin_read(MDB_env* env, MDB_txn* batch, Txn& own, MDB_txn*& txn) {
+    // `batch`: the batch's transaction, or during a background commit the window's reader.
     if (batch != nullptr) {
         txn = batch;
         return 0;
@@ -292,7 +295,14 @@ core::Result<std::unique_ptr<LmdbStore>, std::string> LmdbStore::open(std::files
     if (rc == 0) rc = mdb_env_set_mapsize(env.get(), map_size);
     if (rc != 0) return core::Err{name + ": cannot configure the LMDB environment: " + lmdb_error(rc)};
 
-    rc = mdb_env_open(env.get(), path.c_str(), MDB_NOMETASYNC, 0600);
+    // MDB_NOLOCK: no lock file mutexes and no reader table. The node's flock on its data
+    // dir keeps other processes out, and within the process the event loop is the only
+    // writer and reader, except that a background commit (detach_batch) commits on the
+    // writer thread the transaction the loop began: LMDB's writer mutex belongs to the
+    // thread that took it, so with locks that commit could not release it. Readers are
+    // short and begin only on the latest snapshot (during a background commit, one reader
+    // begun before it), which LMDB's page reuse never overwrites.
+    rc = mdb_env_open(env.get(), path.c_str(), MDB_NOMETASYNC | MDB_NOLOCK, 0600);
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
         return core::Err{name + ": not a kadmium store (data.mdb: " + lmdb_error(rc) + "); move it away to start an empty store"};
     if (rc != 0) return core::Err{name + ": cannot open the LMDB environment: " + lmdb_error(rc)};
@@ -312,6 +322,8 @@ core::Result<std::unique_ptr<LmdbStore>, std::string> LmdbStore::open(std::files
 }
 
 LmdbStore::~LmdbStore() {
+    settle();
+    CORE_ASSERT(!committing_);  // a detached transaction must be committed before the env closes
     if (batch_.open) (void)commit_batch();  // counted like any failed commit
     sync();
     mdb_env_close(env_);
@@ -324,9 +336,15 @@ StoreError LmdbStore::fail(int rc, char const* what) const {
 }
 
 int LmdbStore::room_pages(std::size_t enough, std::size_t& pages) const {
+    // During a background commit the writer thread may be writing a meta page: use the
+    // figures read before it began (a pre-check's estimate; writes settle first anyway).
     MDB_envinfo info;
-    int rc = mdb_env_info(env_, &info);
+    int rc = committing_ ? 0 : mdb_env_info(env_, &info);
     if (rc != 0) return rc;
+    if (committing_) {
+        info.me_mapsize = window_map_.map_size;
+        info.me_last_pgno = window_map_.last_pgno;
+    }
     auto const map_pages = info.me_mapsize / page_size_;
     pages = map_pages > info.me_last_pgno + 1 ? map_pages - (info.me_last_pgno + 1) : 0;
     if (pages >= enough) return 0;  // the common case: no need to look at the freelist
@@ -336,8 +354,9 @@ int LmdbStore::room_pages(std::size_t enough, std::size_t& pages) const {
     // first word is its length. This costs O(freelist rows) and runs only near full.
     // Pages freed by the last commit are counted although LMDB reuses them only after
     // the next one; the reserve absorbs that.
-    Txn txn;
-    rc = txn.begin(env_, MDB_RDONLY);
+    Txn own;
+    MDB_txn* txn = nullptr;
+    rc = begin_read(env_, committing_ ? window_reader_ : nullptr, own, txn);
     if (rc != 0) return rc;
     Cursor cursor;
     rc = cursor.open(txn, 0);
@@ -362,6 +381,7 @@ int LmdbStore::check_room(std::size_t bytes, bool& fits) const {
 
 core::Result<void, StoreError> LmdbStore::put(Record const& record) {
     CORE_ASSERT(record.value.size() <= record_value_size_max);
+    settle();
     auto const id = encoding::record_id(record.key, record.value);
     auto const row = encoding::encode_record(id, record);
     auto const new_expiry = expiry_key(record.expires_at, id);
@@ -413,6 +433,7 @@ core::Result<void, StoreError> LmdbStore::put(Record const& record) {
 }
 
 core::Result<bool, StoreError> LmdbStore::erase(Key const& key, core::ByteView value) {
+    settle();
     auto const id = encoding::record_id(key, value);
     // Deleting copies the pages on its paths like a small put: the same room rules apply.
     auto const bytes = id.size() + expiry_key_size;
@@ -463,6 +484,7 @@ StoreError LmdbStore::map_full(char const* what) const {
 
 core::Result<void, StoreError> LmdbStore::prepare_batch_put(std::size_t bytes) {
     CORE_ASSERT(batch_.open);
+    settle();
     auto const needed = reserve_pages_ + put_pages(bytes, page_size_);
     if (batch_.txn != nullptr) {
         // The bounds, checked before the put so that the put itself never straddles a
@@ -536,7 +558,7 @@ core::Result<std::vector<Record>, StoreError> LmdbStore::get(Key const& key, cor
     if (limit == 0) return out;
     Txn own;
     MDB_txn* txn = nullptr;
-    int rc = begin_read(env_, batch_.txn, own, txn);
+    int rc = begin_read(env_, read_base(), own, txn);
     if (rc != 0) return core::Err{fail(rc, "get: begin")};
     Cursor cursor;
     rc = cursor.open(txn, dbis_.records);
@@ -562,7 +584,7 @@ core::Result<std::vector<Record>, StoreError> LmdbStore::get(Key const& key, cor
 core::Result<bool, StoreError> LmdbStore::contains(encoding::RecordId const& id) const {
     Txn own;
     MDB_txn* txn = nullptr;
-    int rc = begin_read(env_, batch_.txn, own, txn);
+    int rc = begin_read(env_, read_base(), own, txn);
     if (rc != 0) return core::Err{fail(rc, "contains: begin")};
     MDB_val k = val(core::ByteView(id.data(), id.size())), v;
     rc = mdb_get(txn, dbis_.records, &k, &v);
@@ -638,6 +660,7 @@ LmdbStore::EraseStep LmdbStore::erase_batch(core::UnixTime now, std::size_t rows
 }
 
 std::size_t LmdbStore::erase_expired(core::UnixTime now, std::size_t limit) {
+    settle();
     // Inside a batch: commit what it holds (an early commit, as for a put that needs exact
     // room figures) and sweep outside it; the batch stays open for the puts that follow.
     if (batch_.open) flush_batch();
@@ -677,7 +700,7 @@ std::size_t LmdbStore::erase_expired(core::UnixTime now, std::size_t limit) {
 std::size_t LmdbStore::count() const {
     Txn own;
     MDB_txn* txn = nullptr;
-    int rc = begin_read(env_, batch_.txn, own, txn);
+    int rc = begin_read(env_, read_base(), own, txn);
     MDB_stat st;
     if (rc == 0) rc = mdb_stat(txn, dbis_.records, &st);
     if (rc != 0) {
@@ -695,7 +718,7 @@ core::Result<void, StoreError> LmdbStore::for_each(std::function<bool(Record con
         {
             Txn own;
             MDB_txn* txn = nullptr;
-            int rc = begin_read(env_, batch_.txn, own, txn);
+            int rc = begin_read(env_, read_base(), own, txn);
             if (rc != 0) return core::Err{fail(rc, "for_each: begin")};
             Cursor cursor;
             rc = cursor.open(txn, dbis_.records);
@@ -729,6 +752,7 @@ core::Result<void, StoreError> LmdbStore::for_each(std::function<bool(Record con
 
 core::Result<void, StoreError> LmdbStore::save_routing(std::vector<SnapshotEntry> const& entries) {
     CORE_ASSERT(!batch_.open);
+    settle();
     auto const n = std::min(entries.size(), snapshot_entries_max);
     // Pages freed by the drop become reusable only after this transaction: count the
     // whole new snapshot (under 128 bytes a row).
@@ -758,7 +782,7 @@ core::Result<std::vector<SnapshotEntry>, StoreError> LmdbStore::load_routing() {
     std::vector<SnapshotEntry> out;
     Txn own;
     MDB_txn* txn = nullptr;
-    int rc = begin_read(env_, batch_.txn, own, txn);
+    int rc = begin_read(env_, read_base(), own, txn);
     if (rc != 0) return core::Err{fail(rc, "load_routing: begin")};
     Cursor cursor;
     rc = cursor.open(txn, dbis_.routing);
@@ -796,6 +820,7 @@ core::Result<void, StoreError> LmdbStore::write(std::size_t bytes, Room room, ch
         batch_.pages += put_pages(bytes, page_size_);
         return {};
     }
+    settle();
     if (room == Room::keep_reserve) {
         bool fits = false;
         int rc = check_room(bytes, fits);
@@ -816,27 +841,81 @@ core::Result<void, StoreError> LmdbStore::write(std::size_t bytes, Room room, ch
 core::Result<void, StoreError> LmdbStore::read(char const* what, std::function<int(MDB_txn*)> const& step) const {
     Txn own;
     MDB_txn* txn = nullptr;
-    int rc = begin_read(env_, batch_.txn, own, txn);
+    int rc = begin_read(env_, read_base(), own, txn);
     if (rc == 0) rc = step(txn);
     if (rc != 0 && rc != MDB_NOTFOUND) return core::Err{fail(rc, what)};
     return {};
 }
 
 void LmdbStore::sync() {
+    settle();
     int rc = mdb_env_sync(env_, 1);
     if (rc != 0) fail(rc, "sync");
 }
 
 LmdbStore::Usage LmdbStore::usage() const {
     MDB_envinfo info;
-    MDB_stat st;
-    int rc = mdb_env_info(env_, &info);
-    if (rc == 0) rc = mdb_env_stat(env_, &st);
+    int rc = committing_ ? 0 : mdb_env_info(env_, &info);  // see room_pages
     if (rc != 0) {
         fail(rc, "usage");
         return {};
     }
-    return {info.me_mapsize, (info.me_last_pgno + 1) * st.ms_psize};
+    if (committing_) {
+        info.me_mapsize = window_map_.map_size;
+        info.me_last_pgno = window_map_.last_pgno;
+    }
+    return {info.me_mapsize, (info.me_last_pgno + 1) * page_size_};
+}
+
+void LmdbStore::settle() {
+    if (!committing_) return;
+    CORE_ASSERT(settle_hook_);  // whoever detached a batch must be able to finish it
+    settle_hook_();
+    CORE_ASSERT(!committing_);
+}
+
+LmdbStore::Detached LmdbStore::detach_batch() {
+    CORE_ASSERT(batch_.open && !committing_);
+    Detached d;
+    d.error = batch_.error;
+    if (batch_.txn == nullptr || batch_.puts == 0) {
+        (void)commit_batch();  // nothing uncommitted: aborts an empty transaction
+        return d;
+    }
+    // The window's reader and figures, taken while this thread still owns every LMDB call.
+    MDB_txn* reader = nullptr;
+    MDB_envinfo info;
+    int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &reader);
+    if (rc == 0) rc = mdb_env_info(env_, &info);
+    if (rc != 0) {
+        if (reader != nullptr) mdb_txn_abort(reader);
+        fail(rc, "detach_batch: begin the window's reader");
+        auto committed = commit_batch();  // commit here instead
+        if (!committed && !d.error) d.error = committed.error();
+        return d;
+    }
+    window_reader_ = reader;
+    window_map_ = {info.me_mapsize, info.me_last_pgno};
+    committing_ = true;
+    ++batch_commits_;
+    d.txn = batch_.txn;
+    d.puts = batch_.puts;
+    batch_ = Batch{};
+    return d;
+}
+
+int LmdbStore::commit_detached(MDB_txn* txn) { return mdb_txn_commit(txn); }
+
+core::Result<void, StoreError> LmdbStore::finish_detached(Detached const& detached, int rc) {
+    CORE_ASSERT(committing_);
+    mdb_txn_abort(std::exchange(window_reader_, nullptr));
+    committing_ = false;
+    if (rc == 0) return {};
+    auto const error = fail(rc, "commit_batch");
+    last_error_ += " (" + std::to_string(detached.puts) + " records lost)";
+    ++commit_failures_;
+    records_lost_ += detached.puts;
+    return core::Err{error};
 }
 
 }  // namespace store

@@ -1,6 +1,7 @@
 // LmdbStore: the production RecordStore, one LMDB environment in <data dir>/store holding
 // DHT records and the routing-table snapshot. It is not thread-safe (the node's event
-// loop owns it) and not a cache: everything it holds survives a restart. Invariant: every
+// loop owns it; the one exception is commit_detached, the background commit's call on the
+// writer thread) and not a cache: everything it holds survives a restart. Invariant: every
 // row of `records` has an `expiry` index row (a stale index row, left when a damaged
 // record was replaced, is dropped by the sweep without touching the record).
 //
@@ -131,6 +132,32 @@ public:
     std::size_t commit_failures() const { return commit_failures_; }
     std::size_t records_lost() const { return records_lost_; }
 
+    // ---- Background commit: the batch's fdatasync off the calling thread. ----
+    // The batch's transaction handed over for a commit on another thread (commit_detached),
+    // and what finish_detached needs to account for it.
+    struct Detached {
+        MDB_txn* txn = nullptr;           // null: nothing to commit (the batch is over anyway)
+        std::size_t puts = 0;             // its puts: lost if its commit fails
+        std::optional<StoreError> error;  // the batch's early commits' first failure
+    };
+    // Ends the open batch like commit_batch, but instead of committing its transaction
+    // hands it over: pass it to commit_detached on one other thread, then call
+    // finish_detached here with the result. Until then (committing()) reads see the last
+    // committed state (a read transaction begun here, before the hand-over: the batch's
+    // puts are not visible), and every write entry point (put, erase, write, a batch's
+    // first write, erase_expired, save_routing, sync, the destructor) first calls the
+    // settle hook, which must wait for the commit and call finish_detached. When the
+    // batch has nothing uncommitted (or the window's reader cannot begin) it is committed
+    // here and `txn` is null.
+    Detached detach_batch();
+    // Commits a detached transaction: the only LMDB call made off the owning thread.
+    static int commit_detached(MDB_txn* txn);
+    // Ends the background commit: `rc` is commit_detached's result. A failure is counted
+    // as a failed batch commit (its puts in records_lost()).
+    core::Result<void, StoreError> finish_detached(Detached const& detached, int rc);
+    bool committing() const { return committing_; }
+    void set_settle_hook(std::function<void()> hook) { settle_hook_ = std::move(hook); }
+
     // Flushes data and metadata to disk (mdb_env_sync with force). Failures are counted
     // in errors() and described by last_error().
     void sync();
@@ -231,6 +258,10 @@ private:
     // Commits the batch's open transaction, if any; the batch stays open. A failure is
     // counted and kept in batch_.error.
     void flush_batch();
+    // Waits out a background commit (the settle hook) before a write.
+    void settle();
+    // The transaction reads use instead of their own: the batch's, or the window's reader.
+    MDB_txn* read_base() const { return committing_ ? window_reader_ : batch_.txn; }
 
     MDB_env* env_;
     Dbis dbis_;
@@ -248,6 +279,15 @@ private:
     std::size_t commit_failures_ = 0;
     std::size_t records_lost_ = 0;
     std::size_t put_countdown_ = 0;
+    // A background commit in flight: its window's reader and environment figures.
+    bool committing_ = false;
+    MDB_txn* window_reader_ = nullptr;
+    struct MapFigures {
+        std::size_t map_size = 0;  // MDB_envinfo::me_mapsize
+        std::size_t last_pgno = 0; // MDB_envinfo::me_last_pgno
+    };
+    MapFigures window_map_;
+    std::function<void()> settle_hook_;
 };
 
 }  // namespace store

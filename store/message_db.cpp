@@ -247,6 +247,7 @@ std::optional<Message> LmdbMessageStore::decode(TopicKey const& topic, std::int6
 }
 
 bool LmdbMessageStore::contains(MessageId const& id) const {
+    if (deferred_ids_.contains(id)) return true;
     bool found = false;
     auto r = env_.read("message contains", [&](MDB_txn* txn) {
         MDB_val k = val(id.bytes), v;
@@ -320,6 +321,70 @@ pubsub::StoreStatus LmdbMessageStore::put(Message const& m) {
 }
 
 std::vector<pubsub::StoreStatus> LmdbMessageStore::put_many(std::span<Message const> messages) {
+    if (deferring()) {
+        std::vector<pubsub::StoreStatus> statuses(messages.size(), pubsub::StoreStatus::full);
+        if (defer_puts(messages, statuses)) return statuses;
+        apply_deferred();  // over the bound: write out what is kept, then this
+    }
+    return put_many_now(messages);
+}
+
+bool LmdbMessageStore::defer(Deferred op, std::size_t bytes) {
+    if (deferred_bytes_ + bytes > deferred_bytes_max) return false;
+    deferred_bytes_ += bytes;
+    deferred_.push_back(std::move(op));
+    return true;
+}
+
+bool LmdbMessageStore::defer_puts(std::span<Message const> messages, std::vector<pubsub::StoreStatus>& statuses) {
+    std::size_t bytes = 0;
+    for (auto const& m : messages) bytes += put_bytes(m);
+    if (deferred_bytes_ + bytes > deferred_bytes_max) return false;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        auto const& m = messages[i];
+        if (m.encoded.size() > retention_.topic_bytes_max || m.encoded.size() > retention_.total_bytes_max) {
+            statuses[i] = pubsub::StoreStatus::full;
+        } else if (contains(m.id)) {
+            statuses[i] = pubsub::StoreStatus::duplicate;
+        } else {
+            (void)defer(Deferred{Deferred::Kind::put, m, {}}, put_bytes(m));
+            deferred_ids_.insert(m.id);
+            statuses[i] = pubsub::StoreStatus::stored;
+        }
+    }
+    return true;
+}
+
+void LmdbMessageStore::apply_deferred() {
+    auto ops = std::exchange(deferred_, {});
+    deferred_ids_.clear();
+    deferred_bytes_ = 0;
+    std::vector<Message> puts;  // consecutive puts share one write
+    auto write_puts = [&] {
+        if (puts.empty()) return;
+        for (auto status : put_many_now(puts))
+            if (status == pubsub::StoreStatus::full || status == pubsub::StoreStatus::error) ++deferred_lost_;
+        puts.clear();
+    };
+    for (auto& op : ops) {
+        switch (op.kind) {
+        case Deferred::Kind::put:
+            puts.push_back(std::move(op.message));
+            break;
+        case Deferred::Kind::outbox_add:
+            write_puts();
+            if (!outbox_add_now(op.message.id, op.topic)) ++deferred_lost_;
+            break;
+        case Deferred::Kind::outbox_remove:
+            write_puts();
+            if (!outbox_remove_now(op.message.id)) ++deferred_lost_;
+            break;
+        }
+    }
+    write_puts();
+}
+
+std::vector<pubsub::StoreStatus> LmdbMessageStore::put_many_now(std::span<Message const> messages) {
     std::vector<pubsub::StoreStatus> statuses(messages.size(), pubsub::StoreStatus::full);
     std::size_t bytes = 0;
     for (auto const& m : messages) bytes += put_bytes(m);
@@ -543,6 +608,26 @@ std::size_t LmdbMessageStore::expire(std::int64_t now_ms, std::size_t budget) {
 }
 
 bool LmdbMessageStore::outbox_add(MessageId const& id, std::string const& topic) {
+    if (deferring()) {
+        Deferred op{Deferred::Kind::outbox_add, {}, topic};
+        op.message.id = id;
+        if (defer(std::move(op), id_size + topic.size())) return true;
+        apply_deferred();
+    }
+    return outbox_add_now(id, topic);
+}
+
+bool LmdbMessageStore::outbox_remove(MessageId const& id) {
+    if (deferring()) {
+        Deferred op{Deferred::Kind::outbox_remove, {}, {}};
+        op.message.id = id;
+        if (defer(std::move(op), id_size)) return true;
+        apply_deferred();
+    }
+    return outbox_remove_now(id);
+}
+
+bool LmdbMessageStore::outbox_add_now(MessageId const& id, std::string const& topic) {
     auto r = env_.write(id_size + topic.size(), LmdbStore::Room::keep_reserve, "outbox add",
                         [&](MDB_txn* txn, bool& changed) {
                             MDB_val k = val(id.bytes);
@@ -553,7 +638,7 @@ bool LmdbMessageStore::outbox_add(MessageId const& id, std::string const& topic)
     return r.ok();
 }
 
-bool LmdbMessageStore::outbox_remove(MessageId const& id) {
+bool LmdbMessageStore::outbox_remove_now(MessageId const& id) {
     auto r = env_.write(id_size, LmdbStore::Room::use_reserve, "outbox remove", [&](MDB_txn* txn, bool& changed) {
         MDB_val k = val(id.bytes);
         int rc = mdb_del(txn, env_.message_dbis().outbox, &k, nullptr);

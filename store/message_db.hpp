@@ -19,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace store {
@@ -88,6 +89,21 @@ public:
     std::vector<OutboxEntry> outbox(std::size_t limit) const;
     std::size_t outbox_size() const;
 
+    // ---- Writes during a background commit (LmdbStore::detach_batch). ----
+    // While the env commits in the background, put, put_many, outbox_add and outbox_remove
+    // keep their work here, in order, instead of waiting for the commit (a put answers
+    // `stored`, or `duplicate` for an id already kept here or committed), up to
+    // deferred_bytes_max; past that they write it out first (waiting for the commit).
+    // Until apply_deferred() runs they keep deferring (order is kept), contains() sees the
+    // kept ids, and the other reads do not see them.
+    static constexpr std::size_t deferred_bytes_max = 16 * 1024 * 1024;
+    bool has_deferred() const { return !deferred_.empty(); }
+    // Writes the kept work in order (in the env's batch when one is open; waits for the
+    // background commit first). Work that then fails (map full, an LMDB error) is counted
+    // in deferred_lost().
+    void apply_deferred();
+    std::uint64_t deferred_lost() const { return deferred_lost_; }
+
     // Rows found damaged and skipped (also counted in the env's corrupt_records()), and
     // messages dropped by retention since open.
     std::uint64_t corrupt() const { return corrupt_; }
@@ -99,6 +115,20 @@ public:
     static constexpr std::size_t evict_per_put_max = 1024;
 
 private:
+    // One kept write: a message put (message set) or an outbox change.
+    struct Deferred {
+        enum class Kind : std::uint8_t { put, outbox_add, outbox_remove };
+        Kind kind = Kind::put;
+        pubsub::Message message;  // put: the message; outbox changes: only its id
+        std::string topic;        // outbox_add
+    };
+    bool deferring() const { return env_.committing() || !deferred_.empty(); }
+    // Keeps the puts when they fit under deferred_bytes_max; false (nothing kept) if not.
+    bool defer_puts(std::span<pubsub::Message const> messages, std::vector<pubsub::StoreStatus>& statuses);
+    bool defer(Deferred op, std::size_t bytes);
+    std::vector<pubsub::StoreStatus> put_many_now(std::span<pubsub::Message const> messages);
+    bool outbox_add_now(pubsub::MessageId const& id, std::string const& topic);
+    bool outbox_remove_now(pubsub::MessageId const& id);
     void count_corrupt() const;
     std::optional<pubsub::Message> decode(pubsub::TopicKey const& topic, std::int64_t ts, pubsub::MessageId const& id,
                                           core::ByteView envelope) const;
@@ -108,6 +138,10 @@ private:
     mutable std::uint64_t corrupt_ = 0;
     std::uint64_t expired_ = 0;
     std::uint64_t evicted_ = 0;
+    std::vector<Deferred> deferred_;
+    std::unordered_set<pubsub::MessageId, core::NodeIdHash> deferred_ids_;  // kept puts
+    std::size_t deferred_bytes_ = 0;
+    std::uint64_t deferred_lost_ = 0;
 };
 
 }  // namespace store

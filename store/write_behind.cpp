@@ -33,8 +33,13 @@ WriteBehindStore::WriteBehindStore(LmdbStore& disk, Limits limits) : disk_(disk)
 WriteBehindStore::~WriteBehindStore() { (void)flush(); }
 
 bool WriteBehindStore::held_on_disk(encoding::RecordId const& id) const {
+    if (disk_.committing() && flushed_.contains(id)) return true;
     auto r = disk_.contains(id);
     return r && r.value();
+}
+
+std::map<encoding::RecordId, WriteBehindStore::Entry> const* WriteBehindStore::in_flight() const {
+    return disk_.committing() && !flushed_.empty() ? &flushed_ : nullptr;
 }
 
 void WriteBehindStore::drop(std::map<encoding::RecordId, Entry>::iterator it) {
@@ -69,25 +74,30 @@ core::Result<void, StoreError> WriteBehindStore::put(Record const& record) {
 
 core::Result<std::vector<Record>, StoreError> WriteBehindStore::get(Key const& key, core::UnixTime now,
                                                                     std::size_t limit) {
+    // Queued records of this key, and during a background commit the ones it is writing
+    // (the disk's reads do not see them yet); a queued one is the newer version.
     auto const start = range_start(key);
-    auto first = pending_.lower_bound(start);
-    if (first == pending_.end() || !same_key(first->first, key)) return disk_.get(key, now, limit);
+    std::map<encoding::RecordId, Record const*> queued;
+    auto collect = [&](std::map<encoding::RecordId, Entry> const& from) {
+        for (auto it = from.lower_bound(start); it != from.end() && same_key(it->first, key); ++it)
+            queued.try_emplace(it->first, &it->second.record);
+    };
+    collect(pending_);
+    if (auto const* flight = in_flight()) collect(*flight);
+    if (queued.empty()) return disk_.get(key, now, limit);
 
     // Queued records of this key replace the disk's copies of the same values, expired or
-    // not (a queued record is the newer version). Ask the disk for enough to fill `limit`
-    // after those are skipped.
-    std::size_t queued_here = 0;
-    for (auto it = first; it != pending_.end() && same_key(it->first, key); ++it) ++queued_here;
-    auto on_disk = disk_.get(key, now, limit + queued_here);
+    // not. Ask the disk for enough to fill `limit` after those are skipped.
+    auto on_disk = disk_.get(key, now, limit + queued.size());
     if (!on_disk) return on_disk;
     std::vector<std::pair<encoding::RecordId, Record>> merged;
-    merged.reserve(on_disk.value().size() + queued_here);
+    merged.reserve(on_disk.value().size() + queued.size());
     for (auto& r : on_disk.value()) {
         auto id = encoding::record_id(r.key, r.value);
-        if (!pending_.contains(id)) merged.emplace_back(id, std::move(r));
+        if (!queued.contains(id)) merged.emplace_back(id, std::move(r));
     }
-    for (auto it = first; it != pending_.end() && same_key(it->first, key); ++it) {
-        if (it->second.record.expires_at > now) merged.emplace_back(it->first, it->second.record);
+    for (auto const& [id, record] : queued) {
+        if (record->expires_at > now) merged.emplace_back(id, *record);
     }
     // The disk's order: by value hash.
     std::sort(merged.begin(), merged.end(), [](auto const& a, auto const& b) { return a.first < b.first; });
@@ -109,6 +119,7 @@ core::Result<bool, StoreError> WriteBehindStore::erase(Key const& key, core::Byt
         on_disk = it->second.on_disk;
         drop(it);
     }
+    flushed_.erase(id);  // in the disk's batch: the disk's erase below removes it
     if (!on_disk) return true;
     auto erased = disk_.erase(key, value);
     if (!erased) return erased;
@@ -122,7 +133,9 @@ std::size_t WriteBehindStore::erase_expired(core::UnixTime now, std::size_t limi
     return disk_.erase_expired(now, limit);
 }
 
-std::size_t WriteBehindStore::count() const { return disk_.count() + new_records_; }
+std::size_t WriteBehindStore::count() const {
+    return disk_.count() + new_records_ + (in_flight() != nullptr ? flushed_new_ : 0);
+}
 
 core::Result<void, StoreError> WriteBehindStore::for_each(std::function<bool(Record const&)> const& fn) {
     (void)flush();  // a failure is counted; what is on disk is still walked
@@ -133,7 +146,7 @@ core::Result<void, StoreError> WriteBehindStore::flush() {
     if (pending_.empty()) return {};
     auto batch = std::exchange(pending_, {});
     bytes_ = 0;
-    new_records_ = 0;
+    flushed_new_ = std::exchange(new_records_, 0);
     bool const own_batch = !disk_.in_batch();
     if (own_batch) disk_.begin_batch();
     auto const lost_before = disk_.records_lost();
@@ -153,6 +166,10 @@ core::Result<void, StoreError> WriteBehindStore::flush() {
     ++counts_.flushes;
     counts_.lost += lost;
     counts_.flushed += batch.size() - std::min(lost, batch.size());
+    // In the caller's batch, which may be committed in the background (detach_batch): kept
+    // readable until that commit ends (in_flight, release_flushed).
+    if (own_batch) release_flushed();
+    else flushed_ = std::move(batch);
     if (error) return core::Err{*error};
     return {};
 }

@@ -64,6 +64,12 @@ public:
     // it), else in a batch of its own (one fdatasync). Records a failed put or commit
     // loses are counted in counts().lost; the queue is empty afterwards either way.
     core::Result<void, StoreError> flush();
+    // Forgets the records the last flush wrote into the caller's batch: call it when that
+    // batch's background commit has ended (until then reads see them from here).
+    void release_flushed() {
+        flushed_.clear();
+        flushed_new_ = 0;
+    }
     // The queue is half full: flush soon, before puts start falling back to the disk.
     bool should_flush() const { return pending_.size() * 2 >= limits_.records_max || bytes_ * 2 >= limits_.bytes_max; }
     std::size_t queued() const { return pending_.size(); }
@@ -76,8 +82,12 @@ private:
     };
     static std::size_t entry_bytes(Record const& r) { return r.value.size() + encoding::record_id_size; }
     void drop(std::map<encoding::RecordId, Entry>::iterator it);
-    // Whether `id` is queued or on disk (for count()); a failed disk read counts as absent.
+    // Whether `id` is on disk, or being written there (for count()); a failed disk read
+    // counts as absent.
     bool held_on_disk(encoding::RecordId const& id) const;
+    // The records the last flush wrote while the disk commits them in the background
+    // (reads do not see them on the disk yet); null otherwise.
+    std::map<encoding::RecordId, Entry> const* in_flight() const;
 
     LmdbStore& disk_;
     Limits limits_;
@@ -85,6 +95,10 @@ private:
     std::map<encoding::RecordId, Entry> pending_;
     std::size_t bytes_ = 0;
     std::size_t new_records_ = 0;  // queued records the disk does not hold
+    // The last flush's records, written into the caller's batch; read only while the disk
+    // commits it in the background. flushed_new_: those the disk did not hold before.
+    std::map<encoding::RecordId, Entry> flushed_;
+    std::size_t flushed_new_ = 0;
     Counts counts_;
 };
 

@@ -3,6 +3,7 @@
 // group commit (batches, a failed put or commit inside one), and damaged or foreign files
 // (which must give clear errors or skipped rows, never a crash). Damage is made with LMDB
 // directly, the way a bad disk or another program would.
+#include "tests/support/background_commit.hpp"
 #include "tests/support/lmdb_open.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "store/lmdb_store.hpp"
@@ -851,4 +852,62 @@ TEST_CASE("lmdb store: the fail plan works outside a batch too", "[unit]") {
     CHECK(s->count() == 2);
     CHECK(s->erase_expired({100}, 10) == 2);  // no index row was left behind by the failure
     CHECK(s->count() == 0);
+}
+
+// ---- Background commit (detach_batch / commit_detached / finish_detached). ----
+
+TEST_CASE("lmdb store: a detached batch commits on another thread; reads meanwhile see the last commit, writes wait for it",
+          "[unit]") {
+    TempDir dir;
+    auto s = open_ok(dir.path());
+    REQUIRE(s->put(make("old", "v0", 1, 1000)));
+    test::BackgroundCommit commit(*s);
+    s->begin_batch();
+    REQUIRE(s->put(make("new", "v1", 1, 1000)));
+    REQUIRE(commit.start());
+    CHECK(commit.detached().puts == 1);
+    CHECK(s->committing());
+    CHECK_FALSE(s->in_batch());
+    // Reads in the window: the last committed state, without the batch's put.
+    CHECK(s->get(key("new"), {10}, 10).value().empty());
+    CHECK(s->get(key("old"), {10}, 10).value().size() == 1);
+    CHECK(s->count() == 1);
+    CHECK(s->usage().used_bytes > 0);
+    CHECK(commit.finished() == 0);
+    // A write waits for the commit (the settle hook), then goes ahead.
+    REQUIRE(s->put(make("after", "v2", 1, 1000)));
+    CHECK(commit.finished() == 1);
+    CHECK(commit.ok());
+    CHECK_FALSE(s->committing());
+    CHECK(s->get(key("new"), {10}, 10).value().size() == 1);
+    CHECK(s->count() == 3);
+    CHECK(s->batch_commits() == 1);
+    CHECK(s->commit_failures() == 0);
+    // Committed for good: a reopen finds all three.
+    s.reset();
+    s = open_ok(dir.path());
+    CHECK(s->count() == 3);
+}
+
+TEST_CASE("lmdb store: detaching a batch with nothing uncommitted opens no window", "[unit]") {
+    TempDir dir;
+    auto s = open_ok(dir.path());
+    test::BackgroundCommit commit(*s);
+    s->begin_batch();
+    CHECK_FALSE(commit.start());
+    CHECK_FALSE(s->committing());
+    CHECK_FALSE(s->in_batch());
+    // Every write entry point settles first: sync, a batch's first put, erase_expired.
+    REQUIRE(s->put(make("k", "v", 1, 5)));
+    s->begin_batch();
+    REQUIRE(s->put(make("k2", "v", 1, 1000)));
+    REQUIRE(commit.start());
+    s->sync();
+    CHECK(commit.finished() == 1);
+    s->begin_batch();
+    REQUIRE(s->put(make("k3", "v", 1, 1000)));
+    REQUIRE(commit.start());
+    CHECK(s->erase_expired({10}, 100) == 1);
+    CHECK(commit.finished() == 2);
+    CHECK(s->count() == 2);
 }

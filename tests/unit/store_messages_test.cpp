@@ -3,6 +3,7 @@
 // a large store, retention by age and by size (per topic and total), the group-commit
 // batch, the durable outbox, and damaged or foreign message databases (skipped and
 // counted rows, or a clear open error; never a crash).
+#include "tests/support/background_commit.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "store/message_db.hpp"
 
@@ -355,4 +356,44 @@ TEST_CASE("message store: a foreign 'messages' entry is a clear open error", "[u
     REQUIRE_FALSE(r);
     CHECK(r.error().find("store: damaged kadmium store ('messages'") != std::string::npos);
     CHECK(r.error().find('\n') == std::string::npos);
+}
+
+TEST_CASE("message store: during a background commit puts and outbox changes wait in order, then are written", "[unit]") {
+    TempDir dir;
+    auto env = open_env(dir.path());
+    LmdbMessageStore store(*env, MessageRetention{});
+    auto const t = topic("chat");
+    auto const m1 = msg(t, 1000, "one");
+    auto const m2 = msg(t, 2000, "two");
+    auto const m3 = msg(t, 3000, "three");
+    REQUIRE(store.put(m1) == StoreStatus::stored);
+    test::BackgroundCommit commit(*env);
+    env->begin_batch();
+    REQUIRE(store.put(m2) == StoreStatus::stored);
+    REQUIRE(commit.start());
+
+    // Kept, not written: nothing waits for the commit.
+    CHECK(store.put(m3) == StoreStatus::stored);
+    CHECK(store.put(m3) == StoreStatus::duplicate);
+    CHECK(store.put(m1) == StoreStatus::duplicate);  // committed before the window
+    CHECK(store.contains(m3.id));
+    CHECK(store.outbox_add(m3.id, "chat"));
+    CHECK(store.outbox_remove(m3.id));
+    CHECK(store.outbox_add(m1.id, "chat"));
+    CHECK(store.has_deferred());
+    CHECK(env->committing());
+    CHECK(commit.finished() == 0);
+    // Other reads see the last commit: not the detached batch's m2, not the kept m3.
+    CHECK(times(store.range(t, std::nullopt, 10)) == std::vector<std::int64_t>{1000});
+
+    // Written in order once the commit is done; still kept until then (order holds).
+    store.apply_deferred();
+    CHECK(commit.finished() == 1);
+    CHECK(commit.ok());
+    CHECK_FALSE(store.has_deferred());
+    CHECK(times(store.range(t, std::nullopt, 10)) == std::vector<std::int64_t>{1000, 2000, 3000});
+    auto const outbox = store.outbox(10);
+    REQUIRE(outbox.size() == 1);
+    CHECK(outbox[0].id == m1.id);
+    CHECK(store.deferred_lost() == 0);
 }

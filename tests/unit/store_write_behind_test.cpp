@@ -3,6 +3,7 @@
 // records), flush() commits the queue in one batch, a clean close keeps everything, a full
 // queue writes through (joining an open batch, as the node's receive batch), and erase,
 // the sweep, count and for_each agree with the disk's rules.
+#include "tests/support/background_commit.hpp"
 #include "tests/support/lmdb_open.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "store/write_behind.hpp"
@@ -255,4 +256,35 @@ TEST_CASE("write-behind: the sweep and for_each flush first and follow the disk'
     CHECK(seen.size() == 3);
     CHECK(std::is_sorted(seen.begin(), seen.end()));
     CHECK(wb.queued() == 0);
+}
+
+TEST_CASE("write-behind: records flushed into a batch that commits in the background stay readable", "[unit]") {
+    TempDir dir;
+    auto disk = open_ok(dir.path());
+    WriteBehindStore wb(*disk);
+    REQUIRE(wb.put(make("k", "v1", 100, 1000)));
+    REQUIRE(wb.put(make("gone", "v", 100, 1000)));
+    test::BackgroundCommit commit(*disk, [&] { wb.release_flushed(); });
+    disk->begin_batch();
+    REQUIRE(wb.flush());
+    REQUIRE(commit.start());
+
+    // The disk's reads do not see the batch yet; the write-behind store does.
+    CHECK(disk->get(key("k"), {200}, 10).value().empty());
+    CHECK(values(wb.get(key("k"), {200}, 10).value()) == std::vector<std::string>{"v1"});
+    CHECK(wb.count() == 2);
+    // A refresh queued meanwhile is the newer version, and not a second record.
+    REQUIRE(wb.put(make("k", "v1", 150, 2000)));
+    auto got = wb.get(key("k"), {200}, 10).value();
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].expires_at.seconds == 2000);
+    CHECK(wb.count() == 2);
+    CHECK(commit.finished() == 0);
+
+    // An erase waits for the commit, then erases from the disk.
+    REQUIRE(wb.erase(key("gone"), core::to_bytes(std::string_view("v"))).value());
+    CHECK(commit.finished() == 1);
+    CHECK(wb.get(key("gone"), {200}, 10).value().empty());
+    CHECK(values(disk->get(key("k"), {200}, 10).value()) == std::vector<std::string>{"v1"});
+    CHECK(wb.count() == 1);
 }
