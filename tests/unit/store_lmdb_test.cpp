@@ -487,6 +487,10 @@ TEST_CASE("lmdb store: a data file that is not an LMDB env is a clear error", "[
             auto s = open_ok(dir.path());
             REQUIRE(s->put(make("k", "v", 0, 100)));
         }
+        // The env is opened with MDB_NOLOCK, which makes no lock.mdb; a store an older
+        // version wrote has one, which LMDB now ignores.
+        CHECK_FALSE(fs::exists(env_dir / "lock.mdb"));
+        std::ofstream(env_dir / "lock.mdb").put('\0');
         for (auto const* name : {"data.mdb", "lock.mdb"}) {
             core::Rng rng(3);
             std::string garbage(8192, '\0');
@@ -861,11 +865,11 @@ TEST_CASE("lmdb store: a detached batch commits on another thread; reads meanwhi
     TempDir dir;
     auto s = open_ok(dir.path());
     REQUIRE(s->put(make("old", "v0", 1, 1000)));
-    test::BackgroundCommit commit(*s);
+    auto commit = std::make_unique<test::BackgroundCommit>(*s);
     s->begin_batch();
     REQUIRE(s->put(make("new", "v1", 1, 1000)));
-    REQUIRE(commit.start());
-    CHECK(commit.detached().puts == 1);
+    REQUIRE(commit->start());
+    CHECK(commit->detached().puts == 1);
     CHECK(s->committing());
     CHECK_FALSE(s->in_batch());
     // Reads in the window: the last committed state, without the batch's put.
@@ -873,17 +877,18 @@ TEST_CASE("lmdb store: a detached batch commits on another thread; reads meanwhi
     CHECK(s->get(key("old"), {10}, 10).value().size() == 1);
     CHECK(s->count() == 1);
     CHECK(s->usage().used_bytes > 0);
-    CHECK(commit.finished() == 0);
+    CHECK(commit->finished() == 0);
     // A write waits for the commit (the settle hook), then goes ahead.
     REQUIRE(s->put(make("after", "v2", 1, 1000)));
-    CHECK(commit.finished() == 1);
-    CHECK(commit.ok());
+    CHECK(commit->finished() == 1);
+    CHECK(commit->ok());
     CHECK_FALSE(s->committing());
     CHECK(s->get(key("new"), {10}, 10).value().size() == 1);
     CHECK(s->count() == 3);
     CHECK(s->batch_commits() == 1);
     CHECK(s->commit_failures() == 0);
     // Committed for good: a reopen finds all three.
+    commit.reset();
     s.reset();
     s = open_ok(dir.path());
     CHECK(s->count() == 3);
