@@ -229,7 +229,8 @@ MessageRetention MessageRetention::for_map(std::size_t map_bytes) {
     return r;
 }
 
-LmdbMessageStore::LmdbMessageStore(LmdbStore& env, MessageRetention retention) : env_(env), retention_(retention) {}
+LmdbMessageStore::LmdbMessageStore(LmdbStore& env, MessageRetention retention, std::size_t deferred_max)
+    : env_(env), retention_(retention), deferred_max_(deferred_max) {}
 
 void LmdbMessageStore::count_corrupt() const {
     ++corrupt_;
@@ -330,7 +331,7 @@ std::vector<pubsub::StoreStatus> LmdbMessageStore::put_many(std::span<Message co
 }
 
 bool LmdbMessageStore::defer(Deferred op, std::size_t bytes) {
-    if (deferred_bytes_ + bytes > deferred_bytes_max) return false;
+    if (deferred_bytes_ + bytes > deferred_max_) return false;
     deferred_bytes_ += bytes;
     deferred_.push_back(std::move(op));
     return true;
@@ -339,7 +340,7 @@ bool LmdbMessageStore::defer(Deferred op, std::size_t bytes) {
 bool LmdbMessageStore::defer_puts(std::span<Message const> messages, std::vector<pubsub::StoreStatus>& statuses) {
     std::size_t bytes = 0;
     for (auto const& m : messages) bytes += put_bytes(m);
-    if (deferred_bytes_ + bytes > deferred_bytes_max) return false;
+    if (deferred_bytes_ + bytes > deferred_max_) return false;
     for (std::size_t i = 0; i < messages.size(); ++i) {
         auto const& m = messages[i];
         if (m.encoded.size() > retention_.topic_bytes_max || m.encoded.size() > retention_.total_bytes_max) {

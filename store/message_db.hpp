@@ -43,7 +43,8 @@ struct OutboxEntry {
 class LmdbMessageStore final : public pubsub::MessageStore {
 public:
     // `env` must outlive this store. The databases are those LmdbStore::open opened.
-    LmdbMessageStore(LmdbStore& env, MessageRetention retention);
+    // `deferred_max`: the bytes of writes kept during a background commit (see below).
+    LmdbMessageStore(LmdbStore& env, MessageRetention retention, std::size_t deferred_max = deferred_bytes_max);
 
     bool contains(pubsub::MessageId const& id) const override;
     // Stores the message's `encoded` envelope (inside the env's batch when one is open).
@@ -93,7 +94,8 @@ public:
     // While the env commits in the background, put, put_many, outbox_add and outbox_remove
     // keep their work here, in order, instead of waiting for the commit (a put answers
     // `stored`, or `duplicate` for an id already kept here or committed), up to
-    // deferred_bytes_max; past that they write it out first (waiting for the commit).
+    // deferred_bytes_max (by default); past that they write it out first (waiting for the
+    // commit).
     // Until apply_deferred() runs they keep deferring (order is kept), contains() sees the
     // kept ids, and the other reads do not see them.
     static constexpr std::size_t deferred_bytes_max = 16 * 1024 * 1024;
@@ -123,7 +125,7 @@ private:
         std::string topic;        // outbox_add
     };
     bool deferring() const { return env_.committing() || !deferred_.empty(); }
-    // Keeps the puts when they fit under deferred_bytes_max; false (nothing kept) if not.
+    // Keeps the puts when they fit under the bound; false (nothing kept) if not.
     bool defer_puts(std::span<pubsub::Message const> messages, std::vector<pubsub::StoreStatus>& statuses);
     bool defer(Deferred op, std::size_t bytes);
     std::vector<pubsub::StoreStatus> put_many_now(std::span<pubsub::Message const> messages);
@@ -141,6 +143,7 @@ private:
     std::vector<Deferred> deferred_;
     std::unordered_set<pubsub::MessageId, core::NodeIdHash> deferred_ids_;  // kept puts
     std::size_t deferred_bytes_ = 0;
+    std::size_t deferred_max_;
     std::uint64_t deferred_lost_ = 0;
 };
 

@@ -397,3 +397,27 @@ TEST_CASE("message store: during a background commit puts and outbox changes wai
     CHECK(outbox[0].id == m1.id);
     CHECK(store.deferred_lost() == 0);
 }
+
+TEST_CASE("message store: past its bound, a write during a background commit waits for it, in order", "[unit]") {
+    TempDir dir;
+    auto env = open_env(dir.path());
+    auto const t = topic("chat");
+    auto const m1 = msg(t, 1000, "one");
+    auto const m2 = msg(t, 2000, "two");
+    auto const m3 = msg(t, 3000, "three");
+    // Room for one kept put, not two.
+    LmdbMessageStore store(*env, MessageRetention{}, m2.encoded.size() + 600);
+    test::BackgroundCommit commit(*env);
+    env->begin_batch();
+    REQUIRE(store.put(m1) == StoreStatus::stored);
+    REQUIRE(commit.start());
+    CHECK(store.put(m2) == StoreStatus::stored);  // kept
+    CHECK(store.has_deferred());
+    CHECK(commit.finished() == 0);
+    // Over the bound: the kept m2 is written first (after the commit), then m3.
+    CHECK(store.put(m3) == StoreStatus::stored);
+    CHECK(commit.finished() == 1);
+    CHECK_FALSE(store.has_deferred());
+    CHECK(times(store.range(t, std::nullopt, 10)) == std::vector<std::int64_t>{1000, 2000, 3000});
+    CHECK(store.deferred_lost() == 0);
+}
