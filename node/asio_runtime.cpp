@@ -1311,7 +1311,12 @@ void Runtime::make_messages_readable() {
     if (!messages_->has_deferred()) return;
     bool const was_holding = store_->in_batch() && holding();
     begin_input_batch();
+    auto const lost_before = messages_->deferred_lost();
     messages_->apply_deferred();
+    if (auto const lost = messages_->deferred_lost() - lost_before; lost > 0)
+        spdlog::error("store: {} message write(s) made during a background commit failed afterwards ({}); "
+                      "catch-up fetches missing messages again",
+                      lost, store_->last_error());
     // Written behind like the receives they are, unless the batch already holds puts that
     // outputs wait for (then its commit is scheduled, as after any input).
     if (was_holding) schedule_publish_commit();
