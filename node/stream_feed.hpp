@@ -48,6 +48,7 @@ private:
     std::shared_ptr<EventStream> stream_;
     pubsub::TopicKey topic_;
     std::optional<pubsub::StoreCursor> replay_;  // the last replayed position while replaying
+    bool replays_;                               // started with a replay (remembers ids)
     std::deque<pubsub::MessageId> recent_;
     std::unordered_set<pubsub::MessageId, core::NodeIdHash> recent_set_;
 };
