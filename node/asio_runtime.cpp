@@ -243,7 +243,9 @@ private:
     // True while outputs must wait for the batch's commit: it has uncommitted puts that
     // an output may confirm (not the written-behind messages), or outputs are already
     // waiting (order is kept).
-    bool holding() const { return confirming_puts() > 0 || !held_transmits_.empty() || !held_events_.empty(); }
+    bool holding() const {
+        return confirming_puts() > 0 || durable_kept_ || !held_transmits_.empty() || !held_events_.empty();
+    }
     // The batch's uncommitted puts other than the messages link input wrote behind. After
     // an early (mid-batch) commit every uncommitted put counts: which are behind is unknown.
     std::size_t confirming_puts() const {
@@ -294,8 +296,17 @@ private:
     // own), whose transaction the writer thread commits while the loop goes on; a batch
     // whose puts outputs wait for is committed here instead. Expiry runs after.
     void flush_in_background();
-    // Waits for the background commit, if any, and accounts for it (the store's settle hook).
+    // Hands the open batch (with the message store's kept writes) to the writer thread,
+    // and with it what waits for its commit: publishes to answer, outputs to release.
+    void start_background_commit();
+    // Waits for the background commit, if any, and accounts for it (the store's settle
+    // hook, so it only records the outcome: release_finished hands out what waited).
     void close_background_commit();
+    struct BackgroundCommit;
+    void finish_commit(BackgroundCommit&& commit, int rc);
+    // Answers the publishes and sends (or, after a failed commit, withholds) the outputs
+    // of finished commits; at a top-level turn of the loop, never inside a store call.
+    void release_finished();
     // Posted by the writer thread when its commit is done: closes it, then writes what the
     // message store kept meanwhile, and expires messages when no batch is open.
     void after_background_commit();
@@ -333,12 +344,6 @@ private:
     // The writer thread: it runs the flush timer's commits (flush_in_background), so the
     // fdatasync does not stop the loop. Its one job at a time is a detached batch.
     asio::thread_pool writer_{1};
-    struct BackgroundCommit {
-        store::LmdbStore::Detached detached;
-        std::future<int> result;  // commit_detached's return code
-        Clock::time_point started;
-    };
-    std::optional<BackgroundCommit> background_;
     core::WallClockAnchor wall_;
     int lock_fd_ = -1;
 
@@ -394,6 +399,27 @@ private:
     // receive_batch_max datagrams produce.
     std::vector<core::Transmit> held_transmits_;
     std::vector<Event> held_events_;
+    // The commit on the writer thread, with what waits for it (start_background_commit).
+    struct BackgroundCommit {
+        store::LmdbStore::Detached detached;
+        std::future<int> result;  // commit_detached's return code
+        Clock::time_point started;
+        std::vector<WaitingPublish> publishes;
+        std::vector<core::Transmit> transmits;
+        std::vector<Event> events;
+    };
+    std::optional<BackgroundCommit> background_;
+    // Finished commits whose waiting outputs are not released yet (release_finished).
+    struct Finished {
+        bool committed = false;
+        std::vector<WaitingPublish> publishes;
+        std::vector<core::Transmit> transmits;
+        std::vector<Event> events;
+    };
+    std::vector<Finished> finished_;
+    // A durable publish's rows are kept by the message store (a background commit was
+    // running): outputs are held until the batch they join is committed.
+    bool durable_kept_ = false;
     // Uncommitted puts of the open batch that are written behind (mark_written_behind),
     // valid while the store's batch_commits() equals behind_commits_.
     std::size_t behind_ = 0;
@@ -799,6 +825,11 @@ void Runtime::drain_outputs() {
 
 void Runtime::end_batch() {
     CORE_ASSERT(store_->in_batch());
+    // Durable publishes' rows kept during a background commit must be in this batch (this
+    // waits for that commit); earlier commits' outputs go out before this one's.
+    if (durable_kept_) make_messages_readable();
+    durable_kept_ = false;
+    release_finished();
     auto const commit_started = Clock::now();
     bool const wrote = store_->batch_uncommitted() > 0;
     auto committed = store_->commit_batch();
@@ -1121,8 +1152,9 @@ void Runtime::publish_durable(std::string const& topic, core::Bytes payload, boo
                                             "(raise --map-size-mb, or wait for retention to free room)"}));
     }
     begin_input_batch();
-    // A durable publish's rows must go into this batch, not wait in the message store.
-    if (wait_durable) make_messages_readable();
+    // During a background commit the message store keeps this publish's rows in memory
+    // (they reach a batch when the commit ends): hold its outputs until they are committed.
+    if (wait_durable && (background_ || messages_->has_deferred())) durable_kept_ = true;
     auto r = engine_->publish(now(), topic, payload);
     // A durable publish commits at once (posted: concurrent ones share it); an accepted-only
     // one is written behind like a received message (the flush timer commits it).
@@ -1157,7 +1189,7 @@ void Runtime::publish_durable(std::string const& topic, core::Bytes payload, boo
 }
 
 void Runtime::schedule_publish_commit() {
-    if (commit_posted_ || !store_->in_batch()) return;
+    if (commit_posted_ || (!store_->in_batch() && !durable_kept_)) return;
     commit_posted_ = true;
     // Posted twice: the first hop lets the handlers already queued (other clients'
     // requests) join the batch, the second runs after the reactor's next poll.
@@ -1165,7 +1197,9 @@ void Runtime::schedule_publish_commit() {
         asio::post(io_, [this] {
             commit_posted_ = false;
             if (stopping_) return;
-            settle_batch();
+            // On the writer thread; while one commit runs, the next starts when it ends
+            // (after_background_commit).
+            if (!background_ && (store_->in_batch() || durable_kept_)) start_background_commit();
             arm_wakeup();
         });
     });
@@ -1240,6 +1274,7 @@ void Runtime::arm_flush() {
 void Runtime::flush_records() {
     make_messages_readable();
     settle_batch();
+    release_finished();
     if (records_->queued() == 0) return;
     auto const started = Clock::now();
     auto const lost_before = records_->counts().lost;
@@ -1263,26 +1298,32 @@ void Runtime::flush_in_background() {
         ++commit_failures_;
         log_commit_failures();
     }
-    if (holding()) {
-        // Outputs wait for some of these puts (a DHT record written through): commit now.
-        end_batch();
-        records_->release_flushed();
-        expire_messages();
-        return;
-    }
-    auto detached = store_->detach_batch();
+    start_background_commit();
+    if (!background_ && !store_->in_batch()) expire_messages();
+}
+
+void Runtime::start_background_commit() {
+    CORE_ASSERT(!background_);
+    make_messages_readable();  // kept writes (durable publishes' rows too) join this batch
+    if (!store_->in_batch()) store_->begin_batch();
+    BackgroundCommit commit;
+    commit.detached = store_->detach_batch();
+    commit.started = Clock::now();
     behind_ = 0;
-    if (detached.error) {
-        ++commit_failures_;
-        log_commit_failures();
-    }
-    if (detached.txn == nullptr) {  // nothing was uncommitted: committed (or aborted) already
-        records_->release_flushed();
-        expire_messages();
+    durable_kept_ = false;
+    // What waited for this batch now waits for this commit; outputs produced meanwhile go
+    // out at once (they wait for nothing in it).
+    commit.publishes = std::exchange(waiting_publishes_, {});
+    commit.transmits = std::exchange(held_transmits_, {});
+    commit.events = std::exchange(held_events_, {});
+    if (commit.detached.txn == nullptr) {  // nothing was uncommitted: committed (or aborted) here
+        finish_commit(std::move(commit), 0);
+        release_finished();
         return;
     }
     auto promise = std::make_shared<std::promise<int>>();
-    background_ = BackgroundCommit{std::move(detached), promise->get_future(), Clock::now()};
+    commit.result = promise->get_future();
+    background_ = std::move(commit);
     asio::post(writer_, [this, txn = background_->detached.txn, promise] {
         promise->set_value(store::LmdbStore::commit_detached(txn));
         asio::post(io_, [this] { after_background_commit(); });
@@ -1292,18 +1333,45 @@ void Runtime::flush_in_background() {
 void Runtime::close_background_commit() {
     if (!background_) return;
     auto const rc = background_->result.get();  // waits while the writer thread commits
-    auto const done = std::move(*background_);
+    auto commit = std::move(*background_);
     background_.reset();
-    auto committed = store_->finish_detached(done.detached, rc);
+    finish_commit(std::move(commit), rc);
+}
+
+void Runtime::finish_commit(BackgroundCommit&& commit, int rc) {
+    bool committed = !commit.detached.error;
+    if (commit.detached.txn != nullptr) {
+        committed = store_->finish_detached(commit.detached, rc) && committed;
+        if (exporter_)
+            exporter_->observe_store_commit(std::chrono::duration<double>(Clock::now() - commit.started).count());
+    }
     records_->release_flushed();
-    if (exporter_)
-        exporter_->observe_store_commit(std::chrono::duration<double>(Clock::now() - done.started).count());
     if (!committed) {
-        // The batch's records are lost (received messages, DHT records: no answer waited
-        // for them). Catch-up, republish and the other replicas cover them.
+        // The batch's records are lost. Written-behind ones (received messages, DHT
+        // records) are covered by catch-up, republish and the other replicas; what waited
+        // for them is refused or withheld when released.
         ++commit_failures_;
         log_commit_failures();
     }
+    finished_.push_back(Finished{committed, std::move(commit.publishes), std::move(commit.transmits),
+                                 std::move(commit.events)});
+}
+
+void Runtime::release_finished() {
+    auto groups = std::exchange(finished_, {});
+    for (auto& g : groups) {
+        for (auto& p : g.publishes) {
+            if (g.committed) p.done(std::move(p.info));
+            else p.done(core::Err(ApiError{503, "the message could not be written to disk (" + store_->last_error() + ")"}));
+        }
+        if (g.committed) {
+            for (auto const& t : g.transmits) send(t);
+        } else {
+            answers_withheld_ += g.transmits.size();  // they may acknowledge lost records
+        }
+        for (auto& e : g.events) on_event(e);
+    }
+    if (!groups.empty()) links_->flush();
 }
 
 void Runtime::make_messages_readable() {
@@ -1327,8 +1395,11 @@ void Runtime::make_messages_readable() {
 void Runtime::after_background_commit() {
     if (stopping_) return;
     close_background_commit();
+    release_finished();
     if (!store_->in_batch()) expire_messages();
     make_messages_readable();
+    // Publishes (or other outputs) that waited while this commit ran: commit them next.
+    if (!waiting_publishes_.empty() || holding()) start_background_commit();
     arm_wakeup();
 }
 
