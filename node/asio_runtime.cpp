@@ -15,7 +15,11 @@
 // the receive batch and its answer leaves at once; a timer (flush_interval) commits
 // the queued records and the messages link input wrote behind (the only periodic commit
 // of a busy node: engine wakeups and the history tick run inside the open batch), and
-// shutdown flushes them (docs/storage.md, "Write-behind").
+// shutdown flushes them (docs/storage.md, "Write-behind"). Background commit: the flush
+// timer's commit and durable publishes' group commits run on the writer thread
+// (start_background_commit), the publishes and held outputs released when it ends
+// (release_finished); meanwhile the message store keeps its writes in memory and the
+// store's other writes wait for the commit (docs/storage.md, "Background commit").
 #include "node/asio_runtime.hpp"
 
 #include "core/assert.hpp"
@@ -293,8 +297,8 @@ private:
     // Commits the queued DHT records now (outside any batch: settles it first).
     void flush_records();
     // The flush timer's commit: the queued DHT records join the open batch (or one of its
-    // own), whose transaction the writer thread commits while the loop goes on; a batch
-    // whose puts outputs wait for is committed here instead. Expiry runs after.
+    // own), whose transaction the writer thread commits while the loop goes on (with what
+    // waits for it). Expiry runs after.
     void flush_in_background();
     // Hands the open batch (with the message store's kept writes) to the writer thread,
     // and with it what waits for its commit: publishes to answer, outputs to release.
@@ -341,8 +345,9 @@ private:
     // Declared first so it is destroyed last: every object below that holds a handler or a
     // socket goes before the io_context.
     asio::io_context io_{1};
-    // The writer thread: it runs the flush timer's commits (flush_in_background), so the
-    // fdatasync does not stop the loop. Its one job at a time is a detached batch.
+    // The writer thread: it runs the flush timer's commits and durable publishes' group
+    // commits (start_background_commit), so the fdatasync does not stop the loop. Its one
+    // job at a time is a detached batch.
     asio::thread_pool writer_{1};
     core::WallClockAnchor wall_;
     int lock_fd_ = -1;
