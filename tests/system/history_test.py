@@ -8,7 +8,10 @@ Scenarios:
                   message is in its history after the restart and in every subscriber's
                   stream exactly once; (b) with every subscriber's node down (so nobody had
                   the message), the restarted publisher's durable outbox sends it once the
-                  subscribers are back, and each of them receives it.
+                  subscribers are back, and each of them receives it; (c) 300 durable
+                  publishes beside a second durable publisher (commits running on the
+                  writer thread nearly all the time), SIGKILL after the last: all in
+                  history.
   store_full      A node whose LMDB map is too small for its history limit fills up: publish
                   fails clearly (exit 1, "full" on stderr; HTTP 507), one log line says so,
                   history keeps being served and messages from other nodes still arrive.
@@ -167,6 +170,34 @@ def scenario_kill_after_ack(root):
     for s in subs:
         s.stop()
     print("kill_after_ack (b): the outbox delivered both messages published alone to both subscribers")
+
+    # (c) Acknowledgements while commits run on the writer thread: a second durable
+    # publisher on another topic keeps a commit running nearly all the time, so these
+    # publishes arrive while one runs (their rows kept in memory, their answers held until
+    # the commit of the batch they join). SIGKILL right after the last acknowledgement.
+    noise_file = os.path.join(root, "noise.txt")
+    with open(noise_file, "w") as f:
+        for i in range(50000):
+            f.write(f"noise {i} {'.' * 100}\n")
+    with open(noise_file) as stdin:
+        noise = subprocess.Popen([nt.BIN, "publish", "noise", "-", "--data", pub.data],
+                                 stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        nt.check(noise.poll() is None, "the second publisher stopped early")
+        loaded = publish_ids(pub, [f"under load {i}" for i in range(300)])
+        nt.check(noise.poll() is None, "the second publisher ended before the first")
+    finally:
+        noise.kill()
+        noise.wait(timeout=10)
+    pub.kill(signal.SIGKILL)
+    pub.start()
+    got = set(pub.history_ids("--last", "1000"))
+    nt.check(len(loaded) == 300 and set(loaded) <= got,
+             f"acknowledged messages missing from history after SIGKILL under load: "
+             f"{len(set(loaded) - got)} of {len(loaded)}")
+    print(f"kill_after_ack (c): {len(loaded)} acknowledged beside a second durable publisher, "
+          f"all in history after SIGKILL")
 
 
 def scenario_store_full(root):
