@@ -336,17 +336,11 @@ StoreError LmdbStore::fail(int rc, char const* what) const {
 }
 
 int LmdbStore::room_pages(std::size_t enough, std::size_t& pages) const {
-    // During a background commit the writer thread may be writing a meta page: use the
-    // figures read before it began (a pre-check's estimate; writes settle first anyway).
-    MDB_envinfo info;
-    int rc = committing_ ? 0 : mdb_env_info(env_, &info);
+    MapFigures map;
+    int rc = map_figures(map);
     if (rc != 0) return rc;
-    if (committing_) {
-        info.me_mapsize = window_map_.map_size;
-        info.me_last_pgno = window_map_.last_pgno;
-    }
-    auto const map_pages = info.me_mapsize / page_size_;
-    pages = map_pages > info.me_last_pgno + 1 ? map_pages - (info.me_last_pgno + 1) : 0;
+    auto const map_pages = map.map_size / page_size_;
+    pages = map_pages > map.last_pgno + 1 ? map_pages - (map.last_pgno + 1) : 0;
     if (pages >= enough) return 0;  // the common case: no need to look at the freelist
 
     // Near the end of the map: count the pages LMDB freed for reuse too (as mdb_stat -f
@@ -854,17 +848,25 @@ void LmdbStore::sync() {
 }
 
 LmdbStore::Usage LmdbStore::usage() const {
-    MDB_envinfo info;
-    int rc = committing_ ? 0 : mdb_env_info(env_, &info);  // see room_pages
-    if (rc != 0) {
+    MapFigures map;
+    if (int rc = map_figures(map); rc != 0) {
         fail(rc, "usage");
         return {};
     }
+    return {map.map_size, (map.last_pgno + 1) * page_size_};
+}
+
+int LmdbStore::map_figures(MapFigures& out) const {
+    // During a background commit the writer thread may be writing a meta page: the
+    // figures read before it began (an estimate for pre-checks; writes settle first).
     if (committing_) {
-        info.me_mapsize = window_map_.map_size;
-        info.me_last_pgno = window_map_.last_pgno;
+        out = window_map_;
+        return 0;
     }
-    return {info.me_mapsize, (info.me_last_pgno + 1) * page_size_};
+    MDB_envinfo info;
+    int rc = mdb_env_info(env_, &info);
+    if (rc == 0) out = {info.me_mapsize, info.me_last_pgno};
+    return rc;
 }
 
 void LmdbStore::settle() {
@@ -884,9 +886,9 @@ LmdbStore::Detached LmdbStore::detach_batch() {
     }
     // The window's reader and figures, taken while this thread still owns every LMDB call.
     MDB_txn* reader = nullptr;
-    MDB_envinfo info;
+    MapFigures map;
     int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &reader);
-    if (rc == 0) rc = mdb_env_info(env_, &info);
+    if (rc == 0) rc = map_figures(map);
     if (rc != 0) {
         if (reader != nullptr) mdb_txn_abort(reader);
         fail(rc, "detach_batch: begin the window's reader");
@@ -895,7 +897,7 @@ LmdbStore::Detached LmdbStore::detach_batch() {
         return d;
     }
     window_reader_ = reader;
-    window_map_ = {info.me_mapsize, info.me_last_pgno};
+    window_map_ = map;
     committing_ = true;
     ++batch_commits_;
     d.txn = batch_.txn;

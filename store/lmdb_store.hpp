@@ -260,6 +260,12 @@ private:
     void flush_batch();
     // Waits out a background commit (the settle hook) before a write.
     void settle();
+    struct MapFigures {
+        std::size_t map_size = 0;   // MDB_envinfo::me_mapsize
+        std::size_t last_pgno = 0;  // MDB_envinfo::me_last_pgno
+    };
+    // The map's size and last used page: LMDB's, or during a background commit window_map_.
+    int map_figures(MapFigures& out) const;
     // The transaction reads use instead of their own: the batch's, or the window's reader.
     MDB_txn* read_base() const { return committing_ ? window_reader_ : batch_.txn; }
 
@@ -282,10 +288,6 @@ private:
     // A background commit in flight: its window's reader and environment figures.
     bool committing_ = false;
     MDB_txn* window_reader_ = nullptr;
-    struct MapFigures {
-        std::size_t map_size = 0;  // MDB_envinfo::me_mapsize
-        std::size_t last_pgno = 0; // MDB_envinfo::me_last_pgno
-    };
     MapFigures window_map_;
     std::function<void()> settle_hook_;
 };
