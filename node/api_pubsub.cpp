@@ -5,6 +5,10 @@
 #include "node/encoding.hpp"
 #include "node/json.hpp"
 
+#include <memory>
+#include <optional>
+#include <vector>
+
 namespace node {
 
 namespace {
@@ -34,37 +38,115 @@ core::Result<std::optional<pubsub::StoreCursor>, std::string> replay_start(ApiRe
     return std::optional<pubsub::StoreCursor>{};
 }
 
+// One message's bytes from an object with exactly one of "data" and "data_b64"; `where`
+// names the object in the error ("" for the body, "messages[3]: " in a batch).
+core::Result<core::Bytes, std::string> payload_of(json::Value const& object, std::string const& where) {
+    auto const* text = object.find("data");
+    auto const* b64 = object.find("data_b64");
+    if ((text != nullptr) == (b64 != nullptr))
+        return core::Err(where + "give exactly one of \"data\" (a string) and \"data_b64\" (base64)");
+    if (text) {
+        auto s = text->as_string();
+        if (!s) return core::Err(where + "\"data\" must be a string");
+        return core::to_bytes(*s);
+    }
+    auto s = b64->as_string();
+    auto decoded = s ? base64_decode(*s) : std::nullopt;
+    if (!decoded) return core::Err(where + "\"data_b64\" must be standard base64 with padding");
+    return std::move(*decoded);
+}
+
+void write_receipt(json::Writer& w, PublishInfo const& p) {
+    w.key("id").string(p.id.hex());
+    w.key("seq").number(p.seq);
+    w.key("ts").number(p.ts_ms);
+    w.key("peers").number(std::uint64_t{p.peers});
+}
+
+// A batch's answer waits for every message it published: each one's commit when durable.
+// The first message the node refuses ends the batch (the rest are not published); the
+// answer is then that message's error, with the receipts of those published before it.
+struct BatchPublish {
+    std::function<void(ApiResponse)> respond;
+    bool wait_durable = true;
+    std::vector<std::optional<core::Result<PublishInfo, ApiError>>> results;
+    std::size_t attempted = 0;
+    std::size_t answered = 0;
+    bool all_attempted = false;
+
+    void finish_if_done() {
+        if (!all_attempted || answered != attempted) return;
+        json::Writer w;
+        w.begin_object();
+        std::optional<std::size_t> failed;
+        for (std::size_t i = 0; i < attempted && !failed; ++i)
+            if (!*results[i]) failed = i;
+        if (failed) {
+            auto const& e = results[*failed]->error();
+            w.key("error").string("messages[" + std::to_string(*failed) + "]: " + e.message);
+            w.key("failed_index").number(std::uint64_t{*failed});
+        }
+        w.key("messages").begin_array();
+        for (std::size_t i = 0; i < attempted; ++i) {
+            if (!*results[i]) break;
+            w.begin_object();
+            write_receipt(w, results[i]->value());
+            w.end_object();
+        }
+        w.end_array();
+        w.key("durable").boolean(wait_durable);
+        w.end_object();
+        respond({failed ? results[*failed]->error().status : 200u, w.take(), nullptr});
+    }
+};
+
+// A batch refused before any of it was published, because of its message `index`.
+ApiResponse batch_item_error(unsigned status, std::size_t index, std::string const& message) {
+    json::Writer w;
+    w.begin_object();
+    w.key("error").string(message);
+    w.key("failed_index").number(std::uint64_t{index});
+    w.key("messages").begin_array().end_array();
+    w.end_object();
+    return {status, w.take(), nullptr};
+}
+
+void publish_batch(ApiBackend& backend, std::string topic, std::vector<core::Bytes> payloads, bool wait_durable,
+                   std::function<void(ApiResponse)>& respond) {
+    auto batch = std::make_shared<BatchPublish>();
+    batch->respond = std::move(respond);
+    batch->wait_durable = wait_durable;
+    batch->results.resize(payloads.size());
+    for (std::size_t i = 0; i < payloads.size(); ++i) {
+        ++batch->attempted;
+        backend.publish_durable(topic, std::move(payloads[i]), wait_durable,
+                                [batch, i](core::Result<PublishInfo, ApiError> r) {
+                                    batch->results[i] = std::move(r);
+                                    ++batch->answered;
+                                    batch->finish_if_done();
+                                });
+        // A refusal known at once (full store, too many topics) ends the batch here.
+        if (batch->results[i] && !*batch->results[i]) break;
+    }
+    batch->all_attempted = true;
+    batch->finish_if_done();
+}
+
 void publish_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {
     json::Limits limits;
     limits.input_max = request.body.size() + 1;
-    limits.depth_max = 2;
-    limits.values_max = 10;
+    limits.depth_max = 3;
+    limits.values_max = 10 + 3 * publish_batch_max;
     auto parsed = json::parse(request.body, limits);
     if (!parsed) return respond(error(400, "malformed JSON: " + parsed.error()));
     auto const& body = parsed.value();
     if (!body.is_object()) return respond(error(400, "the body must be a JSON object"));
     for (auto const& [name, v] : body.members)
-        if (name != "topic" && name != "data" && name != "data_b64" && name != "durable")
+        if (name != "topic" && name != "data" && name != "data_b64" && name != "messages" && name != "durable")
             return respond(error(400, "unknown field \"" + name + "\""));
     auto topic = body.find("topic") ? body.find("topic")->as_string() : std::nullopt;
     if (!topic) return respond(error(400, "\"topic\" must be a string"));
     if (auto e = topic_name_error(*topic)) return respond(error(400, *e));
-
-    auto const* text = body.find("data");
-    auto const* b64 = body.find("data_b64");
-    if ((text != nullptr) == (b64 != nullptr))
-        return respond(error(400, "give exactly one of \"data\" (a string) and \"data_b64\" (base64)"));
-    core::Bytes payload;
-    if (text) {
-        auto s = text->as_string();
-        if (!s) return respond(error(400, "\"data\" must be a string"));
-        payload = core::to_bytes(*s);
-    } else {
-        auto s = b64->as_string();
-        auto decoded = s ? base64_decode(*s) : std::nullopt;
-        if (!decoded) return respond(error(400, "\"data_b64\" must be standard base64 with padding"));
-        payload = std::move(*decoded);
-    }
     // "durable": false answers once the node accepted the message (signed, handed to its
     // links, queued for the next commit a few ms later), like a NATS publish or MQTT QoS 0:
     // for publishers that pace themselves on the answer and do not need the disk's word.
@@ -73,20 +155,47 @@ void publish_request(ApiBackend& backend, ApiRequest const& request, std::functi
         if (d->type != json::Value::Type::boolean) return respond(error(400, "\"durable\" must be true or false"));
         wait_durable = d->boolean;
     }
-    if (payload.size() > backend.payload_size_max())
-        return respond(error(413, "the message is " + std::to_string(payload.size()) + " bytes; at most " +
-                                      std::to_string(backend.payload_size_max()) + " are allowed"));
+    auto too_large = [&](core::Bytes const& payload, std::string const& where) {
+        return where + "the message is " + std::to_string(payload.size()) + " bytes; at most " +
+               std::to_string(backend.payload_size_max()) + " are allowed";
+    };
+
+    // A batch: {"topic", "messages": [{"data"} or {"data_b64"}, ...]}, all checked before
+    // any is published; they share the node's next commit.
+    if (auto const* list = body.find("messages")) {
+        if (body.find("data") || body.find("data_b64"))
+            return respond(error(400, "give either \"messages\" or one message's \"data\" / \"data_b64\""));
+        if (list->type != json::Value::Type::array || list->items.empty() || list->items.size() > publish_batch_max)
+            return respond(error(400, "\"messages\" must be an array of 1 to " + std::to_string(publish_batch_max) +
+                                          " objects"));
+        std::vector<core::Bytes> payloads;
+        payloads.reserve(list->items.size());
+        for (std::size_t i = 0; i < list->items.size(); ++i) {
+            auto const& item = list->items[i];
+            std::string const where = "messages[" + std::to_string(i) + "]: ";
+            if (!item.is_object()) return respond(batch_item_error(400, i, where + "must be an object"));
+            for (auto const& [name, v] : item.members)
+                if (name != "data" && name != "data_b64")
+                    return respond(batch_item_error(400, i, where + "unknown field \"" + name + "\""));
+            auto payload = payload_of(item, where);
+            if (!payload) return respond(batch_item_error(400, i, payload.error()));
+            if (payload.value().size() > backend.payload_size_max())
+                return respond(batch_item_error(413, i, too_large(payload.value(), where)));
+            payloads.push_back(std::move(payload).value());
+        }
+        return publish_batch(backend, std::string(*topic), std::move(payloads), wait_durable, respond);
+    }
+
+    auto payload = payload_of(body, "");
+    if (!payload) return respond(error(400, payload.error()));
+    if (payload.value().size() > backend.payload_size_max()) return respond(error(413, too_large(payload.value(), "")));
     // Answered once the message is committed to disk (durable publish), or accepted.
-    backend.publish_durable(std::string(*topic), std::move(payload), wait_durable,
+    backend.publish_durable(std::string(*topic), std::move(payload).value(), wait_durable,
                             [respond = std::move(respond), wait_durable](core::Result<PublishInfo, ApiError> r) {
                                 if (!r) return respond(error(r.error().status, r.error().message));
-                                auto const& p = r.value();
                                 json::Writer w;
                                 w.begin_object();
-                                w.key("id").string(p.id.hex());
-                                w.key("seq").number(p.seq);
-                                w.key("ts").number(p.ts_ms);
-                                w.key("peers").number(std::uint64_t{p.peers});
+                                write_receipt(w, r.value());
                                 w.key("durable").boolean(wait_durable);
                                 w.end_object();
                                 respond({200, w.take(), nullptr});

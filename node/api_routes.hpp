@@ -158,6 +158,10 @@ public:
     }
 };
 
+// Messages in one batch publish (POST /v1/publish with "messages"); the body limit bounds
+// their bytes.
+inline constexpr std::size_t publish_batch_max = 1000;
+
 // Topic names: 1 to topic_name_max bytes of UTF-8.
 inline constexpr std::size_t topic_name_max = 256;
 // Bytes one event-stream client may have waiting before it is cut.

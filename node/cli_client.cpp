@@ -6,9 +6,14 @@
 #include "node/json.hpp"
 #include "node/net.hpp"
 
+#include <array>
+#include <cerrno>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 namespace node {
 
@@ -24,6 +29,29 @@ constexpr auto quick_timeout = 10s;
 constexpr auto lookup_timeout = 75s;
 // Answers hold at most a few MiB (32 values of 64 KiB as base64, or 5,000 peers).
 constexpr std::size_t reply_body_max = 16 * 1024 * 1024;
+
+// Standard input for the client commands, read from fd 0 directly: its in_avail() says
+// how many bytes can be read without waiting (FIONREAD: pipes, terminals, files), so
+// `publish -` batches the lines a fast producer has already written. std::cin, kept in
+// step with C stdio, always says 0.
+class StdinBuf : public std::streambuf {
+protected:
+    int_type underflow() override {
+        ssize_t n = 0;
+        do n = ::read(STDIN_FILENO, buf_.data(), buf_.size());
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) return traits_type::eof();
+        setg(buf_.data(), buf_.data(), buf_.data() + n);
+        return traits_type::to_int_type(buf_[0]);
+    }
+    std::streamsize showmanyc() override {
+        int n = 0;
+        return ::ioctl(STDIN_FILENO, FIONREAD, &n) == 0 && n > 0 ? n : 0;
+    }
+
+private:
+    std::array<char, 64 * 1024> buf_{};
+};
 
 std::optional<std::string> read_small_file(fs::path const& path, std::string& error) {
     std::ifstream in(path, std::ios::binary);
@@ -193,7 +221,11 @@ int run_client(CliCommand const& command, EnvLookup const& env, std::ostream& ou
     if (!located) return report(located.error());
     auto const& target = located.value();
 
-    if (is_pubsub_command(command.command)) return run_pubsub_client(command, target, out, err, std::cin);
+    if (is_pubsub_command(command.command)) {
+        StdinBuf stdin_buf;
+        std::istream in(&stdin_buf);
+        return run_pubsub_client(command, target, out, err, in);
+    }
     if (command.command == Command::history) return run_history_client(command, target, out, err);
 
     std::string method = "GET", path, body;

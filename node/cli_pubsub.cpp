@@ -1,7 +1,8 @@
 // The pub/sub client commands: `kadmium subscribe` (an event stream printed line by
-// line), `publish` (one message, or each line of stdin on one kept-alive connection),
-// `unsubscribe` and `topics`. Errors follow cli_client.hpp: one line on stderr, exit 2 for
-// bad arguments or no node, 1 when the operation failed.
+// line), `publish` (one message, or each line of stdin on one kept-alive connection,
+// the lines already waiting sent as one batch), `unsubscribe` and `topics`. Errors follow
+// cli_client.hpp: one line on stderr, exit 2 for bad arguments or no node, 1 when the
+// operation failed.
 #include "node/api_routes.hpp"
 #include "node/beast.hpp"
 #include "node/cli_client.hpp"
@@ -10,6 +11,7 @@
 #include "node/net.hpp"
 
 #include <ctime>
+#include <deque>
 #include <iostream>
 #include <sstream>
 
@@ -129,43 +131,197 @@ std::string_view without_newline(std::string_view t) {
     return t;
 }
 
+void add_data(json::Writer& w, std::string_view message) {
+    if (is_valid_utf8(message)) w.key("data").string(message);
+    else w.key("data_b64").string(base64_encode(core::as_bytes(message)));
+}
+
 std::string publish_body(std::string const& topic, std::string_view message, bool wait_durable) {
     json::Writer w;
     w.begin_object().key("topic").string(topic);
-    if (is_valid_utf8(message)) w.key("data").string(message);
-    else w.key("data_b64").string(base64_encode(core::as_bytes(message)));
+    add_data(w, message);
     if (!wait_durable) w.key("durable").boolean(false);
     w.end_object();
     return w.take();
 }
 
-int publish(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, std::ostream& err, std::istream& in) {
-    ApiConnection conn(target);
-    auto one = [&](std::string_view message) -> int {
-        auto reply = conn.call("POST", "/v1/publish", publish_body(cmd.topic, message, !cmd.no_wait_durable));
-        if (auto code = failure(target, reply, err)) return *code;
-        if (cmd.client.json) {
-            out << without_newline(reply.value().body) << std::endl;
-        } else {
-            auto v = json::parse(reply.value().body);
-            auto const* id = v ? v.value().find("id") : nullptr;
-            out << (id && id->is_string() ? id->text : "?") << std::endl;
-        }
-        return 0;
-    };
-    if (cmd.message != "-") return one(cmd.message);
-    // One message per line as it arrives; a failed line is reported and the rest go on.
-    int code = 0;
-    std::string line;
-    while (std::getline(in, line)) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.empty()) continue;
-        if (int c = one(line); c != 0) {
-            code = c;
-            if (c == 2) return c;  // no node: nothing more will work
+// Lines of stdin as they arrive. next() waits for one; ready() takes a complete line only
+// when its bytes can be read without waiting (in_avail), so the lines a fast producer has
+// already written travel in one batch while an interactive one's go one by one.
+class LineSource {
+public:
+    explicit LineSource(std::istream& in) : buf_(*in.rdbuf()) {}
+
+    std::optional<std::string> next() {
+        for (;;) {
+            int c = buf_.sbumpc();
+            if (c == std::char_traits<char>::eof()) {
+                if (partial_.empty()) return std::nullopt;
+                return take();
+            }
+            if (c == '\n') return take();
+            partial_ += static_cast<char>(c);
         }
     }
+    std::optional<std::string> ready() {
+        while (buf_.in_avail() > 0) {
+            int c = buf_.sbumpc();
+            if (c == std::char_traits<char>::eof()) break;
+            if (c == '\n') return take();
+            partial_ += static_cast<char>(c);
+        }
+        return std::nullopt;
+    }
+
+private:
+    std::string take() {
+        std::string line = std::move(partial_);
+        partial_.clear();
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return line;
+    }
+    std::streambuf& buf_;
+    std::string partial_;
+};
+
+// Lines gathered into one publish: a batch body ("messages") holds at most this many
+// bytes (half the node's smallest body limit) and publish_batch_max lines.
+constexpr std::size_t batch_body_max = api_body_max / 2;
+
+std::string batch_body(std::string const& topic, std::deque<std::string> const& lines, std::size_t n, bool wait_durable) {
+    json::Writer w;
+    w.begin_object().key("topic").string(topic).key("messages").begin_array();
+    for (std::size_t i = 0; i < n; ++i) {
+        w.begin_object();
+        add_data(w, lines[i]);
+        w.end_object();
+    }
+    w.end_array();
+    if (!wait_durable) w.key("durable").boolean(false);
+    w.end_object();
+    return w.take();
+}
+
+void print_receipt(std::ostream& out, json::Value const& r, bool json_out, bool durable) {
+    auto const* id = r.find("id");
+    std::string const hex = id && id->is_string() ? id->text : "?";
+    if (!json_out) {
+        out << hex << "\n";
+        return;
+    }
+    json::Writer w;
+    w.begin_object().key("id").string(hex);
+    for (char const* k : {"seq", "ts", "peers"})
+        if (auto const* v = r.find(k); v && v->as_uint()) w.key(k).number(*v->as_uint());
+    w.key("durable").boolean(durable);
+    w.end_object();
+    out << w.take() << "\n";
+}
+
+// `kadmium publish TOPIC -`: each line of stdin a message, the ids printed in order. Lines
+// already waiting go as one batch publish (one commit for all when durable); a line the
+// node refuses is reported and the rest go on.
+int publish_lines(CliCommand const& cmd, ApiTarget const& target, ApiConnection& conn, std::ostream& out,
+                  std::ostream& err, std::istream& in) {
+    bool const durable = !cmd.no_wait_durable;
+    LineSource source(in);
+    std::deque<std::string> queue;  // read, not yet published, in order
+    int code = 0;
+    auto refused = [&](std::string const& message, int exit_code) {
+        err << "kadmium: " << message << "\n";
+        code = exit_code;
+    };
+    for (;;) {
+        if (queue.empty()) {
+            auto line = source.next();
+            if (!line) break;
+            if (line->empty()) continue;
+            queue.push_back(std::move(*line));
+        }
+        std::size_t bytes = queue.front().size();
+        while (queue.size() < publish_batch_max && bytes < batch_body_max) {
+            auto line = source.ready();
+            if (!line) break;
+            if (line->empty()) continue;
+            bytes += line->size() + 16;
+            queue.push_back(std::move(*line));
+        }
+        // The lines that fit one body; one line alone (of any size) is a plain publish.
+        std::size_t n = 1;
+        for (std::size_t b = queue.front().size(); n < queue.size() && n < publish_batch_max; ++n) {
+            b += queue[n].size() * 2 + 16;  // at most twice once escaped, except control bytes
+            if (b > batch_body_max) break;
+        }
+        std::string body = n == 1 ? publish_body(cmd.topic, queue.front(), durable) : batch_body(cmd.topic, queue, n, durable);
+        if (body.size() > api_body_max && n > 1) n = 1, body = publish_body(cmd.topic, queue.front(), durable);
+        auto reply = conn.call("POST", "/v1/publish", body);
+        if (!reply) {
+            err << "kadmium: " << reply.error().message << "\n";
+            if (reply.error().exit_code == 2) return 2;  // no node: nothing more will work
+            code = reply.error().exit_code;
+            queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+            continue;
+        }
+        auto parsed = json::parse(reply.value().body);
+        json::Value const empty;
+        json::Value const& v = parsed ? parsed.value() : empty;
+        if (n == 1) {
+            if (reply.value().status == 200) {
+                print_receipt(out, v, cmd.client.json, durable);
+            } else {
+                auto const error = reply_error(target, reply.value());
+                refused(error.message, error.exit_code);
+            }
+            queue.pop_front();
+            out.flush();
+            continue;
+        }
+        // A batch: the receipts of the lines published (from the first), and when one line
+        // was refused, its index: the lines after it (and any before it not published, when
+        // the node refused the batch before publishing any) go again.
+        auto const* receipts = v.find("messages");
+        std::size_t published = 0;
+        if (receipts && receipts->type == json::Value::Type::array)
+            for (auto const& r : receipts->items) {
+                if (published == n) break;
+                print_receipt(out, r, cmd.client.json, durable);
+                ++published;
+            }
+        out.flush();
+        if (reply.value().status == 200 && published == n) {
+            queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+            continue;
+        }
+        auto const error = reply_error(target, reply.value());
+        auto const* failed = v.find("failed_index");
+        auto const index = failed ? failed->as_uint() : std::nullopt;
+        if (!index || *index < published || *index >= n) {
+            // The whole batch was refused (a bad topic, a full store, ...): every line fails.
+            refused(error.message + (n - published > 1 ? " (" + std::to_string(n - published) + " lines not published)" : ""),
+                    error.exit_code);
+            queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+            continue;
+        }
+        refused(error.message, error.exit_code);
+        queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(*index));
+        queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(published));
+    }
     return code;
+}
+
+int publish(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, std::ostream& err, std::istream& in) {
+    ApiConnection conn(target);
+    if (cmd.message == "-") return publish_lines(cmd, target, conn, out, err, in);
+    auto reply = conn.call("POST", "/v1/publish", publish_body(cmd.topic, cmd.message, !cmd.no_wait_durable));
+    if (auto code = failure(target, reply, err)) return *code;
+    if (cmd.client.json) {
+        out << without_newline(reply.value().body) << std::endl;
+    } else {
+        auto v = json::parse(reply.value().body);
+        auto const* id = v ? v.value().find("id") : nullptr;
+        out << (id && id->is_string() ? id->text : "?") << std::endl;
+    }
+    return 0;
 }
 
 // Reads the event stream until the node closes it; prints each message.

@@ -31,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -175,19 +176,33 @@ def scenario_kill_after_ack(root):
     # publisher on another topic keeps a commit running nearly all the time, so these
     # publishes arrive while one runs (their rows kept in memory, their answers held until
     # the commit of the batch they join). SIGKILL right after the last acknowledgement.
-    noise_file = os.path.join(root, "noise.txt")
-    with open(noise_file, "w") as f:
-        for i in range(50000):
-            f.write(f"noise {i} {'.' * 100}\n")
-    with open(noise_file) as stdin:
-        noise = subprocess.Popen([nt.BIN, "publish", "noise", "-", "--data", pub.data],
-                                 stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The noise is written to its stdin as it goes (a file would be published in a few
+    # seconds, its lines batched), until the 300 are acknowledged (bounded: 120 s).
+    noise = subprocess.Popen([nt.BIN, "publish", "noise", "-", "--data", pub.data], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    done = threading.Event()
+
+    def feed_noise():
+        deadline = time.monotonic() + 120
+        i = 0
+        try:
+            while not done.is_set() and time.monotonic() < deadline:
+                noise.stdin.write("".join(f"noise {i + k} {'.' * 100}\n" for k in range(20)))
+                noise.stdin.flush()
+                i += 20
+                time.sleep(0.002)
+        except (BrokenPipeError, OSError):
+            pass
+    feeder = threading.Thread(target=feed_noise, daemon=True)
+    feeder.start()
     try:
         time.sleep(1)
         nt.check(noise.poll() is None, "the second publisher stopped early")
         loaded = publish_ids(pub, [f"under load {i}" for i in range(300)])
-        nt.check(noise.poll() is None, "the second publisher ended before the first")
+        nt.check(noise.poll() is None and feeder.is_alive(), "the second publisher ended before the first")
     finally:
+        done.set()
+        feeder.join(timeout=10)
         noise.kill()
         noise.wait(timeout=10)
     pub.kill(signal.SIGKILL)

@@ -245,6 +245,33 @@ def scenario_mesh_and_kill(root):
         n.kill(signal.SIGTERM)
 
 
+def check_burst_publish(node, count, bad_line, limit_text):
+    """A fast producer's lines travel in batches (one commit for many): `count` lines
+    written at once, one of them `bad_line` (refused with `limit_text`, the others
+    published), one empty (skipped). Every other line is published once, its id printed in
+    order, and stored."""
+    lines = [f"burst {i}" for i in range(count)]
+    lines[count // 2] = bad_line
+    lines.insert(count // 4, "")
+    r = subprocess.run([nt.BIN, "publish", TOPIC, "-", "--data", node.data], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=120)
+    ids = r.stdout.split()
+    err = r.stderr.strip().splitlines()
+    nt.check(r.returncode == 2 and len(err) == 1 and limit_text in err[0],
+             f"one refused line: exit 2 (as for one such message) and one error line: {r.returncode} {r.stderr[:300]}")
+    published = [l for l in lines if l.startswith("burst ")]
+    nt.check(len(ids) == len(published) == count - 1 and len(set(ids)) == len(ids),
+             f"{len(ids)} ids printed for {len(published)} publishable lines")
+    hist = node.cli("history", TOPIC, "--last", str(2 * count), "--json")
+    stored = {}
+    for l in hist.stdout.splitlines():
+        m = json.loads(l)
+        stored[m["data"]] = m["id"]
+    nt.check([stored.get(l) for l in published] == ids,
+             "history must hold every published line, under the id printed for it, in order")
+    print(f"publish -: {count} lines at once, {count - 1} published in order, the bad one refused")
+
+
 def scenario_cli(root):
     a = PortNode(root, 0)
     a.start()
@@ -260,6 +287,8 @@ def scenario_cli(root):
     nt.check(r.returncode == 2 and "at most" in r.stderr, f"oversized message must be refused clearly: {r}")
     r = nt.run_cli(["publish", TOPIC, "hi", "--api", "127.0.0.1:1", "--cookie", os.path.join(a.data, "api.cookie")])
     nt.check(r.returncode == 2 and "no node" in r.stderr, f"no node: exit 2 with a clear line: {r}")
+    # The oversized line is sent alone (it cannot share a batch's body).
+    check_burst_publish(a, 3000, "x" * (64 * 1024 + 1), "at most 65536")
     # Subscriptions are node state: they survive a restart.
     sub = Subscriber(b)
     nt.wait_for(lambda: any(t["topic"] == TOPIC for t in json.loads(b.cli("topics", "--json").stdout or "[]")), 10,
@@ -304,6 +333,8 @@ def scenario_max_message(root):
     err = r.stderr.strip().splitlines()
     nt.check(r.returncode == 2 and len(err) == 1 and "2048 bytes; at most 1024" in err[0],
              f"a 2 KiB publish on a 1 KiB node must fail with one line naming the limit: {r}")
+    # Within a batch: the node refuses the one 2 KiB line, publishes the lines around it.
+    check_burst_publish(b, 600, "w" * 2048, "2048 bytes; at most 1024")
     at_limit = publish_lines(b, ["y" * 1024])
     wait_all_delivered([sub_a, sub_b], at_limit, 20, "the 1 KiB message from the 1 KiB node")
 

@@ -57,8 +57,10 @@ struct FakeBackend final : ApiBackend {
     core::Result<PublishInfo, ApiError> publish(std::string const& topic, core::Bytes payload) override {
         published.emplace_back(topic, std::move(payload));
         if (topic == "full") return core::Err(ApiError{507, "too many topics"});
+        if (core::as_chars(published.back().second) == "refuse") return core::Err(ApiError{507, "the store is full"});
         PublishInfo p;
         p.id.bytes[0] = std::byte{0x11};
+        p.id.bytes[1] = static_cast<std::byte>(published.size());
         p.seq = 42;
         p.ts_ms = 1'700'000'000'123;
         p.peers = 6;
@@ -66,7 +68,9 @@ struct FakeBackend final : ApiBackend {
     }
     void publish_durable(std::string const& topic, core::Bytes payload, bool wait_durable, PublishDone done) override {
         waits.push_back(wait_durable);
-        done(publish(topic, std::move(payload)));
+        auto r = publish(topic, std::move(payload));
+        if (defer_answers && r) return deferred.push_back([done = std::move(done), r] { done(r); });
+        done(std::move(r));
     }
     core::Result<void, ApiError> subscribe(std::string const& topic) override {
         subscribed.push_back(topic);
@@ -81,6 +85,8 @@ struct FakeBackend final : ApiBackend {
 
     std::vector<std::pair<std::string, core::Bytes>> published;
     std::vector<bool> waits;  // publish_durable's wait_durable, per publish
+    bool defer_answers = false;  // accepted publishes answer when the test says (their commit)
+    std::vector<std::function<void()>> deferred;
     std::vector<std::string> subscribed, unsubscribed;
     core::Key put_key, get_key, lookup_target;
     bool until_first = false;
@@ -377,6 +383,86 @@ TEST_CASE("api: publish waits for the disk unless \"durable\": false, and says w
     CHECK(bad.response->status == 400);
     CHECK(error_of(bad).find("durable") != std::string::npos);
     CHECK(b.waits == std::vector<bool>{true, false, true});
+}
+
+TEST_CASE("api: a batch publish publishes every message in order and answers their receipts", "[unit]") {
+    FakeBackend b;
+    auto ok = call(b, request("POST", "/v1/publish",
+                              R"({"topic": "chat", "messages": [{"data": "a"}, {"data_b64": "AAEC"}, {"data": "c"}]})"));
+    REQUIRE(ok.response->status == 200);
+    auto const body = ok.json();
+    auto const& receipts = body.find("messages")->items;
+    REQUIRE(receipts.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) CHECK(receipts[i].find("id")->text.substr(0, 4) == "110" + std::to_string(i + 1));
+    CHECK(receipts[0].find("seq")->text == "42");
+    CHECK(ok.json().find("durable")->boolean);
+    REQUIRE(b.published.size() == 3);
+    CHECK(core::as_chars(b.published[0].second) == "a");
+    CHECK(b.published[1].second.size() == 3);
+    CHECK(core::as_chars(b.published[2].second) == "c");
+    CHECK(b.waits == std::vector<bool>{true, true, true});
+
+    auto accepted = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "messages": [{"data": "d"}], "durable": false})"));
+    REQUIRE(accepted.response->status == 200);
+    CHECK_FALSE(accepted.json().find("durable")->boolean);
+    CHECK(b.waits.back() == false);
+}
+
+TEST_CASE("api: a batch is checked whole before any message is published", "[unit]") {
+    FakeBackend b;
+    auto big = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "messages": [{"data": "a"}, {"data": ")" +
+                                                          std::string(33, 'x') + R"("}]})"));
+    CHECK(big.response->status == 413);
+    CHECK(big.json().find("failed_index")->text == "1");
+    CHECK(big.json().find("messages")->items.empty());
+    CHECK(error_of(big).find("messages[1]: ") == 0);
+    auto unknown = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "messages": [{"data": "a", "x": 1}]})"));
+    CHECK(unknown.response->status == 400);
+    CHECK(unknown.json().find("failed_index")->text == "0");
+    auto both = call(b, request("POST", "/v1/publish", R"({"topic": "chat", "messages": [{"data": "a", "data_b64": "AA=="}]})"));
+    CHECK(both.response->status == 400);
+    CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "chat", "messages": []})")).response->status == 400);
+    CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "chat", "messages": {"data": "a"}})")).response->status == 400);
+    CHECK(call(b, request("POST", "/v1/publish", R"({"topic": "chat", "data": "a", "messages": [{"data": "b"}]})"))
+              .response->status == 400);
+    std::string many = R"({"topic": "chat", "messages": [)";
+    for (std::size_t i = 0; i <= publish_batch_max; ++i) many += std::string(i ? "," : "") + R"({"data": "m"})";
+    many += "]}";
+    auto too_many = call(b, request("POST", "/v1/publish", many));
+    CHECK(too_many.response->status == 400);
+    CHECK(error_of(too_many).find("1 to 1000") != std::string::npos);
+    CHECK(b.published.empty());
+}
+
+TEST_CASE("api: a batch stops at the first message the node refuses, with the receipts before it", "[unit]") {
+    FakeBackend b;
+    auto r = call(b, request("POST", "/v1/publish",
+                             R"({"topic": "chat", "messages": [{"data": "a"}, {"data": "refuse"}, {"data": "c"}]})"));
+    REQUIRE(r.response->status == 507);
+    CHECK(r.json().find("failed_index")->text == "1");
+    CHECK(r.json().find("messages")->items.size() == 1);
+    CHECK(error_of(r) == "messages[1]: the store is full");
+    CHECK(b.published.size() == 2);  // "c" was never published
+}
+
+TEST_CASE("api: a durable batch answers once every message has its commit", "[unit]") {
+    FakeBackend b;
+    b.defer_answers = true;
+    Answer a;
+    call(b, request("POST", "/v1/publish", R"({"topic": "chat", "messages": [{"data": "a"}, {"data": "b"}, {"data": "c"}]})"),
+         &a);
+    REQUIRE(b.deferred.size() == 3);
+    CHECK(a.calls == 0);
+    b.deferred[2]();
+    b.deferred[0]();
+    CHECK(a.calls == 0);
+    b.deferred[1]();
+    REQUIRE(a.calls == 1);
+    REQUIRE(a.response->status == 200);
+    auto const body = a.json();
+    auto const& receipts = body.find("messages")->items;
+    REQUIRE(receipts.size() == 3);
+    CHECK(receipts[2].find("id")->text.substr(0, 4) == "1103");
 }
 
 TEST_CASE("api: subscribe answers with an event stream; topics lists; PUT and DELETE subscribe and leave", "[unit]") {
