@@ -64,8 +64,9 @@ void write_receipt(json::Writer& w, PublishInfo const& p) {
 }
 
 // A batch's answer waits for every message it published: each one's commit when durable.
-// The first message the node refuses ends the batch (the rest are not published); the
-// answer is then that message's error, with the receipts of those published before it.
+// A message the node refuses at once (full store, too many topics) ends the batch: the rest
+// are not tried. The answer lists every message tried, in order: its receipt, or its error
+// (a failed commit fails every message it held); when any failed, the first one's status.
 struct BatchPublish {
     std::function<void(ApiResponse)> respond;
     bool wait_durable = true;
@@ -88,9 +89,13 @@ struct BatchPublish {
         }
         w.key("messages").begin_array();
         for (std::size_t i = 0; i < attempted; ++i) {
-            if (!*results[i]) break;
             w.begin_object();
-            write_receipt(w, results[i]->value());
+            if (*results[i]) {
+                write_receipt(w, results[i]->value());
+            } else {
+                w.key("error").string(results[i]->error().message);
+                w.key("status").number(std::uint64_t{results[i]->error().status});
+            }
             w.end_object();
         }
         w.end_array();

@@ -1516,6 +1516,10 @@ void Runtime::save_subscriptions() {
 }  // namespace
 
 int run_node(NodeConfig const& config) {
+    // A file-size limit (ulimit -f, systemd's LimitFSIZE) then fails a write past it with
+    // EFBIG, which the store handles like a full disk (the commit fails, is logged and
+    // counted, durable publishes are refused). By default SIGXFSZ would kill the node.
+    std::signal(SIGXFSZ, SIG_IGN);
     auto runtime = std::make_unique<Runtime>(config);
     if (auto started = runtime->start(); !started) {
         std::fprintf(stderr, "kadmium: %s\n", started.error().c_str());

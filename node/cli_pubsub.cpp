@@ -218,100 +218,134 @@ void print_receipt(std::ostream& out, json::Value const& r, bool json_out, bool 
     out << w.take() << "\n";
 }
 
+// The error of one line of a batch, worded and coded as if it had been published alone.
+ClientError line_error(ApiTarget const& target, unsigned status, std::string const& message) {
+    json::Writer w;
+    w.begin_object().key("error").string(message).end_object();
+    return reply_error(target, HttpReply{status, w.take()});
+}
+
 // `kadmium publish TOPIC -`: each line of stdin a message, the ids printed in order. Lines
 // already waiting go as one batch publish (one commit for all when durable); a line the
 // node refuses is reported and the rest go on.
-int publish_lines(CliCommand const& cmd, ApiTarget const& target, ApiConnection& conn, std::ostream& out,
-                  std::ostream& err, std::istream& in) {
-    bool const durable = !cmd.no_wait_durable;
-    LineSource source(in);
-    std::deque<std::string> queue;  // read, not yet published, in order
-    int code = 0;
-    auto refused = [&](std::string const& message, int exit_code) {
-        err << "kadmium: " << message << "\n";
-        code = exit_code;
-    };
-    for (;;) {
-        if (queue.empty()) {
-            auto line = source.next();
-            if (!line) break;
-            if (line->empty()) continue;
-            queue.push_back(std::move(*line));
+class LinePublisher {
+public:
+    LinePublisher(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, std::ostream& err)
+        : cmd_(cmd), target_(target), conn_(target), out_(out), err_(err), durable_(!cmd.no_wait_durable) {}
+
+    int run(std::istream& in) {
+        LineSource source(in);
+        for (;;) {
+            if (queue_.empty()) {
+                auto line = source.next();
+                if (!line) break;
+                if (line->empty()) continue;
+                queue_.push_back(std::move(*line));
+            }
+            take_waiting(source);
+            if (!publish_front()) return 2;  // no node: nothing more will work
         }
-        std::size_t bytes = queue.front().size();
-        while (queue.size() < publish_batch_max && bytes < batch_body_max) {
+        return code_;
+    }
+
+private:
+    // The lines already readable join the queue (bounded by one batch's worth).
+    void take_waiting(LineSource& source) {
+        std::size_t bytes = queue_.front().size();
+        while (queue_.size() < publish_batch_max && bytes < batch_body_max) {
             auto line = source.ready();
             if (!line) break;
             if (line->empty()) continue;
             bytes += line->size() + 16;
-            queue.push_back(std::move(*line));
+            queue_.push_back(std::move(*line));
         }
-        // The lines that fit one body; one line alone (of any size) is a plain publish.
+    }
+
+    // Publishes the lines at the front that fit one body (one line alone, of any size, is a
+    // plain publish). False when the node cannot be reached.
+    bool publish_front() {
         std::size_t n = 1;
-        for (std::size_t b = queue.front().size(); n < queue.size() && n < publish_batch_max; ++n) {
-            b += queue[n].size() * 2 + 16;  // at most twice once escaped, except control bytes
+        for (std::size_t b = queue_.front().size(); n < queue_.size() && n < publish_batch_max; ++n) {
+            b += queue_[n].size() * 2 + 16;  // at most twice once escaped, except control bytes
             if (b > batch_body_max) break;
         }
-        std::string body = n == 1 ? publish_body(cmd.topic, queue.front(), durable) : batch_body(cmd.topic, queue, n, durable);
-        if (body.size() > api_body_max && n > 1) n = 1, body = publish_body(cmd.topic, queue.front(), durable);
-        auto reply = conn.call("POST", "/v1/publish", body);
+        std::string body = n == 1 ? publish_body(cmd_.topic, queue_.front(), durable_)
+                                  : batch_body(cmd_.topic, queue_, n, durable_);
+        auto reply = conn_.call("POST", "/v1/publish", body);
         if (!reply) {
-            err << "kadmium: " << reply.error().message << "\n";
-            if (reply.error().exit_code == 2) return 2;  // no node: nothing more will work
-            code = reply.error().exit_code;
-            queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
-            continue;
+            report(reply.error());
+            if (reply.error().exit_code == 2) return false;
+            drop(n);
+            return true;
         }
         auto parsed = json::parse(reply.value().body);
-        json::Value const empty;
-        json::Value const& v = parsed ? parsed.value() : empty;
+        json::Value const v = parsed ? std::move(parsed).value() : json::Value{};
         if (n == 1) {
-            if (reply.value().status == 200) {
-                print_receipt(out, v, cmd.client.json, durable);
+            if (reply.value().status == 200) print_receipt(out_, v, cmd_.client.json, durable_);
+            else report(reply_error(target_, reply.value()));
+            drop(1);
+        } else {
+            on_batch_reply(reply.value(), v, n);
+        }
+        out_.flush();
+        return true;
+    }
+
+    // One entry per line the node tried, in order: its receipt or its error. The lines it did
+    // not try stay queued, except one its check of the whole batch refused.
+    void on_batch_reply(HttpReply const& reply, json::Value const& v, std::size_t n) {
+        auto const* entries = v.find("messages");
+        if (!entries || entries->type != json::Value::Type::array) {
+            // The request itself was refused (a bad topic, ...): every line fails.
+            auto error = reply_error(target_, reply);
+            error.message += " (" + std::to_string(n) + " lines not published)";
+            report(error);
+            return drop(n);
+        }
+        std::size_t tried = 0;
+        for (auto const& entry : entries->items) {
+            if (tried == n) break;
+            if (auto const* e = entry.find("error"); e && e->is_string()) {
+                auto const status = entry.find("status") ? entry.find("status")->as_uint() : std::nullopt;
+                report(line_error(target_, static_cast<unsigned>(status.value_or(500)), e->text));
             } else {
-                auto const error = reply_error(target, reply.value());
-                refused(error.message, error.exit_code);
+                print_receipt(out_, entry, cmd_.client.json, durable_);
             }
-            queue.pop_front();
-            out.flush();
-            continue;
+            ++tried;
         }
-        // A batch: the receipts of the lines published (from the first), and when one line
-        // was refused, its index: the lines after it (and any before it not published, when
-        // the node refused the batch before publishing any) go again.
-        auto const* receipts = v.find("messages");
-        std::size_t published = 0;
-        if (receipts && receipts->type == json::Value::Type::array)
-            for (auto const& r : receipts->items) {
-                if (published == n) break;
-                print_receipt(out, r, cmd.client.json, durable);
-                ++published;
-            }
-        out.flush();
-        if (reply.value().status == 200 && published == n) {
-            queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
-            continue;
-        }
-        auto const error = reply_error(target, reply.value());
         auto const* failed = v.find("failed_index");
         auto const index = failed ? failed->as_uint() : std::nullopt;
-        if (!index || *index < published || *index >= n) {
-            // The whole batch was refused (a bad topic, a full store, ...): every line fails.
-            refused(error.message + (n - published > 1 ? " (" + std::to_string(n - published) + " lines not published)" : ""),
-                    error.exit_code);
-            queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
-            continue;
+        if (reply.status != 200 && index && *index >= tried && *index < n) {
+            // Refused before the node tried it (too large, malformed): reported, not sent again.
+            auto const* e = v.find("error");
+            std::string text = e && e->is_string() ? e->text : std::string();
+            if (auto colon = text.find("]: "); text.rfind("messages[", 0) == 0 && colon != std::string::npos)
+                text = text.substr(colon + 3);
+            report(line_error(target_, reply.status, text));
+            queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(*index));
         }
-        refused(error.message, error.exit_code);
-        queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(*index));
-        queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(published));
+        drop(tried);
     }
-    return code;
-}
+
+    void report(ClientError const& error) {
+        err_ << "kadmium: " << error.message << "\n";
+        code_ = error.exit_code;
+    }
+    void drop(std::size_t n) { queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n)); }
+
+    CliCommand const& cmd_;
+    ApiTarget const& target_;
+    ApiConnection conn_;
+    std::ostream& out_;
+    std::ostream& err_;
+    bool const durable_;
+    std::deque<std::string> queue_;  // read, not yet published, in order
+    int code_ = 0;                   // the last failure's exit code
+};
 
 int publish(CliCommand const& cmd, ApiTarget const& target, std::ostream& out, std::ostream& err, std::istream& in) {
+    if (cmd.message == "-") return LinePublisher(cmd, target, out, err).run(in);
     ApiConnection conn(target);
-    if (cmd.message == "-") return publish_lines(cmd, target, conn, out, err, in);
     auto reply = conn.call("POST", "/v1/publish", publish_body(cmd.topic, cmd.message, !cmd.no_wait_durable));
     if (auto code = failure(target, reply, err)) return *code;
     if (cmd.client.json) {

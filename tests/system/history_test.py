@@ -15,6 +15,11 @@ Scenarios:
   store_full      A node whose LMDB map is too small for its history limit fills up: publish
                   fails clearly (exit 1, "full" on stderr; HTTP 507), one log line says so,
                   history keeps being served and messages from other nodes still arrive.
+  disk_full       The disk fills under a durable `publish -` (a file-size limit on the
+                  node: its store's file cannot grow, the commits on the writer thread
+                  fail): each line gets an id or a clear error, the node keeps serving, every
+                  acknowledged message is in its history and reached the other node; after a
+                  SIGKILL and a restart with room, all are still there and publishing works.
   paging          250 messages: `history` (default 20, --last N, --since TIME, --json), API
                   pages backward and forward with cursors (each message once, in order),
                   bad cursors refused, `subscribe --since` replays then goes live exactly
@@ -27,6 +32,7 @@ are stopped, by PID.
 import argparse
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -44,11 +50,13 @@ TOPIC = "history"
 
 
 class HistNode(pt.PortNode):
-    """A PortNode with extra `kadmium node` arguments."""
+    """A PortNode with extra `kadmium node` arguments, and optionally a file-size limit
+    (RLIMIT_FSIZE, bytes) standing in for a full disk."""
 
-    def __init__(self, root, index, bootstrap=None, extra=None):
+    def __init__(self, root, index, bootstrap=None, extra=None, file_size_max=None):
         super().__init__(root, index, bootstrap)
         self.extra = list(extra or [])
+        self.file_size_max = file_size_max
 
     def launch(self):
         args = [nt.BIN, "node", "--listen", self.listen, "--data", self.data,
@@ -60,7 +68,12 @@ class HistNode(pt.PortNode):
         except FileNotFoundError:
             pass
         self.logf = open(self.log, "a")
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+        limit = self.file_size_max
+
+        def limit_files():
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT, preexec_fn=limit_files)
 
     def api(self, path, headers=None, timeout=10):
         """(status, parsed JSON) of a GET on the node's API."""
@@ -215,6 +228,44 @@ def scenario_kill_after_ack(root):
           f"all in history after SIGKILL")
 
 
+def scenario_disk_full(root):
+    """The disk fills under a durable publisher (a file-size limit on the node's process:
+    its store's file cannot grow, as on a full disk, and the commits on the writer thread
+    fail): every line gets one outcome (an id, or a clear error), the node keeps serving,
+    every acknowledged message is in its history and reached the other node's subscriber,
+    and after a SIGKILL and a restart with room, all are still there and publishing works."""
+    full = HistNode(root, 0, file_size_max=3 * 1024 * 1024)
+    full.start()
+    other = HistNode(root, 1, bootstrap=[full.listen])
+    other.start()
+    sub = pt.Subscriber(other, topic=TOPIC)
+    own_sub = pt.Subscriber(full, topic=TOPIC)
+    nt.wait_for(mesh_ready([other, full]), 30, what="the two nodes to see each other's subscription")
+    lines = [f"fill {i} {'y' * 1000}" for i in range(4000)]
+    r = subprocess.run([nt.BIN, "publish", TOPIC, "-", "--data", full.data], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=300)
+    ids = r.stdout.split()
+    errors = r.stderr.strip().splitlines()
+    nt.check(r.returncode == 1 and len(ids) + len(errors) == len(lines) and ids and errors,
+             f"each line one outcome, some refused: exit {r.returncode}, {len(ids)} ids, {len(errors)} errors")
+    nt.check(all("could not be written to disk" in e for e in errors), f"unclear refusal: {errors[:2]}")
+    nt.check(full.proc.poll() is None, "the node with a full disk died")
+    stored = set(full.history_ids("--last", "10000"))
+    nt.check(set(ids) <= stored, f"{len(set(ids) - stored)} acknowledged messages missing from history")
+    pt.wait_all_delivered([sub], ids, 60, "the acknowledged messages to reach the other node's subscriber")
+    own_sub.stop()
+    full.kill(signal.SIGKILL)
+    full.file_size_max = None  # room again
+    full.start()
+    stored = set(full.history_ids("--last", "10000"))
+    nt.check(set(ids) <= stored, f"{len(set(ids) - stored)} acknowledged messages lost in the restart")
+    after = publish_ids(full, ["after the disk had room again"])
+    pt.wait_all_delivered([sub], after, 30, "a message published after the restart")
+    sub.stop()
+    print(f"disk_full: {len(ids)} acknowledged, {len(errors)} refused as not written to disk; all acknowledged "
+          f"kept across SIGKILL and delivered; publishing works once there is room")
+
+
 def scenario_store_full(root):
     # 4 MiB of map but 64 MiB of history allowed: the map fills first (a full disk).
     full = HistNode(root, 0, extra=["--map-size-mb", "4", "--history-max-mb", "64"])
@@ -349,7 +400,7 @@ def scenario_paging(root):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--scenario", required=True, choices=["kill_after_ack", "store_full", "paging"])
+    ap.add_argument("--scenario", required=True, choices=["kill_after_ack", "store_full", "disk_full", "paging"])
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     nt.BIN = os.path.abspath(args.bin)

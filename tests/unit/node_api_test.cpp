@@ -69,7 +69,10 @@ struct FakeBackend final : ApiBackend {
     void publish_durable(std::string const& topic, core::Bytes payload, bool wait_durable, PublishDone done) override {
         waits.push_back(wait_durable);
         auto r = publish(topic, std::move(payload));
-        if (defer_answers && r) return deferred.push_back([done = std::move(done), r] { done(r); });
+        if (defer_answers && r) {
+            deferred.emplace_back(std::move(done), r);
+            return;
+        }
         done(std::move(r));
     }
     core::Result<void, ApiError> subscribe(std::string const& topic) override {
@@ -86,7 +89,7 @@ struct FakeBackend final : ApiBackend {
     std::vector<std::pair<std::string, core::Bytes>> published;
     std::vector<bool> waits;  // publish_durable's wait_durable, per publish
     bool defer_answers = false;  // accepted publishes answer when the test says (their commit)
-    std::vector<std::function<void()>> deferred;
+    std::vector<std::pair<PublishDone, core::Result<PublishInfo, ApiError>>> deferred;  // done, result
     std::vector<std::string> subscribed, unsubscribed;
     core::Key put_key, get_key, lookup_target;
     bool until_first = false;
@@ -440,9 +443,31 @@ TEST_CASE("api: a batch stops at the first message the node refuses, with the re
                              R"({"topic": "chat", "messages": [{"data": "a"}, {"data": "refuse"}, {"data": "c"}]})"));
     REQUIRE(r.response->status == 507);
     CHECK(r.json().find("failed_index")->text == "1");
-    CHECK(r.json().find("messages")->items.size() == 1);
+    auto const body = r.json();
+    auto const& entries = body.find("messages")->items;
+    REQUIRE(entries.size() == 2);  // "a" and "refuse" tried; "c" was not
+    CHECK(entries[0].find("id"));
+    CHECK(entries[1].find("error")->text == "the store is full");
+    CHECK(entries[1].find("status")->text == "507");
     CHECK(error_of(r) == "messages[1]: the store is full");
-    CHECK(b.published.size() == 2);  // "c" was never published
+    CHECK(b.published.size() == 2);
+}
+
+TEST_CASE("api: a failed commit fails every message of the batch it held, each listed", "[unit]") {
+    FakeBackend b;
+    b.defer_answers = true;
+    Answer a;
+    call(b, request("POST", "/v1/publish", R"({"topic": "chat", "messages": [{"data": "a"}, {"data": "b"}]})"), &a);
+    REQUIRE(b.deferred.size() == 2);
+    for (auto& [done, result] : b.deferred) done(core::Err(ApiError{503, "the message could not be written to disk"}));
+    REQUIRE(a.calls == 1);
+    CHECK(a.response->status == 503);
+    auto const body = a.json();
+    CHECK(body.find("failed_index")->text == "0");
+    auto const& entries = body.find("messages")->items;
+    REQUIRE(entries.size() == 2);
+    CHECK(entries[1].find("status")->text == "503");
+    CHECK_FALSE(entries[1].find("id"));
 }
 
 TEST_CASE("api: a durable batch answers once every message has its commit", "[unit]") {
@@ -453,10 +478,11 @@ TEST_CASE("api: a durable batch answers once every message has its commit", "[un
          &a);
     REQUIRE(b.deferred.size() == 3);
     CHECK(a.calls == 0);
-    b.deferred[2]();
-    b.deferred[0]();
+    auto answer = [&](std::size_t i) { b.deferred[i].first(b.deferred[i].second); };
+    answer(2);
+    answer(0);
     CHECK(a.calls == 0);
-    b.deferred[1]();
+    answer(1);
     REQUIRE(a.calls == 1);
     REQUIRE(a.response->status == 200);
     auto const body = a.json();
