@@ -228,19 +228,26 @@ def scenario_kill_after_ack(root):
           f"all in history after SIGKILL")
 
 
+def meshed_pair(root, **full_args):
+    """Node 0 (made with `full_args`) and node 1, each with a subscriber to TOPIC, in one
+    mesh: (node 0, node 1, node 0's subscriber, node 1's subscriber)."""
+    full = HistNode(root, 0, **full_args)
+    full.start()
+    other = HistNode(root, 1, bootstrap=[full.listen])
+    other.start()
+    full_sub = pt.Subscriber(full, topic=TOPIC)
+    other_sub = pt.Subscriber(other, topic=TOPIC)
+    nt.wait_for(mesh_ready([other, full]), 30, what="the two nodes to see each other's subscription")
+    return full, other, full_sub, other_sub
+
+
 def scenario_disk_full(root):
     """The disk fills under a durable publisher (a file-size limit on the node's process:
     its store's file cannot grow, as on a full disk, and the commits on the writer thread
     fail): every line gets one outcome (an id, or a clear error), the node keeps serving,
     every acknowledged message is in its history and reached the other node's subscriber,
     and after a SIGKILL and a restart with room, all are still there and publishing works."""
-    full = HistNode(root, 0, file_size_max=3 * 1024 * 1024)
-    full.start()
-    other = HistNode(root, 1, bootstrap=[full.listen])
-    other.start()
-    sub = pt.Subscriber(other, topic=TOPIC)
-    own_sub = pt.Subscriber(full, topic=TOPIC)
-    nt.wait_for(mesh_ready([other, full]), 30, what="the two nodes to see each other's subscription")
+    full, other, own_sub, sub = meshed_pair(root, file_size_max=3 * 1024 * 1024)
     lines = [f"fill {i} {'y' * 1000}" for i in range(4000)]
     r = subprocess.run([nt.BIN, "publish", TOPIC, "-", "--data", full.data], input="\n".join(lines) + "\n",
                        capture_output=True, text=True, timeout=300)
@@ -268,13 +275,7 @@ def scenario_disk_full(root):
 
 def scenario_store_full(root):
     # 4 MiB of map but 64 MiB of history allowed: the map fills first (a full disk).
-    full = HistNode(root, 0, extra=["--map-size-mb", "4", "--history-max-mb", "64"])
-    full.start()
-    other = HistNode(root, 1, bootstrap=[full.listen])
-    other.start()
-    sub = pt.Subscriber(full, topic=TOPIC)
-    other_sub = pt.Subscriber(other, topic=TOPIC)
-    nt.wait_for(mesh_ready([other, full]), 30, what="the two nodes to see each other's subscription")
+    full, other, sub, other_sub = meshed_pair(root, extra=["--map-size-mb", "4", "--history-max-mb", "64"])
     payload = "x" * 50_000
     refused = None
     published = 0
