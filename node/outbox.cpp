@@ -2,6 +2,8 @@
 #include "node/outbox.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace node {
@@ -25,20 +27,38 @@ void DurableOutbox::added(core::Instant now, pubsub::MessageId const& id, std::s
     entries_.insert_or_assign(id, std::move(e));
 }
 
-void DurableOutbox::remove(pubsub::MessageId const& id) {
-    if (!store_.outbox_remove(id)) ++counts_.errors;  // stays on disk: retried after a restart
-    entries_.erase(id);
+void DurableOutbox::remove(std::vector<pubsub::MessageId> const& ids) {
+    // Stays on disk on an error: retried after a restart.
+    if (!store_.outbox_remove_many(ids)) counts_.errors += ids.size();
+    for (auto const& id : ids) entries_.erase(id);
 }
 
 void DurableOutbox::tick(core::Instant now, std::int64_t wall_ms, Republish const& republish) {
     std::vector<pubsub::MessageId> done, dropped;
+    // Topics a resend reached no peer in this tick: their other due entries back off
+    // without a try (a topic without peers may hold thousands).
+    std::unordered_set<std::string_view> no_peers;
+    std::size_t tries = 0;
+    auto back_off = [&](Entry& e) {
+        e.next_try = now + e.backoff;
+        e.backoff = std::min<core::Duration>(e.backoff * 2, retry_max);
+    };
     for (auto& [id, e] : entries_) {
         if (e.sent) {
             if (now - *e.sent >= settle) done.push_back(id);
             continue;
         }
         if (now < e.next_try) continue;
+        if (no_peers.contains(e.topic)) {
+            back_off(e);
+            continue;
+        }
+        if (tries == tries_per_tick_max) continue;  // still due: the next tick
+        ++tries;
         auto message = store_.get(id);
+        // Published while a commit runs on the writer thread: kept in memory, readable once
+        // it ends (a slow disk), not gone.
+        if (!message && store_.contains(id)) continue;
         if (!message || wall_ms - message->ts_ms > age_max_ms) {
             dropped.push_back(id);
             continue;
@@ -53,17 +73,13 @@ void DurableOutbox::tick(core::Instant now, std::int64_t wall_ms, Republish cons
             e.sent = now;
             continue;
         }
-        e.next_try = now + e.backoff;
-        e.backoff = std::min<core::Duration>(e.backoff * 2, retry_max);
+        no_peers.insert(e.topic);
+        back_off(e);
     }
-    for (auto const& id : done) {
-        remove(id);
-        ++counts_.cleared;
-    }
-    for (auto const& id : dropped) {
-        remove(id);
-        ++counts_.dropped;
-    }
+    remove(done);
+    counts_.cleared += done.size();
+    remove(dropped);
+    counts_.dropped += dropped.size();
     if (on_disk_beyond_ && entries_.size() < entries_max / 2) load(now);
 }
 

@@ -4,10 +4,12 @@
 // the same LMDB batch as the message; tick() (from a runtime timer) sends each entry
 // through `republish` until it has gone to at least one peer, waits `settle` more (bytes
 // handed to a link may die with a crashed process), then clears it. Retries back off from
-// 1 s to 30 s; an entry whose message is older than `age_max` (24 h) or gone from the store
-// (retention) is dropped and counted. Bounded: at most `entries_max` entries in memory; the
-// rest stay on disk and are loaded as room frees (and resent: harmless, peers drop copies by id). Not the router's pending queue (memory
-// only, minutes) and not the store.
+// 1 s to 30 s; once a resend reaches no peer, the topic's other due entries back off
+// untried in that tick; at most tries_per_tick_max resends a tick. An entry whose message
+// is older than `age_max` (24 h) or gone from the store (retention) is dropped and
+// counted. Bounded: at most `entries_max` entries in memory; the rest stay on disk and are
+// loaded as room frees (and resent: harmless, peers drop copies by id). Not the router's
+// pending queue (memory only, minutes) and not the store.
 #pragma once
 
 #include "core/time.hpp"
@@ -20,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace node {
 
@@ -34,6 +37,9 @@ public:
     static constexpr core::Duration retry_initial = std::chrono::seconds(1);
     static constexpr core::Duration retry_max = std::chrono::seconds(30);
     static constexpr std::int64_t age_max_ms = 24LL * 3600 * 1000;
+    // Resends (a store read and a republish each) in one tick, so a large backlog meeting
+    // its first peer does not stop the event loop: the rest go in the next ticks.
+    static constexpr std::size_t tries_per_tick_max = 2000;
 
     explicit DurableOutbox(store::LmdbMessageStore& store) : store_(store) {}
 
@@ -61,7 +67,7 @@ private:
         core::Instant next_try;
         core::Duration backoff = retry_initial;
     };
-    void remove(pubsub::MessageId const& id);
+    void remove(std::vector<pubsub::MessageId> const& ids);
 
     store::LmdbMessageStore& store_;
     std::map<pubsub::MessageId, Entry> entries_;

@@ -628,6 +628,26 @@ bool LmdbMessageStore::outbox_remove(MessageId const& id) {
     return outbox_remove_now(id);
 }
 
+bool LmdbMessageStore::outbox_remove_many(std::span<MessageId const> ids) {
+    if (deferring()) {  // kept in order with the rest, one by one
+        bool ok = true;
+        for (auto const& id : ids) ok = outbox_remove(id) && ok;
+        return ok;
+    }
+    if (ids.empty()) return true;
+    auto r = env_.write(id_size * ids.size(), LmdbStore::Room::use_reserve, "outbox remove",
+                        [&](MDB_txn* txn, bool& changed) {
+                            for (auto const& id : ids) {
+                                MDB_val k = val(id.bytes);
+                                int rc = mdb_del(txn, env_.message_dbis().outbox, &k, nullptr);
+                                if (rc == 0) changed = true;
+                                else if (rc != MDB_NOTFOUND) return rc;
+                            }
+                            return 0;
+                        });
+    return r.ok();
+}
+
 bool LmdbMessageStore::outbox_add_now(MessageId const& id, std::string const& topic) {
     auto r = env_.write(id_size + topic.size(), LmdbStore::Room::keep_reserve, "outbox add",
                         [&](MDB_txn* txn, bool& changed) {

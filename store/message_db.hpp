@@ -86,6 +86,9 @@ public:
     // message, so both commit together). False on a store error (counted).
     bool outbox_add(pubsub::MessageId const& id, std::string const& topic);
     bool outbox_remove(pubsub::MessageId const& id);
+    // Removes them all in one write (a busy publisher clears thousands a second); false on
+    // a store error (then none is removed).
+    bool outbox_remove_many(std::span<pubsub::MessageId const> ids);
     // At most `limit` entries, in id order.
     std::vector<OutboxEntry> outbox(std::size_t limit) const;
     std::size_t outbox_size() const;

@@ -189,21 +189,23 @@ def scenario_kill_after_ack(root):
     # publisher on another topic keeps a commit running nearly all the time, so these
     # publishes arrive while one runs (their rows kept in memory, their answers held until
     # the commit of the batch they join). SIGKILL right after the last acknowledgement.
-    # The noise is written to its stdin as it goes (a file would be published in a few
-    # seconds, its lines batched), until the 300 are acknowledged (bounded: 120 s).
+    # The noise is written to its stdin a line at a time, ~100 a second, until the 300 are
+    # acknowledged (bounded: 240 s): a steady stream of small durable publishes, each a
+    # commit. (A file would be published in a few seconds, its lines batched; a faster
+    # feed only loads the node: under the sanitizers a message put costs ~5 ms.)
     noise = subprocess.Popen([nt.BIN, "publish", "noise", "-", "--data", pub.data], stdin=subprocess.PIPE,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     done = threading.Event()
 
     def feed_noise():
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         i = 0
         try:
             while not done.is_set() and time.monotonic() < deadline:
-                noise.stdin.write("".join(f"noise {i + k} {'.' * 100}\n" for k in range(20)))
+                noise.stdin.write(f"noise {i} {'.' * 100}\n")
                 noise.stdin.flush()
-                i += 20
-                time.sleep(0.002)
+                i += 1
+                time.sleep(0.01)
         except (BrokenPipeError, OSError):
             pass
     feeder = threading.Thread(target=feed_noise, daemon=True)

@@ -11,11 +11,13 @@
 #include "pubsub/envelope.hpp"
 #include "pubsub/topic.hpp"
 #include "store/message_db.hpp"
+#include "tests/support/background_commit.hpp"
 
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <chrono>
 #include <filesystem>
 
@@ -204,21 +206,86 @@ TEST_CASE("outbox: resends after a restart until a peer had it, then settles and
         return peers;
     };
     std::int64_t const wall = 1'000'500;
-    outbox.tick(at(0), wall, republish);  // no peers yet: both tried
-    CHECK(sent.size() == 2);
+    outbox.tick(at(0), wall, republish);  // no peers yet: one tried, the topic's other backs off
+    CHECK(sent.size() == 1);
     outbox.tick(at(0), wall, republish);  // backoff: nothing before 1 s
-    CHECK(sent.size() == 2);
+    CHECK(sent.size() == 1);
     peers = 1;
     outbox.tick(at(1), wall, republish);
-    CHECK(sent.size() == 4);
+    CHECK(sent.size() == 3);
     CHECK(outbox.counts().resent == 2);
     outbox.tick(at(3), wall, republish);  // sent, settling: not resent, not cleared
-    CHECK(sent.size() == 4);
+    CHECK(sent.size() == 3);
     CHECK(s.messages->outbox_size() == 2);
     outbox.tick(at(7), wall, republish);
     CHECK(outbox.size() == 0);
     CHECK(s.messages->outbox_size() == 0);
     CHECK(outbox.counts().cleared == 2);
+}
+
+TEST_CASE("outbox: a topic without peers costs one try a tick; a backlog drains in bounded ticks", "[unit]") {
+    TempStore s;
+    std::size_t const backlog = 2 * DurableOutbox::tries_per_tick_max + 1000;  // half each topic
+    s.env->begin_batch();  // one commit for the lot
+    for (std::size_t i = 0; i < backlog; ++i) {
+        auto m = msg(i % 2 ? "lonely" : "room", 1'000'000 + static_cast<std::int64_t>(i), "m" + std::to_string(i));
+        REQUIRE(s.messages->put(m) == pubsub::StoreStatus::stored);
+        REQUIRE(s.messages->outbox_add(m.id, i % 2 ? "lonely" : "room"));
+    }
+    REQUIRE(s.env->commit_batch());
+    DurableOutbox outbox(*s.messages);
+    outbox.load(at(0));
+    REQUIRE(outbox.size() == backlog);
+    std::map<std::string, std::size_t> tries;
+    std::size_t room_peers = 0;
+    auto republish = [&](std::string const& topic, pubsub::Message const&) -> std::optional<std::size_t> {
+        ++tries[topic];
+        return topic == "room" ? room_peers : 0;
+    };
+    std::int64_t const wall = 1'000'500;
+    outbox.tick(at(0), wall, republish);  // neither topic has peers: one try each
+    CHECK(tries["room"] == 1);
+    CHECK(tries["lonely"] == 1);
+    room_peers = 2;  // "room" found peers: its backlog drains, at most tries_per_tick_max a tick
+    tries.clear();
+    outbox.tick(at(1), wall, republish);
+    CHECK(tries["room"] + tries["lonely"] == DurableOutbox::tries_per_tick_max);
+    CHECK(tries["lonely"] <= 1);
+    CHECK(outbox.counts().resent == tries["room"]);
+    outbox.tick(at(1), wall, republish);  // the rest of "room", still due
+    CHECK(outbox.counts().resent == backlog - backlog / 2);  // every "room" entry sent
+    outbox.tick(at(10), wall, republish);  // settled: cleared together, in one write
+    CHECK(s.messages->outbox_size() == backlog / 2);
+    CHECK(outbox.size() == backlog / 2);
+    CHECK(outbox.counts().cleared == backlog - backlog / 2);
+}
+
+TEST_CASE("outbox: a message kept in memory during a background commit is not taken for gone", "[unit]") {
+    TempStore s;
+    DurableOutbox outbox(*s.messages);
+    test::BackgroundCommit commit(*s.env);
+    s.env->begin_batch();
+    auto before = msg("room", 1'000'000, "before");
+    REQUIRE(s.messages->put(before) == pubsub::StoreStatus::stored);
+    REQUIRE(commit.start());
+    // A slow commit: a message published meanwhile, due in the outbox before it ends.
+    auto during = msg("room", 1'000'001, "during");
+    REQUIRE(s.messages->put(during) == pubsub::StoreStatus::stored);
+    REQUIRE(s.messages->outbox_add(during.id, "room"));
+    outbox.added(at(0), during.id, "room", 0);
+    std::size_t tries = 0;
+    auto republish = [&](std::string const&, pubsub::Message const&) -> std::optional<std::size_t> {
+        ++tries;
+        return 1;
+    };
+    outbox.tick(at(1), 1'000'500, republish);
+    CHECK(outbox.counts().dropped == 0);
+    CHECK(outbox.size() == 1);
+    CHECK(tries == 0);
+    s.messages->apply_deferred();  // the commit ends
+    outbox.tick(at(2), 1'000'500, republish);
+    CHECK(tries == 1);
+    CHECK(outbox.counts().resent == 1);
 }
 
 TEST_CASE("outbox: drops entries whose message is gone, too old or refused", "[unit]") {
