@@ -11,7 +11,8 @@ Scenarios:
                   subscribers are back, and each of them receives it; (c) 300 durable
                   publishes beside a second durable publisher (commits running on the
                   writer thread nearly all the time), SIGKILL after the last: all in
-                  history.
+                  history; (d) a file of lines through `publish -` (batch publishes), the
+                  node SIGKILLed mid-stream: every id printed is in history.
   store_full      A node whose LMDB map is too small for its history limit fills up: publish
                   fails clearly (exit 1, "full" on stderr; HTTP 507), one log line says so,
                   history keeps being served and messages from other nodes still arrive.
@@ -228,6 +229,36 @@ def scenario_kill_after_ack(root):
              f"{len(set(loaded) - got)} of {len(loaded)}")
     print(f"kill_after_ack (c): {len(loaded)} acknowledged beside a second durable publisher, "
           f"all in history after SIGKILL")
+
+    # (d) Batches: a file of 20,000 lines through `publish -` (the lines waiting go as batch
+    # publishes, one commit each), the node SIGKILLed mid-stream, once 1,000 ids are printed.
+    # Every id printed is in history after the restart.
+    batch_file = os.path.join(root, "batch.txt")
+    with open(batch_file, "w") as f:
+        f.write("".join(f"batch {i}\n" for i in range(20000)))
+    with open(batch_file) as stdin:
+        p = subprocess.Popen([nt.BIN, "publish", TOPIC, "-", "--data", pub.data], stdin=stdin,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    printed = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(printed) < 1000 and time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            printed.append(line.strip())
+        pub.kill(signal.SIGKILL)
+        printed += p.stdout.read().split()  # what the CLI printed before it lost the node
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    nt.check(1000 <= len(printed) < 20000, f"the node was to be killed mid-stream: {len(printed)} ids printed")
+    pub.start()
+    got = set(pub.history_ids("--last", "30000"))
+    nt.check(set(printed) <= got, f"acknowledged batch messages missing from history after SIGKILL: "
+                                  f"{len(set(printed) - got)} of {len(printed)}")
+    print(f"kill_after_ack (d): {len(printed)} acknowledged in batches, SIGKILL mid-stream, all in history")
 
 
 def meshed_pair(root, **full_args):
