@@ -119,7 +119,8 @@ CliParse parse_cli(std::vector<std::string> const& args) {
     unsubscribe_cmd->add_option("topic", cmd.topic, "topic name")->required();
     add_client_options(*unsubscribe_cmd, cmd.client, c_data, c_api, c_cookie, false);
     auto* publish_cmd = app.add_subcommand(
-        "publish", "Publish MESSAGE to TOPIC and print its id; with MESSAGE \"-\", publish each line of stdin as it arrives.");
+        "publish", "Publish MESSAGE to TOPIC and print its id; with MESSAGE \"-\", publish each line of stdin as it arrives "
+                   "(the lines already waiting go together, in one commit) and print the ids in order.");
     publish_cmd->add_option("topic", cmd.topic, "topic name")->required();
     publish_cmd->add_option("message", cmd.message, "the message text (at most the node's --max-message-kb, 64 KiB by default), or - for stdin lines")->required();
     publish_cmd->add_flag("--no-wait-durable", cmd.no_wait_durable,
