@@ -64,16 +64,46 @@ void write_receipt(json::Writer& w, PublishInfo const& p) {
 }
 
 // A batch's answer waits for every message it published: each one's commit when durable.
-// A message the node refuses at once (full store, too many topics) ends the batch: the rest
+// It publishes publish_batch_slice messages a turn (ApiBackend::later between slices). A
+// message the node refuses at once (full store, too many topics) ends the batch: the rest
 // are not tried. The answer lists every message tried, in order: its receipt, or its error
 // (a failed commit fails every message it held); when any failed, the first one's status.
-struct BatchPublish {
-    std::function<void(ApiResponse)> respond;
+struct BatchPublish : std::enable_shared_from_this<BatchPublish> {
+    BatchPublish(ApiBackend& b, std::string t, std::vector<core::Bytes> p, bool durable,
+                 std::function<void(ApiResponse)> r)
+        : backend(b), topic(std::move(t)), payloads(std::move(p)), wait_durable(durable), respond(std::move(r)),
+          results(payloads.size()) {}
+
+    ApiBackend& backend;
+    std::string topic;
+    std::vector<core::Bytes> payloads;
     bool wait_durable = true;
+    std::function<void(ApiResponse)> respond;
     std::vector<std::optional<core::Result<PublishInfo, ApiError>>> results;
     std::size_t attempted = 0;
     std::size_t answered = 0;
     bool all_attempted = false;
+
+    void publish_slice() {
+        auto self = shared_from_this();
+        for (std::size_t n = 0; n < publish_batch_slice && attempted < payloads.size(); ++n) {
+            std::size_t const i = attempted++;
+            backend.publish_durable(topic, std::move(payloads[i]), wait_durable,
+                                    [self, i](core::Result<PublishInfo, ApiError> r) {
+                                        self->results[i] = std::move(r);
+                                        ++self->answered;
+                                        self->finish_if_done();
+                                    });
+            // A refusal known at once ends the batch here.
+            if (results[i] && !*results[i]) {
+                all_attempted = true;
+                return finish_if_done();
+            }
+        }
+        if (attempted < payloads.size()) return backend.later([self] { self->publish_slice(); });
+        all_attempted = true;
+        finish_if_done();
+    }
 
     void finish_if_done() {
         if (!all_attempted || answered != attempted) return;
@@ -118,23 +148,8 @@ ApiResponse batch_item_error(unsigned status, std::size_t index, std::string con
 
 void publish_batch(ApiBackend& backend, std::string topic, std::vector<core::Bytes> payloads, bool wait_durable,
                    std::function<void(ApiResponse)>& respond) {
-    auto batch = std::make_shared<BatchPublish>();
-    batch->respond = std::move(respond);
-    batch->wait_durable = wait_durable;
-    batch->results.resize(payloads.size());
-    for (std::size_t i = 0; i < payloads.size(); ++i) {
-        ++batch->attempted;
-        backend.publish_durable(topic, std::move(payloads[i]), wait_durable,
-                                [batch, i](core::Result<PublishInfo, ApiError> r) {
-                                    batch->results[i] = std::move(r);
-                                    ++batch->answered;
-                                    batch->finish_if_done();
-                                });
-        // A refusal known at once (full store, too many topics) ends the batch here.
-        if (batch->results[i] && !*batch->results[i]) break;
-    }
-    batch->all_attempted = true;
-    batch->finish_if_done();
+    std::make_shared<BatchPublish>(backend, std::move(topic), std::move(payloads), wait_durable, std::move(respond))
+        ->publish_slice();
 }
 
 void publish_request(ApiBackend& backend, ApiRequest const& request, std::function<void(ApiResponse)>& respond) {

@@ -150,6 +150,10 @@ public:
     virtual core::Result<HistoryPage, ApiError> history(HistoryQuery const&) {
         return core::Err(ApiError{501, "this node keeps no message history"});
     }
+    // Runs `work` later, after what is already waiting (the runtime's event loop), so a long
+    // request (a batch publish) goes in slices and does not hold everything else up. The
+    // default runs it at once.
+    virtual void later(std::function<void()> work) { work(); }
     // Like open_stream, but first replays the stored messages after `after` (exclusive),
     // then goes live; each message once.
     virtual core::Result<std::shared_ptr<EventStream>, ApiError> open_stream_from(std::string const& topic,
@@ -161,6 +165,9 @@ public:
 // Messages in one batch publish (POST /v1/publish with "messages"); the body limit bounds
 // their bytes.
 inline constexpr std::size_t publish_batch_max = 1000;
+// Messages of a batch published in one turn of the event loop (~4 ms here); the rest
+// follow in later turns (ApiBackend::later).
+inline constexpr std::size_t publish_batch_slice = 64;
 
 // Topic names: 1 to topic_name_max bytes of UTF-8.
 inline constexpr std::size_t topic_name_max = 256;

@@ -180,6 +180,11 @@ public:
     std::vector<TopicRow> topics() const override;
     core::Result<std::shared_ptr<EventStream>, ApiError> open_stream(std::string const& topic) override;
     void publish_durable(std::string const& topic, core::Bytes payload, bool wait_durable, PublishDone done) override;
+    void later(std::function<void()> work) override {
+        asio::post(io_, [this, work = std::move(work)] {
+            if (!stopping_) work();
+        });
+    }
     core::Result<HistoryPage, ApiError> history(HistoryQuery const& query) override;
     core::Result<std::shared_ptr<EventStream>, ApiError> open_stream_from(std::string const& topic,
                                                                         std::optional<pubsub::StoreCursor> after) override;

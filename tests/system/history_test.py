@@ -190,12 +190,11 @@ def scenario_kill_after_ack(root):
     # publisher on another topic keeps a commit running nearly all the time, so these
     # publishes arrive while one runs (their rows kept in memory, their answers held until
     # the commit of the batch they join). SIGKILL right after the last acknowledgement.
-    # The noise is written to its stdin a line at a time, ~100 a second, until the 300 are
-    # acknowledged (bounded: 240 s): a steady stream of small durable publishes, each a
-    # commit. (A file would be published in a few seconds, its lines batched; a faster
-    # feed only loads the node: under the sanitizers a message put costs ~5 ms.)
+    # The noise publisher is fed one line at a time, the next once the last is acknowledged
+    # (bounded: 240 s): one durable publish after another, each its own commit, so commits
+    # run back to back. (Lines written ahead would go as batches, fewer and larger.)
     noise = subprocess.Popen([nt.BIN, "publish", "noise", "-", "--data", pub.data], stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
     done = threading.Event()
 
     def feed_noise():
@@ -205,9 +204,10 @@ def scenario_kill_after_ack(root):
             while not done.is_set() and time.monotonic() < deadline:
                 noise.stdin.write(f"noise {i} {'.' * 100}\n")
                 noise.stdin.flush()
+                if not noise.stdout.readline():
+                    break
                 i += 1
-                time.sleep(0.01)
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             pass
     feeder = threading.Thread(target=feed_noise, daemon=True)
     feeder.start()
@@ -218,9 +218,9 @@ def scenario_kill_after_ack(root):
         nt.check(noise.poll() is None and feeder.is_alive(), "the second publisher ended before the first")
     finally:
         done.set()
-        feeder.join(timeout=10)
         noise.kill()
         noise.wait(timeout=10)
+        feeder.join(timeout=10)
     pub.kill(signal.SIGKILL)
     pub.start()
     got = set(pub.history_ids("--last", "1000"))

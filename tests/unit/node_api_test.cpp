@@ -88,6 +88,12 @@ struct FakeBackend final : ApiBackend {
 
     std::vector<std::pair<std::string, core::Bytes>> published;
     std::vector<bool> waits;  // publish_durable's wait_durable, per publish
+    void later(std::function<void()> work) override {
+        if (queue_later) return queued.push_back(std::move(work));
+        work();
+    }
+    bool queue_later = false;  // later() work waits in `queued` until the test runs it
+    std::vector<std::function<void()>> queued;
     bool defer_answers = false;  // accepted publishes answer when the test says (their commit)
     std::vector<std::pair<PublishDone, core::Result<PublishInfo, ApiError>>> deferred;  // done, result
     std::vector<std::string> subscribed, unsubscribed;
@@ -409,6 +415,27 @@ TEST_CASE("api: a batch publish publishes every message in order and answers the
     REQUIRE(accepted.response->status == 200);
     CHECK_FALSE(accepted.json().find("durable")->boolean);
     CHECK(b.waits.back() == false);
+}
+
+TEST_CASE("api: a batch publishes a slice a turn, the rest later, and answers once", "[unit]") {
+    FakeBackend b;
+    b.queue_later = true;
+    std::string body = R"({"topic": "chat", "messages": [)";
+    for (std::size_t i = 0; i < publish_batch_slice + 10; ++i) body += std::string(i ? "," : "") + R"({"data": "m"})";
+    body += "]}";
+    Answer a;
+    call(b, request("POST", "/v1/publish", body), &a);
+    CHECK(b.published.size() == publish_batch_slice);  // the first slice, in this turn
+    CHECK(a.calls == 0);
+    REQUIRE(b.queued.size() == 1);
+    auto next = std::move(b.queued.front());
+    b.queued.clear();
+    next();
+    CHECK(b.published.size() == publish_batch_slice + 10);
+    CHECK(b.queued.empty());
+    REQUIRE(a.calls == 1);
+    CHECK(a.response->status == 200);
+    CHECK(a.json().find("messages")->items.size() == publish_batch_slice + 10);
 }
 
 TEST_CASE("api: a batch is checked whole before any message is published", "[unit]") {
