@@ -181,7 +181,7 @@ void publish_request(ApiBackend& backend, ApiRequest const& request, std::functi
     };
 
     // A batch: {"topic", "messages": [{"data"} or {"data_b64"}, ...]}, all checked before
-    // any is published; they share the node's next commit.
+    // any is published; they share the node's next commits.
     if (auto const* list = body.find("messages")) {
         if (body.find("data") || body.find("data_b64"))
             return respond(error(400, "give either \"messages\" or one message's \"data\" / \"data_b64\""));

@@ -226,7 +226,7 @@ ClientError line_error(ApiTarget const& target, unsigned status, std::string con
 }
 
 // `kadmium publish TOPIC -`: each line of stdin a message, the ids printed in order. Lines
-// already waiting go as one batch publish (one commit for all when durable); a line the
+// already waiting go as one batch publish (sharing a few commits when durable); a line the
 // node refuses is reported and the rest go on.
 class LinePublisher {
 public:
