@@ -188,6 +188,10 @@ private:
 // bytes (half the node's smallest body limit) and publish_batch_max lines.
 constexpr std::size_t batch_body_max = api_body_max / 2;
 
+// A line's bytes in a batch body, at most: twice once escaped (control bytes aside), and
+// its object's punctuation.
+std::size_t batch_bytes(std::string const& line) { return line.size() * 2 + 16; }
+
 std::string batch_body(std::string const& topic, std::deque<std::string> const& lines, std::size_t n, bool wait_durable) {
     json::Writer w;
     w.begin_object().key("topic").string(topic).key("messages").begin_array();
@@ -251,12 +255,13 @@ public:
 private:
     // The lines already readable join the queue (bounded by one batch's worth).
     void take_waiting(LineSource& source) {
-        std::size_t bytes = queue_.front().size();
+        std::size_t bytes = 0;
+        for (auto const& line : queue_) bytes += batch_bytes(line);
         while (queue_.size() < publish_batch_max && bytes < batch_body_max) {
             auto line = source.ready();
             if (!line) break;
             if (line->empty()) continue;
-            bytes += line->size() + 16;
+            bytes += batch_bytes(*line);
             queue_.push_back(std::move(*line));
         }
     }
@@ -265,8 +270,8 @@ private:
     // plain publish). False when the node cannot be reached.
     bool publish_front() {
         std::size_t n = 1;
-        for (std::size_t b = queue_.front().size(); n < queue_.size() && n < publish_batch_max; ++n) {
-            b += queue_[n].size() * 2 + 16;  // at most twice once escaped, except control bytes
+        for (std::size_t b = batch_bytes(queue_.front()); n < queue_.size() && n < publish_batch_max; ++n) {
+            b += batch_bytes(queue_[n]);
             if (b > batch_body_max) break;
         }
         std::string body = n == 1 ? publish_body(cmd_.topic, queue_.front(), durable_)
