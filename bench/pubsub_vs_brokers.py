@@ -352,7 +352,8 @@ def run_step(system, root, rate, duration_s, subscribers, setup_timeout_s):
                     for i in range(subscribers)]
     for i, command in enumerate(commands):
         out = os.path.join(step_dir, f"sub{i}.lat")
-        p = spawn(command + ["--out", out], stdout=subprocess.PIPE, text=True)
+        trace = ["--trace", out + ".trace"] if SUBSCRIBER and os.environ.get("BENCH_KEEP") else []
+        p = spawn(command + ["--out", out] + trace, stdout=subprocess.PIPE, text=True)
         subs.append((p, Lines(p), out))
     pub = None
     try:
@@ -593,7 +594,7 @@ def main():
             results.append(measure(s, args, root))
     finally:
         stop_all()
-        if os.environ.get("BENCH_KEEP"):  # keep latency files and node logs for a post-mortem
+        if os.environ.get("BENCH_KEEP"):  # keep latency files, traces (sub*.lat.trace) and node logs for a post-mortem
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)

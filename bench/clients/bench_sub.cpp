@@ -4,7 +4,8 @@
 // clients next to it (NATS text protocol, MQTT 3.1.1 QoS 0, kadmium's GET /v1/subscribe
 // server-sent events) and the line protocol of `runner.py sub` (READY once all are
 // subscribed, PROBED once each has received a probe, one JSON summary line; latencies of
-// every connection to --out as int64 ns).
+// every connection to --out as int64 ns; with --trace FILE also one text line per delivery:
+// publish time, connection index, latency, in ns, to see when and where the tail happens).
 // Why C++ and one process: on a busy 2-core machine a Python subscriber costs ~200 µs of
 // CPU per wake-up, and ten processes woken for every message cost more than the broker:
 // the clients, not the system under test, set the limits measured. Not a general
@@ -27,6 +28,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <array>
 #include <string_view>
 #include <vector>
 
@@ -35,7 +37,7 @@
 namespace {
 
 struct Args {
-    std::string system, host = "127.0.0.1", topic = "bench", name = "sub", out;
+    std::string system, host = "127.0.0.1", topic = "bench", name = "sub", out, trace;
     std::vector<std::string> data;  // kadmium: one node data dir per connection
     int port = 0;
     int count = 1;  // brokers: connections (kadmium: one per --data)
@@ -276,6 +278,7 @@ Args parse_args(int argc, char** argv) {
         else if (k == "--topic") a.topic = v;
         else if (k == "--name") a.name = v;
         else if (k == "--out") a.out = v;
+        else if (k == "--trace") a.trace = v;  // text: publish ts, connection, latency (ns)
         else if (k == "--data") a.data.push_back(v);
         else if (k == "--count") a.count = std::atoi(v.c_str());
         else if (k == "--expected") a.expected = std::strtoull(v.c_str(), nullptr, 10);
@@ -326,6 +329,7 @@ int main(int argc, char** argv) {
     say("READY");
 
     std::vector<std::int64_t> latencies;
+    std::vector<std::array<std::int64_t, 3>> trace;
     latencies.reserve(a.expected * conns.size());
     std::size_t probed = 0, ended = 0;
     std::int64_t cpu_at_probe = now_ns(CLOCK_PROCESS_CPUTIME_ID);
@@ -364,6 +368,7 @@ int main(int argc, char** argv) {
                     c.seen[seq] = 1;
                     ++c.unique;
                     latencies.push_back(now - ts);
+                    if (!a.trace.empty()) trace.push_back({ts, std::int64_t(i), now - ts});
                 } else if (s[0] == 'P' && !c.probed) {
                     c.probed = true;
                     if (++probed == conns.size()) {
@@ -379,6 +384,10 @@ int main(int argc, char** argv) {
     }
     std::ofstream(a.out, std::ios::binary)
         .write(reinterpret_cast<char const*>(latencies.data()), std::streamsize(latencies.size() * 8));
+    if (!a.trace.empty()) {
+        std::ofstream t(a.trace);
+        for (auto const& [ts, conn, lat] : trace) t << ts << ' ' << conn << ' ' << lat << '\n';
+    }
     std::size_t received = 0, duplicates = 0, unknown = 0, other = 0;
     std::string unique_each;
     for (auto const& c : conns) {
