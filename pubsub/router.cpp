@@ -413,6 +413,8 @@ void Router::Impl::add_flood_hint(Rpc& rpc, std::uint64_t seqno, std::vector<Nod
                                   NodeId const& to) {
     if (targets.size() < 2) return;
     FloodHint hint{seqno, {}};
+    // One allocation, not one per doubling: this runs for every target of every publish.
+    hint.peers.reserve(std::min(targets.size() - 1, config.limits.flood_hint_peers_max));
     for (auto const& id : targets) {
         if (hint.peers.size() >= config.limits.flood_hint_peers_max) break;
         if (id != to) hint.peers.push_back(flood_hint_prefix(id));
