@@ -19,6 +19,14 @@ SIZES=${SIZES:-"20 50 100"}
 ODHT=${ODHT:-1}
 BASE_PORT=${BASE_PORT:-23000}  # below the ephemeral range: a node also listens on TCP at its port
 [ -x "$KADMIUM_BIN" ] || { echo "no kadmium binary at $KADMIUM_BIN (build first)"; exit 2; }
+# OpenDHT's half needs Debian's Python binding for the system Python (not a pyenv one).
+if [ "$ODHT" = 1 ] && ! $PY -c 'import opendht' 2>/dev/null; then
+  echo "installing python3-opendht and dhtnode with apt-get"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q python3-opendht dhtnode > /dev/null ||
+    { $sudo apt-get update -q > /dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q python3-opendht dhtnode > /dev/null; }
+  $PY -c 'import opendht' || { echo "OpenDHT's Python binding is missing (apt-get install python3-opendht), or run with ODHT=0"; exit 2; }
+fi
 mkdir -p "$OUT"
 echo "start $(date '+%F %T'), kadmium $KADMIUM_COMMIT ($KADMIUM_BIN), gets with &first=1, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$REPS"); do
