@@ -25,10 +25,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <array>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <array>
 #include <string_view>
 #include <vector>
 
