@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstdint>
@@ -25,7 +26,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <array>
 #include <fstream>
 #include <memory>
 #include <string>
