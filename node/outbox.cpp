@@ -76,10 +76,10 @@ void DurableOutbox::tick(core::Instant now, std::int64_t wall_ms, Republish cons
         no_peers.insert(e.topic);
         back_off(e);
     }
-    remove(done);
     counts_.cleared += done.size();
-    remove(dropped);
     counts_.dropped += dropped.size();
+    done.insert(done.end(), dropped.begin(), dropped.end());
+    remove(done);  // one write for both
     if (on_disk_beyond_ && entries_.size() < entries_max / 2) load(now);
 }
 

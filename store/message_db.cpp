@@ -378,7 +378,7 @@ void LmdbMessageStore::apply_deferred() {
             break;
         case Deferred::Kind::outbox_remove:
             write_puts();
-            if (!outbox_remove_now(op.message.id)) ++deferred_lost_;
+            if (!outbox_remove_now({&op.message.id, 1})) ++deferred_lost_;
             break;
         }
     }
@@ -625,7 +625,7 @@ bool LmdbMessageStore::outbox_remove(MessageId const& id) {
         if (defer(std::move(op), id_size)) return true;
         apply_deferred();
     }
-    return outbox_remove_now(id);
+    return outbox_remove_now({&id, 1});
 }
 
 bool LmdbMessageStore::outbox_remove_many(std::span<MessageId const> ids) {
@@ -634,18 +634,7 @@ bool LmdbMessageStore::outbox_remove_many(std::span<MessageId const> ids) {
         for (auto const& id : ids) ok = outbox_remove(id) && ok;
         return ok;
     }
-    if (ids.empty()) return true;
-    auto r = env_.write(id_size * ids.size(), LmdbStore::Room::use_reserve, "outbox remove",
-                        [&](MDB_txn* txn, bool& changed) {
-                            for (auto const& id : ids) {
-                                MDB_val k = val(id.bytes);
-                                int rc = mdb_del(txn, env_.message_dbis().outbox, &k, nullptr);
-                                if (rc == 0) changed = true;
-                                else if (rc != MDB_NOTFOUND) return rc;
-                            }
-                            return 0;
-                        });
-    return r.ok();
+    return outbox_remove_now(ids);
 }
 
 bool LmdbMessageStore::outbox_add_now(MessageId const& id, std::string const& topic) {
@@ -659,13 +648,18 @@ bool LmdbMessageStore::outbox_add_now(MessageId const& id, std::string const& to
     return r.ok();
 }
 
-bool LmdbMessageStore::outbox_remove_now(MessageId const& id) {
-    auto r = env_.write(id_size, LmdbStore::Room::use_reserve, "outbox remove", [&](MDB_txn* txn, bool& changed) {
-        MDB_val k = val(id.bytes);
-        int rc = mdb_del(txn, env_.message_dbis().outbox, &k, nullptr);
-        changed = rc == 0;
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    });
+bool LmdbMessageStore::outbox_remove_now(std::span<MessageId const> ids) {
+    if (ids.empty()) return true;
+    auto r = env_.write(id_size * ids.size(), LmdbStore::Room::use_reserve, "outbox remove",
+                        [&](MDB_txn* txn, bool& changed) {
+                            for (auto const& id : ids) {
+                                MDB_val k = val(id.bytes);
+                                int rc = mdb_del(txn, env_.message_dbis().outbox, &k, nullptr);
+                                if (rc == 0) changed = true;
+                                else if (rc != MDB_NOTFOUND) return rc;
+                            }
+                            return 0;
+                        });
     return r.ok();
 }
 

@@ -133,7 +133,7 @@ private:
     bool defer(Deferred op, std::size_t bytes);
     std::vector<pubsub::StoreStatus> put_many_now(std::span<pubsub::Message const> messages);
     bool outbox_add_now(pubsub::MessageId const& id, std::string const& topic);
-    bool outbox_remove_now(pubsub::MessageId const& id);
+    bool outbox_remove_now(std::span<pubsub::MessageId const> ids);
     void count_corrupt() const;
     std::optional<pubsub::Message> decode(pubsub::TopicKey const& topic, std::int64_t ts, pubsub::MessageId const& id,
                                           core::ByteView envelope) const;
